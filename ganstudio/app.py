@@ -1,0 +1,98 @@
+"""Build the FastAPI application: `create_app(settings)`."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from ganstudio import __version__
+from ganstudio.config import Settings
+from ganstudio.db.base import Base
+from ganstudio.db.migrate import upgrade_to_head
+from ganstudio.db.session import make_engine, make_sessionmaker
+from ganstudio.paths import resource_dir
+from ganstudio.services.throttle import SignInThrottle
+from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
+from ganstudio.web.errors import install_error_handlers
+from ganstudio.web.headers import SecurityHeaders
+from ganstudio.web.limits import BodySizeLimit
+from ganstudio.web.routes import api_users, auth, pages, system, users
+from ganstudio.web.templating import Pages
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "ganstudio_session"
+COOKIE_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Create GAN Studio on `settings`' data dir, migrating its database to this code's schema."""
+    settings = settings or Settings()
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
+
+    app = FastAPI(
+        title="GAN Studio",
+        version=__version__,
+        description="Shared test photos, versioned image-to-image filters, side-by-side review. "
+        "Authenticate with `Authorization: Bearer <token>` (see `ganstudio users token`).",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.blobs = BlobStore(settings.blob_dir)
+    app.state.throttle = SignInThrottle()
+    app.state.pages = Pages(demo=settings.demo)
+
+    app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
+    for module in (system, auth, pages, users, api_users):
+        app.include_router(module.router)
+    install_error_handlers(app)
+
+    # Added last = runs first: refuse oversize bodies before anything reads them.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.signing_key,
+        session_cookie=SESSION_COOKIE,
+        # The cookie outlives the idle limit, so an expired session can be told apart from none.
+        max_age=settings.session_idle_seconds + COOKIE_GRACE_SECONDS,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    return app
+
+
+def run_blob_sweep(app: FastAPI) -> str:
+    """Sweep unreferenced blobs once; return the report's sentence."""
+    settings: Settings = app.state.settings
+    with app.state.sessions() as session:
+        referenced = referenced_blobs(session, Base.metadata)
+    report = sweep_blobs(app.state.blobs, referenced, grace_seconds=settings.blob_grace_seconds)
+    return report.describe()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    interval = app.state.settings.blob_sweep_interval_seconds
+    task = asyncio.create_task(_sweep_periodically(app, interval)) if interval > 0 else None
+    yield
+    if task:
+        task.cancel()
+    app.state.engine.dispose()
+
+
+async def _sweep_periodically(app: FastAPI, interval: int) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(run_blob_sweep, app)
+        except Exception:
+            log.exception("Blob sweep failed; will try again in %s s", interval)
+        await asyncio.sleep(interval)

@@ -1,0 +1,1 @@
+"""Database: typed tables, engine/session set-up and migrations."""

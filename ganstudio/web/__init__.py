@@ -1,0 +1,1 @@
+"""HTTP layer: pages (Jinja + htmx) and the JSON API share the same services."""

@@ -1,0 +1,74 @@
+"""Shared FastAPI dependencies as `Annotated` aliases: database session, caller, role guards."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from ganstudio.config import Settings
+from ganstudio.db.tables import User
+from ganstudio.roles import Role
+from ganstudio.storage.blobs import BlobStore
+from ganstudio.web.security import (
+    UNSAFE_METHODS,
+    Caller,
+    NotAuthenticatedError,
+    RoleGuard,
+    caller_from_request,
+    check_csrf,
+)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """Open one database session per request; routes commit what they change."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+
+
+def resolve_caller(request: Request, db: SessionDep, settings: SettingsDep) -> Caller | None:
+    """Return the signed-in caller, or None for an anonymous request."""
+    caller = caller_from_request(request, db, idle_seconds=settings.session_idle_seconds)
+    request.state.user = caller.user if caller else None
+    return caller
+
+
+MaybeCaller = Annotated[Caller | None, Depends(resolve_caller)]
+
+
+async def require_caller(request: Request, caller: MaybeCaller) -> Caller:
+    """Return the caller, refusing anonymous requests and cookie writes without a CSRF token."""
+    if caller is None:
+        raise NotAuthenticatedError("Sign in to use GAN Studio.")
+    if caller.via == "session" and request.method in UNSAFE_METHODS:
+        await check_csrf(request)
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(require_caller)]
+
+
+class RequireRole(RoleGuard):
+    """`Depends(RequireRole(Role.QA))`: the signed-in user, if their role allows it."""
+
+    def __call__(self, caller: CurrentCaller) -> User:
+        return self.check(caller)
+
+
+ViewerUser = Annotated[User, Depends(RequireRole(Role.VIEWER))]
+QAUser = Annotated[User, Depends(RequireRole(Role.QA))]
+DeveloperUser = Annotated[User, Depends(RequireRole(Role.DEVELOPER))]
+AdminUser = Annotated[User, Depends(RequireRole(Role.ADMIN))]

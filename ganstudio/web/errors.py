@@ -1,0 +1,112 @@
+"""Turn every error into a clear answer: JSON `{"detail": ...}` on /api, a page in the browser."""
+
+import logging
+from http import HTTPStatus
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ganstudio.services.errors import ServiceError, TooManyAttemptsError
+from ganstudio.web.security import ForbiddenError, NotAuthenticatedError
+from ganstudio.web.templating import flash
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/healthz", "/blobs/")
+
+
+def wants_json(request: Request) -> bool:
+    """API callers get JSON; browsers get pages."""
+    return request.url.path.startswith(JSON_PREFIXES)
+
+
+def error_response(
+    request: Request,
+    status_code: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
+) -> Response:
+    """Answer an error as JSON for the API, or as a friendly page for a browser."""
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": message, **(extra or {})}, status_code=status_code, headers=headers
+        )
+    title = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else ""
+    response = request.app.state.pages.render(
+        request,
+        "error.html",
+        {"status_code": status_code, "title": title, "message": message},
+        status_code=status_code,
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def describe_validation_errors(exc: RequestValidationError) -> str:
+    """Return one sentence per invalid field, e.g. "body → role: Input should be 'viewer'…"."""
+    parts = []
+    for error in exc.errors():
+        location = " → ".join(str(part) for part in error.get("loc", ()) if part != "body")
+        parts.append(f"{location or 'request'}: {error.get('msg', 'invalid')}")
+    return "Some fields are missing or invalid — " + "; ".join(parts) + ". Fix them and resend."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that shape every error GAN Studio answers with."""
+
+    @app.exception_handler(NotAuthenticatedError)
+    async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
+        if wants_json(request):
+            return error_response(request, 401, exc.message, headers={"WWW-Authenticate": "Bearer"})
+        flash(request, exc.message, "warning")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return error_response(request, 403, exc.message)
+
+    @app.exception_handler(TooManyAttemptsError)
+    async def too_many(request: Request, exc: TooManyAttemptsError) -> Response:
+        return error_response(
+            request, 429, exc.message, headers={"Retry-After": str(exc.retry_after)}
+        )
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        return error_response(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return error_response(
+            request, 422, describe_validation_errors(exc), extra={"errors": errors}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = (
+                f"There is nothing at {request.url.path[:200]}. Check the address, "
+                "or start again from the home page."
+            )
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            message = f"{request.method} is not accepted at {request.url.path[:200]}."
+        return error_response(request, exc.status_code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return error_response(
+            request, 500, "Something went wrong on our side; it has been logged. Try again."
+        )

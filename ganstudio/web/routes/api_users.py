@@ -1,0 +1,87 @@
+"""API: who am I, my tokens, and (admins) users."""
+
+from fastapi import APIRouter, Query, status
+
+from ganstudio.services import users as users_service
+from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.schemas import (
+    Me,
+    Page,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserCreated,
+    UserPublic,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+@router.get("/me")
+def read_me(caller: CurrentCaller) -> Me:
+    """Return the caller's name and role."""
+    return Me(name=caller.user.name, role=caller.user.role, authenticated_via=caller.via)
+
+
+@router.get("/me/tokens")
+def read_my_tokens(db: SessionDep, user: ViewerUser) -> list[TokenPublic]:
+    """List the caller's API tokens (never their secret part)."""
+    return [TokenPublic.model_validate(t) for t in users_service.list_tokens(db, user=user)]
+
+
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
+def create_my_token(body: TokenCreate, db: SessionDep, user: ViewerUser) -> TokenCreated:
+    """Create an API token; the response is the only time its secret is shown."""
+    token, plaintext = users_service.create_token(db, user=user, label=body.label, actor=user)
+    db.commit()
+    return TokenCreated(**TokenPublic.model_validate(token).model_dump(), token=plaintext)
+
+
+@router.delete("/me/tokens/{token_id}")
+def revoke_my_token(token_id: int, db: SessionDep, user: ViewerUser) -> TokenPublic:
+    """Revoke one of the caller's tokens."""
+    token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
+    db.commit()
+    return TokenPublic.model_validate(token)
+
+
+@router.get("/users")
+def read_users(
+    db: SessionDep,
+    admin: AdminUser,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> Page[UserPublic]:
+    """List accounts (admins)."""
+    users = users_service.list_users(db)
+    chunk = users[(page - 1) * per_page : page * per_page]
+    return Page(
+        items=[UserPublic.model_validate(u) for u in chunk],
+        total=len(users),
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, db: SessionDep, admin: AdminUser) -> UserCreated:
+    """Add an account (admins); the generated password is returned once."""
+    user, plain = users_service.create_user(
+        db, name=body.name, role=body.role, password=body.password, actor=admin
+    )
+    db.commit()
+    shown = None if body.password else plain
+    return UserCreated(**UserPublic.model_validate(user).model_dump(), password=shown)
+
+
+@router.patch("/users/{name}")
+def update_user(name: str, body: UserUpdate, db: SessionDep, admin: AdminUser) -> UserPublic:
+    """Change a user's role, active flag or password (admins)."""
+    user = users_service.get_user(db, name=name)
+    users_service.update_user(
+        db, user=user, actor=admin, role=body.role, active=body.active, password=body.password
+    )
+    db.commit()
+    return UserPublic.model_validate(user)

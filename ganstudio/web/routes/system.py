@@ -1,0 +1,45 @@
+"""Health check and content-addressed blob downloads."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import text
+
+from ganstudio.services.errors import NotFoundError
+from ganstudio.storage.blobs import is_sha256, sniff_media_type
+from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
+
+router = APIRouter(tags=["system"])
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@router.get("/healthz")
+def read_health(db: SessionDep, blobs: BlobsDep) -> JSONResponse:
+    """Answer 200 when the database and the blob store both answer."""
+    problems = []
+    try:
+        db.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not healthy"
+        problems.append(f"database: {exc.__class__.__name__}")
+    if not blobs.root.is_dir() or not blobs.tmp_dir.is_dir():
+        problems.append(f"blob store: {blobs.root} is missing")
+    if problems:
+        return JSONResponse({"status": "unhealthy", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "blobs": "ok"})
+
+
+@router.get("/blobs/{sha256}", response_class=FileResponse)
+def read_blob(sha256: str, request: Request, blobs: BlobsDep, _user: ViewerUser) -> Response:
+    """Stream a stored blob at its immutable, content-addressed URL."""
+    etag = f'"{sha256}"'
+    if not is_sha256(sha256) or not blobs.exists(sha256):
+        raise NotFoundError(
+            f"No stored file has the sha256 '{sha256[:64]}'. Links to files come from sample, "
+            "version and render pages; copy the link again from there."
+        )
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    path = blobs.path_for(sha256)
+    with path.open("rb") as handle:
+        media_type = sniff_media_type(handle.read(16))
+    return FileResponse(path, media_type=media_type, headers=headers)

@@ -1,0 +1,71 @@
+"""Render Jinja pages with what every page needs: user, navigation, CSRF token, flashes."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from ganstudio import __version__
+from ganstudio.paths import resource_dir
+from ganstudio.roles import Role
+from ganstudio.web.security import csrf_token
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    role: Role = Role.VIEWER
+
+
+NAVIGATION = (
+    NavItem("Samples", "/samples"),
+    NavItem("Filters", "/filters"),
+    NavItem("Compare", "/compare"),
+    NavItem("Web test", "/webtest"),
+    NavItem("Leaderboards", "/leaderboards"),
+    NavItem("Users", "/users", Role.ADMIN),
+)
+
+
+def flash(request: Request, message: str, level: str = "info") -> None:
+    """Show `message` on the next page this browser renders."""
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], [level, message]]
+
+
+class Pages:
+    """The Jinja environment and the one way pages are rendered."""
+
+    def __init__(self, *, demo: bool) -> None:
+        self.templates = Jinja2Templates(directory=str(resource_dir("templates")))
+        self.templates.env.globals.update(version=__version__, Role=Role, demo=demo)
+        self.templates.env.globals["csrf_field"] = self._csrf_field
+
+    @staticmethod
+    def _csrf_field(request: Request) -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            csrf_token(request)
+        )
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: dict[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        user = getattr(request.state, "user", None)
+        page_context = {
+            "user": user,
+            "nav": [item for item in NAVIGATION if user and user.role.allows(item.role)],
+            "csrf_token": csrf_token(request),
+            "flashes": request.session.pop("flash", []),
+            "path": request.url.path,
+            **(context or {}),
+        }
+        return self.templates.TemplateResponse(request, name, page_context, status_code=status_code)

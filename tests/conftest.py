@@ -1,0 +1,84 @@
+"""Fixtures: a fresh data dir per test → create_app → TestClient, and users of every role."""
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ganstudio.app import create_app
+from ganstudio.config import Settings
+from ganstudio.roles import Role
+from tests.factories import PASSWORD, make_token, make_user
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Return settings on `data_dir` that ignore the developer's environment and .env."""
+    values: dict[str, object] = {"data_dir": data_dir, "blob_sweep_interval_seconds": 0}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def role_users(app: FastAPI) -> dict[Role, str]:
+    """One user per role, named after it; all share the password PASSWORD."""
+    return {role: make_user(app, role=role, name=f"{role.value}-user").name for role in Role}
+
+
+@pytest.fixture
+def tokens(app: FastAPI, role_users: dict[Role, str]) -> dict[Role, str]:
+    """An API token for each role's user."""
+    return {role: make_token(app, name=name) for role, name in role_users.items()}
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_META.search(html)
+    assert match, "page has no CSRF meta tag"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Sign `client` in through the login form; return the session's CSRF token."""
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_from(client.get("/").text)
+
+
+@pytest.fixture
+def signed_in(app: FastAPI, role_users: dict[Role, str]):  # noqa: ANN201
+    """Return a function: role → (a TestClient signed in as that role's user, its CSRF token)."""
+    clients: list[TestClient] = []
+
+    def _sign_in(role: Role) -> tuple[TestClient, str]:
+        browser = TestClient(app)
+        clients.append(browser)
+        return browser, sign_in(browser, role_users[role])
+
+    yield _sign_in
+    for browser in clients:
+        browser.close()
