@@ -1,0 +1,116 @@
+"""Browser tests: a live GAN Studio on a free port, driven by headless Chromium (Playwright).
+
+Chromium comes from the system (`apt-get install -y chromium`), never from `playwright install`.
+Locally the tests skip when it is missing; under CI=true they fail instead.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from ganstudio.app import create_app
+from ganstudio.roles import Role
+from tests.conftest import make_settings
+from tests.factories import PASSWORD, make_user
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def find_chromium() -> str | None:
+    configured = os.environ.get("GANSTUDIO_CHROMIUM")
+    if configured:
+        return configured
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    users: dict[Role, str]
+    password: str = PASSWORD
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """Serve a fresh GAN Studio with one user per role on 127.0.0.1."""
+    app = create_app(make_settings(tmp_path / "data"))
+    users = {role: make_user(app, role=role, name=f"{role.value}-user").name for role in Role}
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start in 15 s")
+        time.sleep(0.05)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, users=users)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201 - playwright's Browser
+    """One headless Chromium for the whole session."""
+    executable = find_chromium()
+    if executable is None:
+        message = "no Chromium found (apt-get install -y chromium, or set GANSTUDIO_CHROMIUM)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Browser tests must run under CI: {message}")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server: LiveServer):  # noqa: ANN001, ANN201 - playwright's Page
+    """A fresh browser context (no cookies) on the live server."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in_page(page, name: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+    """Sign in through the real form and wait for the home page."""
+    page.goto("/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("[data-testid=user-name]")
