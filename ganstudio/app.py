@@ -27,6 +27,8 @@ from ganstudio.web.templating import Pages
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "ganstudio_session"
 COOKIE_GRACE_SECONDS = 7 * 24 * 3600
+# Every router of the app; tests walk this list (e.g. the role matrix), so add new ones here.
+ROUTERS = tuple(module.router for module in (system, auth, pages, users, api_users))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,8 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pages = Pages(demo=settings.demo)
 
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
-    for module in (system, auth, pages, users, api_users):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     install_error_handlers(app)
 
     # Added last = runs first: refuse oversize bodies before anything reads them.

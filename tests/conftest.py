@@ -70,7 +70,7 @@ def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 
 @pytest.fixture
-def signed_in(app: FastAPI, role_users: dict[Role, str]):  # noqa: ANN201
+def signed_in(app: FastAPI, role_users: dict[Role, str]):
     """Return a function: role → (a TestClient signed in as that role's user, its CSRF token)."""
     clients: list[TestClient] = []
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio.services.errors import ServiceError, TooManyAttemptsError
-from ganstudio.web.security import ForbiddenError, NotAuthenticatedError
+from ganstudio.web.security import ForbiddenError, NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def error_response(
         return JSONResponse(
             {"detail": message, **(extra or {})}, status_code=status_code, headers=headers
         )
+    _remember_user(request)
     title = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else ""
     response = request.app.state.pages.render(
         request,
@@ -46,6 +47,21 @@ def error_response(
     if headers:
         response.headers.update(headers)
     return response
+
+
+def _remember_user(request: Request) -> None:
+    # Errors raised before the route's dependencies ran (an unknown path) still show who is
+    # signed in, so the navigation stays on the error page.
+    if getattr(request.state, "user", None) is not None:
+        return
+    try:
+        with request.app.state.sessions() as db:
+            caller = caller_from_request(
+                request, db, idle_seconds=request.app.state.settings.session_idle_seconds
+            )
+    except NotAuthenticatedError:
+        caller = None
+    request.state.user = caller.user if caller else None
 
 
 def describe_validation_errors(exc: RequestValidationError) -> str:

@@ -5,7 +5,9 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _BodyTooLargeError(Exception):
+class _BodyTooLargeError(BaseException):
+    # A BaseException, so that body parsers that catch Exception (FastAPI turns those into a
+    # vague 400) let it reach this middleware, which answers a clear 413.
     pass
 
 

@@ -19,8 +19,12 @@ def test_pages_require_sign_in_and_come_back_after_it(client: TestClient, app: F
     page = client.get("/login?next=/account")
     response = client.post(
         "/login",
-        data={"name": "Alice", "password": PASSWORD, "csrf_token": csrf_from(page.text),
-              "next": "/account"},
+        data={
+            "name": "Alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+            "next": "/account",
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -46,8 +50,12 @@ def test_next_never_leaves_the_site(client: TestClient, app: FastAPI) -> None:
     page = client.get("/login")
     response = client.post(
         "/login",
-        data={"name": "alice", "password": PASSWORD, "csrf_token": csrf_from(page.text),
-              "next": "//evil.example/x"},
+        data={
+            "name": "alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+            "next": "//evil.example/x",
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"
@@ -62,7 +70,7 @@ def test_login_without_csrf_token_is_refused(client: TestClient, app: FastAPI) -
     assert client.get("/api/v1/me").status_code == 401
 
 
-def test_form_post_without_csrf_changes_nothing(signed_in) -> None:  # noqa: ANN001
+def test_form_post_without_csrf_changes_nothing(signed_in) -> None:
     browser, _csrf = signed_in(Role.ADMIN)
     response = browser.post("/users", data={"name": "mallory", "role": "admin"})
     assert response.status_code == 403
@@ -73,7 +81,7 @@ def test_form_post_without_csrf_changes_nothing(signed_in) -> None:  # noqa: ANN
     assert response.status_code == 403
 
 
-def test_json_write_with_cookie_needs_the_csrf_header(signed_in) -> None:  # noqa: ANN001
+def test_json_write_with_cookie_needs_the_csrf_header(signed_in) -> None:
     browser, csrf = signed_in(Role.VIEWER)
     assert browser.post("/api/v1/me/tokens", json={"label": "x"}).status_code == 403
     response = browser.post(
@@ -82,14 +90,14 @@ def test_json_write_with_cookie_needs_the_csrf_header(signed_in) -> None:  # noq
     assert response.status_code == 201
 
 
-def test_sign_out_ends_the_session(signed_in) -> None:  # noqa: ANN001
+def test_sign_out_ends_the_session(signed_in) -> None:
     browser, csrf = signed_in(Role.VIEWER)
     response = browser.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert response.headers["location"] == "/login"
     assert browser.get("/api/v1/me").status_code == 401
 
 
-def test_expired_session_says_so(signed_in, app: FastAPI, monkeypatch) -> None:  # noqa: ANN001
+def test_expired_session_says_so(signed_in, app: FastAPI, monkeypatch) -> None:
     browser, _ = signed_in(Role.VIEWER)
     idle = app.state.settings.session_idle_seconds
     real_time = time.time
@@ -101,13 +109,12 @@ def test_expired_session_says_so(signed_in, app: FastAPI, monkeypatch) -> None: 
     assert page.url.path == "/login"
 
 
-def test_password_change_signs_out_other_browsers(signed_in, app: FastAPI) -> None:  # noqa: ANN001
+def test_password_change_signs_out_other_browsers(signed_in, app: FastAPI) -> None:
     first, csrf = signed_in(Role.VIEWER)
     second, _ = signed_in(Role.VIEWER)
     response = first.post(
         "/account/password",
-        data={"current_password": PASSWORD, "new_password": "a much newer one",
-              "csrf_token": csrf},
+        data={"current_password": PASSWORD, "new_password": "a much newer one", "csrf_token": csrf},
     )
     assert response.status_code == 200
     assert first.get("/api/v1/me").status_code == 200
@@ -161,7 +168,7 @@ def test_api_token_authenticates_and_can_be_revoked(
     assert "not valid" in response.json()["detail"]
 
 
-def test_token_created_in_the_browser_is_shown_once(signed_in) -> None:  # noqa: ANN001
+def test_token_created_in_the_browser_is_shown_once(signed_in) -> None:
     browser, csrf = signed_in(Role.VIEWER)
     page = browser.post("/account/tokens", data={"label": "nightly", "csrf_token": csrf})
     token = page.text.split('data-testid="new-token">')[1].split("<")[0]
@@ -184,7 +191,7 @@ def test_deactivated_user_cannot_sign_in_or_use_tokens(
     assert response.status_code == 401
 
 
-def test_sign_in_page_shows_demo_accounts_only_in_demo_mode(tmp_path) -> None:  # noqa: ANN001
+def test_sign_in_page_shows_demo_accounts_only_in_demo_mode(tmp_path) -> None:
     from ganstudio.app import create_app
     from ganstudio.demo import seed_demo
     from tests.conftest import make_settings

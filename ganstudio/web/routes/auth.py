@@ -10,7 +10,7 @@ from ganstudio.db.tables import User
 from ganstudio.demo import read_demo_credentials
 from ganstudio.services import users as users_service
 from ganstudio.services.errors import ServiceError
-from ganstudio.web.deps import CurrentCaller, SessionDep, SettingsDep
+from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.security import (
     NotAuthenticatedError,
     caller_from_request,
@@ -103,7 +103,7 @@ def _authenticate(request: Request, name: str, password: str) -> User:
 
 
 @router.post("/logout")
-def sign_out(request: Request, _caller: CurrentCaller) -> Response:
+def sign_out(request: Request, _user: ViewerUser) -> Response:
     """End this browser's session."""
     sign_out_session(request)
     flash(request, "You are signed out.", "info")

@@ -1,0 +1,82 @@
+"""The `ganstudio` CLI: users, tokens, migrate, sweep, and `python -m ganstudio`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ganstudio.app import create_app
+from ganstudio.cli import app as cli
+from tests.conftest import make_settings
+from tests.factories import bearer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("GANSTUDIO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS", "0")
+    return data_dir
+
+
+def test_users_add_prints_a_generated_password_and_token_prints_only_the_token(
+    data_dir: Path,
+) -> None:
+    added = runner.invoke(cli, ["users", "add", "Hana", "--role", "developer"])
+    assert added.exit_code == 0, added.output
+    assert "Created hana (developer). Password: " in added.output
+    issued = runner.invoke(cli, ["users", "token", "hana"])
+    assert issued.exit_code == 0
+    token = issued.stdout.strip()
+    assert token.startswith("gst_") and "\n" not in token
+    with TestClient(create_app(make_settings(data_dir))) as client:
+        me = client.get("/api/v1/me", headers=bearer(token)).json()
+    assert me["name"] == "hana" and me["role"] == "developer"
+
+
+def test_users_add_refuses_bad_input_clearly(data_dir: Path) -> None:
+    assert (
+        runner.invoke(cli, ["users", "add", "ivy", "--password", "long enough pw"]).exit_code == 0
+    )
+    clash = runner.invoke(cli, ["users", "add", "ivy"])
+    assert clash.exit_code == 1 and "already exists" in clash.output
+    role = runner.invoke(cli, ["users", "add", "jo", "--role", "boss"])
+    assert role.exit_code == 1 and "choose one of" in role.output
+    unknown = runner.invoke(cli, ["users", "token", "nobody"])
+    assert unknown.exit_code == 1 and "No user named" in unknown.output
+
+
+def test_migrate_list_and_sweep(data_dir: Path) -> None:
+    assert "up to date" in runner.invoke(cli, ["migrate"]).output
+    runner.invoke(cli, ["users", "add", "kim", "--role", "admin"])
+    assert "kim" in runner.invoke(cli, ["users", "list"]).output
+    swept = runner.invoke(cli, ["blobs", "sweep"])
+    assert swept.exit_code == 0 and "freed" in swept.output
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ganstudio", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "users" in result.stdout
+
+
+def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
+    from ganstudio.demo import seed_demo
+
+    settings = make_settings(tmp_path / "data", demo=True)
+    app = create_app(settings)
+    runs = []
+    for _ in range(2):
+        with app.state.sessions() as session:
+            runs.append(seed_demo(session, settings))
+            session.commit()
+    assert runs[0] == runs[1]
+    assert [a["role"] for a in runs[0]] == ["viewer", "qa", "developer", "admin"]
+    assert oct((settings.resolved_data_dir / "demo-accounts.json").stat().st_mode)[-3:] == "600"
