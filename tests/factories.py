@@ -23,9 +23,7 @@ def make_user(
 def make_token(app: FastAPI, *, name: str, label: str = "tests") -> str:
     with app.state.sessions() as session:
         user = users_service.get_user(session, name=name)
-        _token, plaintext = users_service.create_token(
-            session, user=user, label=label, actor=None
-        )
+        _token, plaintext = users_service.create_token(session, user=user, label=label, actor=None)
         session.commit()
         return plaintext
 

@@ -81,7 +81,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201 - playwright's Browser
+def browser():
     """One headless Chromium for the whole session."""
     executable = find_chromium()
     if executable is None:
@@ -98,7 +98,7 @@ def browser():  # noqa: ANN201 - playwright's Browser
 
 
 @pytest.fixture
-def page(browser, live_server: LiveServer):  # noqa: ANN001, ANN201 - playwright's Page
+def page(browser, live_server: LiveServer):
     """A fresh browser context (no cookies) on the live server."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
@@ -107,7 +107,7 @@ def page(browser, live_server: LiveServer):  # noqa: ANN001, ANN201 - playwright
     context.close()
 
 
-def sign_in_page(page, name: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+def sign_in_page(page, name: str, password: str = PASSWORD) -> None:
     """Sign in through the real form and wait for the home page."""
     page.goto("/login")
     page.get_by_label("User name").fill(name)

@@ -12,7 +12,7 @@ EVERYONE = ["Samples", "Filters", "Compare", "Web test", "Leaderboards"]
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_sees_its_navigation_and_signs_out(
-    page, live_server: LiveServer, role: Role  # noqa: ANN001
+    page, live_server: LiveServer, role: Role
 ) -> None:
     page.goto("/")
     assert "/login" in page.url  # reading requires signing in
@@ -29,7 +29,7 @@ def test_each_role_sees_its_navigation_and_signs_out(
     assert "/login" in page.url
 
 
-def test_wrong_password_shows_why(page, live_server: LiveServer) -> None:  # noqa: ANN001
+def test_wrong_password_shows_why(page, live_server: LiveServer) -> None:
     page.goto("/login")
     page.get_by_label("User name").fill(live_server.users[Role.VIEWER])
     page.get_by_label("Password").fill("not the password")
@@ -37,14 +37,14 @@ def test_wrong_password_shows_why(page, live_server: LiveServer) -> None:  # noq
     assert "Wrong user name or password" in page.get_by_test_id("login-error").inner_text()
 
 
-def test_viewer_is_refused_an_admin_page(page, live_server: LiveServer) -> None:  # noqa: ANN001
+def test_viewer_is_refused_an_admin_page(page, live_server: LiveServer) -> None:
     sign_in_page(page, live_server.users[Role.VIEWER])
     response = page.goto("/users")
     assert response.status == 403
     assert "needs the 'admin' role" in page.get_by_test_id("error-message").inner_text()
 
 
-def test_admin_adds_a_user_who_can_then_sign_in(page, live_server: LiveServer) -> None:  # noqa: ANN001
+def test_admin_adds_a_user_who_can_then_sign_in(page, live_server: LiveServer) -> None:
     sign_in_page(page, live_server.users[Role.ADMIN])
     page.goto("/users")
     form = page.get_by_test_id("add-user")
