@@ -1,10 +1,19 @@
 """The `ganstudio` command: serve, manage users and tokens, maintain the data dir."""
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, BinaryIO
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from ganstudio.config import Settings
@@ -16,8 +25,12 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
 blobs_app = typer.Typer(help="The blob store.", no_args_is_help=True)
+filters_app = typer.Typer(
+    help="Filters (push versions with `ganstudio push`).", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 app.add_typer(blobs_app, name="blobs")
+app.add_typer(filters_app, name="filters")
 err = Console(stderr=True)
 
 
@@ -127,6 +140,140 @@ def users_list() -> None:
             )
             table.add_row(user.name, user.role.value, "yes" if user.active else "no", last)
     Console().print(table)
+
+
+@filters_app.command("add")
+def filters_add(
+    name: str,
+    slug: Annotated[str | None, typer.Option(help="made from the name when omitted")] = None,
+    pipeline: Annotated[str, typer.Option(help="full (whole image) or face")] = "full",
+    input_size: Annotated[int, typer.Option(help="longest side fed to the network")] = 512,
+    description: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Create a filter."""
+    from ganstudio.services import filters as filters_service
+    from ganstudio.services.errors import ServiceError
+
+    web_app = _build_app(Settings())
+    with web_app.state.sessions() as session:
+        try:
+            filter_ = filters_service.create_filter(
+                session,
+                name=name,
+                slug=slug,
+                pipeline=pipeline,
+                input_size=input_size,
+                description=description,
+                actor=None,
+            )
+        except ServiceError as exc:
+            err.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from None
+        session.commit()
+    typer.echo(f"Created filter {filter_.slug} ({filter_.pipeline.value}, {input_size} px).")
+
+
+@filters_app.command("list")
+def filters_list() -> None:
+    """List filters with their version counts."""
+    from ganstudio.services import filters as filters_service
+
+    web_app = _build_app(Settings())
+    table = Table()
+    for column in ("slug", "name", "pipeline", "versions", "production"):
+        table.add_column(column)
+    with web_app.state.sessions() as session:
+        for s in filters_service.list_filters(session):
+            table.add_row(
+                s.filter.slug,
+                s.filter.name,
+                s.filter.pipeline.value,
+                str(s.version_count),
+                s.production_label or "",
+            )
+    Console().print(table)
+
+
+class _ProgressReader:
+    """A file wrapper that advances a progress bar as the store reads it."""
+
+    def __init__(self, handle: BinaryIO, progress: Progress, task: TaskID) -> None:
+        self.handle, self.progress, self.task = handle, progress, task
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        self.progress.advance(self.task, len(chunk))
+        if not chunk:
+            self.progress.update(self.task, description="checking (load, probe, time)…")
+        return chunk
+
+
+@app.command()
+def push(
+    filter_slug: Annotated[str, typer.Argument(metavar="FILTER", help="the filter's slug")],
+    checkpoint: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    label: Annotated[str, typer.Option(help="the new version's label, e.g. v4")],
+    parent: Annotated[str | None, typer.Option(help="the parent version's label")] = None,
+    branch: Annotated[str | None, typer.Option(help="defaults to the parent's branch")] = None,
+    notes_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Markdown notes")
+    ] = None,
+    notes: Annotated[str, typer.Option(help="notes, when no --notes-file")] = "",
+    architecture: Annotated[str | None, typer.Option(help="se-unet, unet, …")] = None,
+    config: Annotated[str | None, typer.Option(help="JSON file or JSON text")] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", envvar="GANSTUDIO_USER", help="record the push as NAME")
+    ] = None,
+) -> None:
+    """Push a checkpoint as a new version of FILTER (checked and measured before it is stored)."""
+    from ganstudio.services import filters as filters_service
+    from ganstudio.services import users as users_service
+    from ganstudio.services import versions as versions_service
+    from ganstudio.services.errors import ServiceError
+
+    settings = Settings()
+    web_app = _build_app(settings)
+    config_json = config
+    if config and Path(config).is_file():
+        config_json = Path(config).read_text()
+    request = versions_service.PushRequest(
+        label=label,
+        parent=parent,
+        branch=branch,
+        notes=notes_file.read_text() if notes_file else notes,
+        architecture=architecture,
+        config_json=config_json,
+    )
+    with web_app.state.sessions() as session, checkpoint.open("rb") as handle:
+        try:
+            actor = users_service.get_user(session, name=as_user) if as_user else None
+            filter_ = filters_service.get_filter(session, slug=filter_slug)
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+            )
+            with Progress(*columns, console=err, transient=True) as progress:
+                task = progress.add_task("reading", total=checkpoint.stat().st_size)
+                version = versions_service.push_version(
+                    session,
+                    filter_=filter_,
+                    checkpoint=_ProgressReader(handle, progress, task),
+                    filename=checkpoint.name,
+                    request=request,
+                    actor=actor,
+                    blobs=web_app.state.blobs,
+                    settings=settings,
+                )
+            session.commit()
+        except ServiceError as exc:
+            err.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"Pushed {filter_.slug} {version.label} (id {version.id}, branch {version.branch}): "
+        f"{version.param_count:,} params, {version.latency_ms_512:.0f} ms at 512² on this CPU."
+    )
 
 
 @app.command("migrate")

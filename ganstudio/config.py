@@ -19,7 +19,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="SQLite file, blobs and the secret key")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_upload_bytes: int = Field(200 * MiB, description="largest request body accepted")
+    max_upload_bytes: int = Field(600 * MiB, description="largest request body accepted")
+    max_checkpoint_bytes: int = Field(500 * MiB, description="largest checkpoint accepted")
+    checkpoint_check_seconds: float = Field(
+        120, description="time limit for loading, probing and timing a pushed checkpoint"
+    )
     max_image_bytes: int = Field(40 * MiB, description="largest single image accepted")
     max_image_pixels: int = Field(40_000_000, description="decompression-bomb guard")
     secret_key: str | None = Field(None, description="signs cookies; generated when unset")

@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,13 @@ class BlobTooLargeError(ValueError):
 
 class BlobNotFoundError(KeyError):
     """No blob with that sha256 is stored."""
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    path: Path  # a complete temp file in the store's .tmp folder
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,16 @@ class BlobStore:
 
     def put_stream(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob:
         """Copy `stream` into the store, hashing as it goes; refuse past `max_bytes`."""
+        with self.staged(stream, max_bytes=max_bytes) as staged:
+            return self.commit(staged)
+
+    @contextmanager
+    def staged(self, stream: BinaryIO, *, max_bytes: int | None = None) -> Iterator["StagedBlob"]:
+        """Write `stream` to a temp file, hashing it; the file is gone on exit unless committed.
+
+        Lets a caller look at the bytes (check a checkpoint, decode an image) before deciding
+        to keep them, with the same atomic write as `put_stream`.
+        """
         digest = hashlib.sha256()
         size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="incoming-")
@@ -66,27 +84,28 @@ class BlobStore:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise BlobTooLargeError(
-                            f"larger than the {max_bytes // (1024 * 1024)} MiB limit"
+                            f"larger than the {max_bytes / (1024 * 1024):.0f} MiB limit"
                         )
                     digest.update(chunk)
                     tmp.write(chunk)
                 tmp.flush()
                 os.fsync(tmp.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path_for(sha256)
-            if final.exists():
-                tmp_path.unlink()
-                # Fresh mtime: the sweep's grace period now protects it until its row commits.
-                os.utime(final)
-                return StoredBlob(sha256, size, created=False)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp_path, 0o644)
-            os.replace(tmp_path, final)
-            _fsync_dir(final.parent)
-            return StoredBlob(sha256, size, created=True)
-        except BaseException:
+            yield StagedBlob(path=tmp_path, sha256=digest.hexdigest(), size=size)
+        finally:
             tmp_path.unlink(missing_ok=True)
-            raise
+
+    def commit(self, staged: "StagedBlob") -> StoredBlob:
+        """Move a staged file into place under its sha256 (atomic rename, then fsync the dir)."""
+        final = self.path_for(staged.sha256)
+        if final.exists():
+            # Fresh mtime: the sweep's grace period now protects it until its row commits.
+            os.utime(final)
+            return StoredBlob(staged.sha256, staged.size, created=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(staged.path, 0o644)
+        os.replace(staged.path, final)
+        _fsync_dir(final.parent)
+        return StoredBlob(staged.sha256, staged.size, created=True)
 
     def open(self, sha256: str) -> BinaryIO:
         """Open a stored blob for streaming reads."""

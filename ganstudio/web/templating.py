@@ -11,6 +11,7 @@ from markupsafe import Markup
 from ganstudio import __version__
 from ganstudio.paths import resource_dir
 from ganstudio.roles import Role
+from ganstudio.web.markdown import render_markdown
 from ganstudio.web.security import csrf_token
 
 
@@ -31,6 +32,29 @@ NAVIGATION = (
 )
 
 
+def format_bytes(size: int | None) -> str:
+    """Return a size for people: 912 B, 4.2 MB, 1.3 GB."""
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def format_count(value: int | None) -> str:
+    """Return a count for people: 940, 94.1 k, 7.9 M."""
+    if value is None:
+        return "—"
+    if value < 1000:
+        return str(value)
+    if value < 1_000_000:
+        return f"{value / 1000:.1f} k"
+    return f"{value / 1_000_000:.1f} M"
+
+
 def flash(request: Request, message: str, level: str = "info") -> None:
     """Show `message` on the next page this browser renders."""
     request.session.setdefault("flash", [])
@@ -44,6 +68,9 @@ class Pages:
         self.templates = Jinja2Templates(directory=str(resource_dir("templates")))
         self.templates.env.globals.update(version=__version__, Role=Role, demo=demo)
         self.templates.env.globals["csrf_field"] = self._csrf_field
+        self.templates.env.filters.update(
+            markdown=render_markdown, filesize=format_bytes, count=format_count
+        )
 
     @staticmethod
     def _csrf_field(request: Request) -> Markup:

@@ -1,0 +1,1 @@
+"""Inference: load checkpoints safely, check them, render. The only importer of models/."""

@@ -1,0 +1,165 @@
+"""Filters: create, edit, list with their version counts and production version."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ganstudio.db.tables import Filter, User, Version
+from ganstudio.services import audit
+from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.vocabulary import Pipeline, VersionStatus
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 4096
+
+
+@dataclass(frozen=True)
+class FilterSummary:
+    filter: Filter
+    version_count: int
+    production_label: str | None
+    latest_label: str | None
+
+
+def slugify(name: str) -> str:
+    """Return a URL slug for `name` ("Anime Face v2" → "anime-face-v2")."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63]
+
+
+def _check_fields(name: str | None, slug: str | None, input_size: int | None) -> None:
+    if name is not None and not (1 <= len(name.strip()) <= 120):
+        raise InvalidInputError("A filter needs a name of 1 to 120 characters.")
+    if slug is not None and not SLUG_RE.match(slug):
+        raise InvalidInputError(
+            f"'{slug[:70]}' is not a valid slug: use lower-case letters, digits and '-' "
+            "(up to 63), e.g. 'anime-face'."
+        )
+    if input_size is not None and not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:
+        raise InvalidInputError(
+            f"The input size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE} pixels."
+        )
+
+
+def parse_pipeline(value: str | Pipeline) -> Pipeline:
+    try:
+        return Pipeline(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"'{str(value)[:40]}' is not a pipeline; choose 'full' (whole image) or 'face' "
+            "(face crop)."
+        ) from None
+
+
+def create_filter(
+    session: Session,
+    *,
+    name: str,
+    actor: User | None,
+    slug: str | None = None,
+    description: str = "",
+    pipeline: str | Pipeline = Pipeline.FULL,
+    input_size: int = 512,
+) -> Filter:
+    """Create a filter; the slug defaults to one made from the name."""
+    slug = (slug or "").strip().lower() or slugify(name)
+    _check_fields(name, slug, input_size)
+    if session.scalar(select(Filter.id).where(Filter.slug == slug)) is not None:
+        raise ConflictError(f"A filter with the slug '{slug}' exists already; choose another.")
+    filter_ = Filter(
+        name=name.strip(),
+        slug=slug,
+        description=description.strip()[:5000],
+        pipeline=parse_pipeline(pipeline),
+        input_size=input_size,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(filter_)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="filter.create",
+        subject_type="filter",
+        subject_id=filter_.id,
+        slug=slug,
+    )
+    return filter_
+
+
+def update_filter(
+    session: Session,
+    *,
+    filter_: Filter,
+    actor: User | None,
+    name: str | None = None,
+    description: str | None = None,
+    pipeline: str | Pipeline | None = None,
+    input_size: int | None = None,
+) -> Filter:
+    """Edit a filter's name, description, pipeline or input size (the slug stays)."""
+    _check_fields(name, None, input_size)
+    changes: dict[str, object] = {}
+    if name is not None and name.strip() != filter_.name:
+        changes["name"] = filter_.name = name.strip()
+    if description is not None and description.strip() != filter_.description:
+        filter_.description = description.strip()[:5000]
+        changes["description"] = True
+    if pipeline is not None and parse_pipeline(pipeline) != filter_.pipeline:
+        filter_.pipeline = parse_pipeline(pipeline)
+        changes["pipeline"] = filter_.pipeline.value
+    if input_size is not None and input_size != filter_.input_size:
+        changes["input_size"] = filter_.input_size = input_size
+    if changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="filter.update",
+            subject_type="filter",
+            subject_id=filter_.id,
+            **changes,
+        )
+    return filter_
+
+
+def get_filter(session: Session, *, slug: str) -> Filter:
+    filter_ = session.scalar(select(Filter).where(Filter.slug == slug))
+    if filter_ is None:
+        raise NotFoundError(
+            f"No filter with the slug '{slug[:70]}'. The Filters page lists them all."
+        )
+    return filter_
+
+
+def list_filters(session: Session) -> list[FilterSummary]:
+    """Return every filter with its version count, production and newest version."""
+    return summarize(session, list(session.scalars(select(Filter).order_by(Filter.name))))
+
+
+def summarize(session: Session, filters: list[Filter]) -> list[FilterSummary]:
+    """Attach version counts, production and newest labels to `filters` (3 queries in all)."""
+    ids = [f.id for f in filters]
+    of_these = Version.filter_id.in_(ids)
+    counts = dict(
+        session.execute(
+            select(Version.filter_id, func.count()).where(of_these).group_by(Version.filter_id)
+        ).all()
+    )
+    production = dict(
+        session.execute(
+            select(Version.filter_id, Version.label).where(
+                of_these, Version.status == VersionStatus.PRODUCTION
+            )
+        ).all()
+    )
+    newest_ids = select(func.max(Version.id)).where(of_these).group_by(Version.filter_id)
+    latest = dict(
+        session.execute(
+            select(Version.filter_id, Version.label).where(Version.id.in_(newest_ids))
+        ).all()
+    )
+    return [
+        FilterSummary(f, counts.get(f.id, 0), production.get(f.id), latest.get(f.id))
+        for f in filters
+    ]

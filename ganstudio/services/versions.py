@@ -1,0 +1,309 @@
+"""Versions: push (check before storing), edit notes and status, list, lineage."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ganstudio.config import Settings
+from ganstudio.db.tables import Filter, User, Version, VersionStatusChange
+from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
+from ganstudio.inference.loader import CheckpointError, parse_config
+from ganstudio.services import audit
+from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
+from ganstudio.vocabulary import VersionStatus
+
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+MAX_NOTES = 20_000
+DEFAULT_BRANCH = "main"
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """What a developer sends with a checkpoint."""
+
+    label: str
+    parent: str | None = None  # the parent's label
+    branch: str | None = None  # defaults to the parent's branch, or "main"
+    notes: str = ""
+    architecture: str | None = None
+    config_json: str | None = None
+
+
+def _check_label(value: str, what: str) -> str:
+    value = value.strip()
+    if not LABEL_RE.match(value):
+        raise InvalidInputError(
+            f"'{value[:70]}' is not a valid {what}: use up to 64 letters, digits, '.', '_', "
+            "'+' or '-', starting with a letter or digit (e.g. 'v4', 'v4-eyemask')."
+        )
+    return value
+
+
+def find_version(session: Session, *, filter_: Filter, label: str) -> Version | None:
+    return session.scalar(
+        select(Version).where(Version.filter_id == filter_.id, Version.label == label)
+    )
+
+
+def push_version(
+    session: Session,
+    *,
+    filter_: Filter,
+    checkpoint: BinaryIO,
+    filename: str,
+    request: PushRequest,
+    actor: User | None,
+    blobs: BlobStore,
+    settings: Settings,
+) -> Version:
+    """Check a checkpoint and store it as a new version; on any problem store nothing."""
+    label = _check_label(request.label, "label")
+    if len(request.notes) > MAX_NOTES:
+        raise InvalidInputError(f"The notes are too long: keep them under {MAX_NOTES} characters.")
+    if find_version(session, filter_=filter_, label=label) is not None:
+        raise ConflictError(
+            f"{filter_.name} already has a version labelled '{label}'; choose another label."
+        )
+    parent = None
+    if request.parent:
+        parent = find_version(session, filter_=filter_, label=request.parent.strip())
+        if parent is None:
+            raise InvalidInputError(
+                f"The parent '{request.parent[:70]}' is not a version of {filter_.name}; "
+                "the parent must be a version of the same filter."
+            )
+    branch = _check_label(request.branch or (parent.branch if parent else DEFAULT_BRANCH), "branch")
+    try:
+        config = parse_config(request.config_json)
+    except CheckpointError as exc:
+        raise InvalidInputError(str(exc)) from None
+    safe_name = Path(filename or "checkpoint").name[-200:] or "checkpoint"
+    try:
+        with blobs.staged(checkpoint, max_bytes=settings.max_checkpoint_bytes) as staged:
+            if staged.size == 0:
+                raise InvalidInputError("The checkpoint file is empty.")
+            twin = session.scalar(
+                select(Version).where(
+                    Version.filter_id == filter_.id, Version.checkpoint_sha256 == staged.sha256
+                )
+            )
+            if twin is not None:
+                raise ConflictError(
+                    f"This exact checkpoint is already version '{twin.label}' of {filter_.name}."
+                )
+            report = check_checkpoint(
+                staged.path,
+                architecture=request.architecture or None,
+                config=config,
+                timeout_seconds=settings.checkpoint_check_seconds,
+            )
+            blobs.commit(staged)  # bytes on disk before the row that names them commits
+    except BlobTooLargeError as exc:
+        raise InvalidInputError(f"The checkpoint is {exc}.") from None
+    except CheckpointRejectedError as exc:
+        raise InvalidInputError(f"The checkpoint was refused: {exc}") from None
+    version = Version(
+        filter_id=filter_.id,
+        label=label,
+        parent_id=parent.id if parent else None,
+        branch=branch,
+        notes=request.notes.strip(),
+        status=VersionStatus.CANDIDATE,
+        checkpoint_sha256=staged.sha256,
+        checkpoint_filename=safe_name,
+        checkpoint_size=staged.size,
+        checkpoint_format=report.format,
+        architecture=report.architecture,
+        config=report.config,
+        input_channels=report.input_channels,
+        param_count=report.param_count,
+        gflops_512=report.gflops_512,
+        latency_ms_512=report.latency_ms_512,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(version)
+    session.flush()
+    session.add(
+        VersionStatusChange(
+            version_id=version.id,
+            from_status=None,
+            to_status=VersionStatus.CANDIDATE,
+            actor_id=actor.id if actor else None,
+            reason="pushed",
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="version.push",
+        subject_type="version",
+        subject_id=version.id,
+        filter=filter_.slug,
+        label=label,
+    )
+    return version
+
+
+def parse_status(value: str | VersionStatus) -> VersionStatus:
+    try:
+        return VersionStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in VersionStatus)
+        raise InvalidInputError(
+            f"'{str(value)[:40]}' is not a status; choose one of: {choices}."
+        ) from None
+
+
+def update_version(
+    session: Session,
+    *,
+    version: Version,
+    actor: User | None,
+    notes: str | None = None,
+    status: str | VersionStatus | None = None,
+    reason: str = "",
+) -> Version:
+    """Edit notes or status; promoting to production moves the old production to approved."""
+    if notes is not None and notes.strip() != version.notes:
+        if len(notes) > MAX_NOTES:
+            raise InvalidInputError(
+                f"The notes are too long: keep them under {MAX_NOTES} characters."
+            )
+        version.notes = notes.strip()
+        audit.record(
+            session,
+            actor=actor,
+            action="version.notes",
+            subject_type="version",
+            subject_id=version.id,
+        )
+    if status is not None:
+        new_status = parse_status(status)
+        if new_status != version.status:
+            if new_status == VersionStatus.PRODUCTION:
+                current = session.scalar(
+                    select(Version).where(
+                        Version.filter_id == version.filter_id,
+                        Version.status == VersionStatus.PRODUCTION,
+                    )
+                )
+                if current is not None:
+                    _set_status(
+                        session,
+                        current,
+                        VersionStatus.APPROVED,
+                        actor,
+                        f"replaced in production by {version.label}",
+                    )
+            _set_status(session, version, new_status, actor, reason.strip()[:500])
+    return version
+
+
+def _set_status(
+    session: Session, version: Version, status: VersionStatus, actor: User | None, reason: str
+) -> None:
+    session.add(
+        VersionStatusChange(
+            version_id=version.id,
+            from_status=version.status,
+            to_status=status,
+            actor_id=actor.id if actor else None,
+            reason=reason,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="version.status",
+        subject_type="version",
+        subject_id=version.id,
+        label=version.label,
+        to=status.value,
+        **{"from": version.status.value},
+    )
+    version.status = status
+    session.flush()  # the unique-production rule holds after every single change
+
+
+def get_version(session: Session, *, version_id: int) -> Version:
+    version = session.scalar(
+        select(Version)
+        .where(Version.id == version_id)
+        .options(
+            joinedload(Version.filter), joinedload(Version.parent), joinedload(Version.created_by)
+        )
+    )
+    if version is None:
+        raise NotFoundError(f"No version with id {version_id}. The filter's page lists them.")
+    return version
+
+
+def list_versions(
+    session: Session,
+    *,
+    filter_: Filter,
+    branch: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Version], int]:
+    """Return one page of a filter's versions, newest first, and the total that match."""
+    conditions = [Version.filter_id == filter_.id]
+    if branch:
+        conditions.append(Version.branch == branch)
+    if status:
+        conditions.append(Version.status == parse_status(status))
+    total = session.scalar(select(func.count()).select_from(Version).where(*conditions)) or 0
+    query = (
+        select(Version)
+        .where(*conditions)
+        .options(joinedload(Version.parent), joinedload(Version.created_by))
+        .order_by(Version.created_at.desc(), Version.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(session.scalars(query)), total
+
+
+def branches(session: Session, *, filter_: Filter) -> list[tuple[str, int]]:
+    """Return each branch of a filter with its version count, busiest first."""
+    rows = session.execute(
+        select(Version.branch, func.count())
+        .where(Version.filter_id == filter_.id)
+        .group_by(Version.branch)
+        .order_by(func.count().desc(), Version.branch)
+    ).all()
+    return [(branch, count) for branch, count in rows]
+
+
+def branch_heads(session: Session, *, filter_: Filter) -> list[Version]:
+    """Return the newest non-archived version of each branch."""
+    newest = (
+        select(func.max(Version.id))
+        .where(Version.filter_id == filter_.id, Version.status != VersionStatus.ARCHIVED)
+        .group_by(Version.branch)
+    )
+    query = select(Version).where(Version.id.in_(newest)).order_by(Version.branch)
+    return list(session.scalars(query))
+
+
+def children(session: Session, *, version: Version) -> list[Version]:
+    return list(
+        session.scalars(select(Version).where(Version.parent_id == version.id).order_by(Version.id))
+    )
+
+
+def status_history(session: Session, *, version: Version) -> list[VersionStatusChange]:
+    return list(
+        session.scalars(
+            select(VersionStatusChange)
+            .where(VersionStatusChange.version_id == version.id)
+            .options(joinedload(VersionStatusChange.actor))
+            .order_by(VersionStatusChange.at, VersionStatusChange.id)
+        )
+    )

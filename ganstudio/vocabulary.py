@@ -1,0 +1,24 @@
+"""Fixed sets of words used across GAN Studio (stored as their values)."""
+
+from enum import StrEnum
+
+
+class Pipeline(StrEnum):
+    """How a filter's versions see a photo."""
+
+    FULL = "full"  # the whole image (post-edit filters)
+    FACE = "face"  # a face crop (real-time preview filters)
+
+
+class VersionStatus(StrEnum):
+    """Where a version stands; at most one production version per filter."""
+
+    CANDIDATE = "candidate"
+    APPROVED = "approved"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+def enum_values(enum: type[StrEnum]) -> list[str]:
+    """Store an enum's values ("qa"), not its member names ("QA")."""
+    return [member.value for member in enum]

@@ -1,0 +1,238 @@
+"""API: filters and their versions."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import FileResponse
+
+from ganstudio.db.tables import Filter, Version
+from ganstudio.services import filters as filters_service
+from ganstudio.services import versions as versions_service
+from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.schemas import (
+    CheckpointInfo,
+    FilterCreate,
+    FilterPublic,
+    FilterUpdate,
+    Page,
+    StatusChangePublic,
+    VersionPublic,
+    VersionRef,
+    VersionStats,
+    VersionUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["filters and versions"])
+
+
+def filter_public(
+    filter_: Filter, *, version_count: int = 0, production: str | None = None
+) -> FilterPublic:
+    return FilterPublic.model_validate(filter_).model_copy(
+        update={
+            "version_count": version_count,
+            "production": production,
+            "url": f"/filters/{filter_.slug}",
+        }
+    )
+
+
+def summary_public(summary: filters_service.FilterSummary) -> FilterPublic:
+    return filter_public(
+        summary.filter, version_count=summary.version_count, production=summary.production_label
+    )
+
+
+def version_public(version: Version, filter_slug: str) -> VersionPublic:
+    """Shape a version (with parent and created_by loaded) for the API."""
+    return VersionPublic(
+        id=version.id,
+        filter=filter_slug,
+        label=version.label,
+        parent=VersionRef(id=version.parent.id, label=version.parent.label)
+        if version.parent
+        else None,
+        branch=version.branch,
+        notes=version.notes,
+        status=version.status,
+        architecture=version.architecture,
+        config=version.config,
+        input_channels=version.input_channels,
+        checkpoint=CheckpointInfo(
+            sha256=version.checkpoint_sha256,
+            filename=version.checkpoint_filename,
+            size=version.checkpoint_size,
+            format=version.checkpoint_format,
+            url=f"/api/v1/versions/{version.id}/checkpoint",
+        ),
+        stats=VersionStats(
+            param_count=version.param_count,
+            gflops_512=version.gflops_512,
+            latency_ms_512=version.latency_ms_512,
+        ),
+        created_at=version.created_at,
+        created_by=version.created_by.name if version.created_by else None,
+        url=f"/versions/{version.id}",
+    )
+
+
+@router.post("/filters", status_code=status.HTTP_201_CREATED)
+def create_filter(body: FilterCreate, db: SessionDep, user: DeveloperUser) -> FilterPublic:
+    """Create a filter (developers)."""
+    filter_ = filters_service.create_filter(db, actor=user, **body.model_dump())
+    db.commit()
+    return filter_public(filter_)
+
+
+@router.get("/filters")
+def read_filters(
+    db: SessionDep,
+    _user: ViewerUser,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> Page[FilterPublic]:
+    """List filters with their version counts and production version."""
+    summaries = filters_service.list_filters(db)
+    chunk = summaries[(page - 1) * per_page : page * per_page]
+    return Page(
+        items=[summary_public(s) for s in chunk],
+        total=len(summaries),
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get("/filters/{slug}")
+def read_filter(slug: str, db: SessionDep, _user: ViewerUser) -> FilterPublic:
+    """Return one filter."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    return summary_public(filters_service.summarize(db, [filter_])[0])
+
+
+@router.patch("/filters/{slug}")
+def update_filter(
+    slug: str, body: FilterUpdate, db: SessionDep, user: DeveloperUser
+) -> FilterPublic:
+    """Edit a filter's name, description, pipeline or input size (developers)."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    filters_service.update_filter(db, filter_=filter_, actor=user, **body.model_dump())
+    db.commit()
+    return filter_public(filter_)
+
+
+@router.post("/filters/{slug}/versions", status_code=status.HTTP_201_CREATED)
+def push_version(
+    slug: str,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: DeveloperUser,
+    checkpoint: Annotated[UploadFile, File(description="safetensors, TorchScript or state dict")],
+    label: Annotated[str, Form(max_length=64)],
+    parent: Annotated[str | None, Form(max_length=64, description="parent's label")] = None,
+    branch: Annotated[str | None, Form(max_length=64)] = None,
+    notes: Annotated[str, Form(max_length=20_000)] = "",
+    architecture: Annotated[str | None, Form(max_length=64)] = None,
+    config: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None,
+) -> VersionPublic:
+    """Push a version: checked (loaded, probed, measured) before anything is stored."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    version = versions_service.push_version(
+        db,
+        filter_=filter_,
+        checkpoint=checkpoint.file,
+        filename=checkpoint.filename or "",
+        request=versions_service.PushRequest(
+            label=label,
+            parent=parent or None,
+            branch=branch or None,
+            notes=notes,
+            architecture=architecture or None,
+            config_json=config,
+        ),
+        actor=user,
+        blobs=blobs,
+        settings=settings,
+    )
+    db.commit()
+    return version_public(versions_service.get_version(db, version_id=version.id), slug)
+
+
+@router.get("/filters/{slug}/versions")
+def read_versions(
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    branch: str | None = None,
+    status: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> Page[VersionPublic]:
+    """List a filter's versions, newest first, with parent and stats."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    versions, total = versions_service.list_versions(
+        db, filter_=filter_, branch=branch, status=status, page=page, per_page=per_page
+    )
+    return Page(
+        items=[version_public(v, slug) for v in versions], total=total, page=page, per_page=per_page
+    )
+
+
+@router.get("/versions/{version_id}")
+def read_version(version_id: int, db: SessionDep, _user: ViewerUser) -> VersionPublic:
+    """Return one version."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return version_public(version, version.filter.slug)
+
+
+@router.get("/versions/{version_id}/history")
+def read_version_history(
+    version_id: int, db: SessionDep, _user: ViewerUser
+) -> list[StatusChangePublic]:
+    """Return every status change of a version, oldest first."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return [
+        StatusChangePublic(
+            from_status=c.from_status,
+            to_status=c.to_status,
+            at=c.at,
+            by=c.actor.name if c.actor else None,
+            reason=c.reason,
+        )
+        for c in versions_service.status_history(db, version=version)
+    ]
+
+
+@router.patch("/versions/{version_id}")
+def update_version(
+    version_id: int, body: VersionUpdate, db: SessionDep, user: DeveloperUser
+) -> VersionPublic:
+    """Edit a version's notes or status (developers); the checkpoint never changes."""
+    version = versions_service.get_version(db, version_id=version_id)
+    versions_service.update_version(
+        db,
+        version=version,
+        actor=user,
+        notes=body.notes,
+        status=body.status,
+        reason=body.reason,
+    )
+    db.commit()
+    return version_public(version, version.filter.slug)
+
+
+@router.get("/versions/{version_id}/checkpoint", response_class=FileResponse)
+def download_checkpoint(
+    version_id: int, db: SessionDep, blobs: BlobsDep, _user: ViewerUser
+) -> FileResponse:
+    """Download the checkpoint file exactly as it was pushed."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return FileResponse(
+        blobs.path_for(version.checkpoint_sha256),
+        media_type="application/octet-stream",
+        filename=version.checkpoint_filename,
+        headers={
+            "ETag": f'"{version.checkpoint_sha256}"',
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )

@@ -1,0 +1,203 @@
+"""Pages: filters, the version tree of a filter, a version, and pushing from the browser."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from ganstudio.services import filters as filters_service
+from ganstudio.services import versions as versions_service
+from ganstudio.services.errors import ServiceError
+from ganstudio.vocabulary import Pipeline, VersionStatus
+from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.lineage import layout_tree
+from ganstudio.web.templating import flash
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+PER_PAGE = 50
+
+
+@router.get("/filters")
+def read_filters(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
+    """List every filter; developers get a form to create one."""
+    return request.app.state.pages.render(
+        request,
+        "filters/list.html",
+        {"summaries": filters_service.list_filters(db), "pipelines": list(Pipeline)},
+    )
+
+
+@router.post("/filters")
+def create_filter(
+    request: Request,
+    db: SessionDep,
+    user: DeveloperUser,
+    name: Annotated[str, Form(max_length=120)],
+    slug: Annotated[str, Form(max_length=63)] = "",
+    description: Annotated[str, Form(max_length=5000)] = "",
+    pipeline: Annotated[str, Form(max_length=16)] = "full",
+    input_size: Annotated[int, Form()] = 512,
+) -> Response:
+    """Create a filter and open its page."""
+    filter_ = filters_service.create_filter(
+        db,
+        name=name,
+        slug=slug or None,
+        description=description,
+        pipeline=pipeline,
+        input_size=input_size,
+        actor=user,
+    )
+    db.commit()
+    flash(request, f"Created the filter {filter_.name}. Push its first version below.", "success")
+    return RedirectResponse(f"/filters/{filter_.slug}", status_code=303)
+
+
+@router.get("/filters/{slug}")
+def read_filter(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    branch: str | None = None,
+    status: str | None = None,
+    page: int = Query(1, ge=1),
+) -> Response:
+    """Show a filter's version tree and list, filtered by branch and status, paginated."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    versions, total = versions_service.list_versions(
+        db,
+        filter_=filter_,
+        branch=branch or None,
+        status=status or None,
+        page=page,
+        per_page=PER_PAGE,
+    )
+    return request.app.state.pages.render(
+        request,
+        "filters/detail.html",
+        {
+            "filter": filter_,
+            "summary": filters_service.summarize(db, [filter_])[0],
+            "versions": versions,
+            "tree": layout_tree(versions),
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "branch": branch or "",
+            "status": status or "",
+            "branches": versions_service.branches(db, filter_=filter_),
+            "heads": versions_service.branch_heads(db, filter_=filter_),
+            "all_labels": [v.label for v in versions],
+            "statuses": list(VersionStatus),
+            "pipelines": list(Pipeline),
+        },
+    )
+
+
+@router.post("/filters/{slug}")
+def update_filter(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    user: DeveloperUser,
+    name: Annotated[str | None, Form(max_length=120)] = None,
+    description: Annotated[str | None, Form(max_length=5000)] = None,
+    pipeline: Annotated[str | None, Form(max_length=16)] = None,
+    input_size: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Save a filter's settings."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    filters_service.update_filter(
+        db,
+        filter_=filter_,
+        actor=user,
+        name=name,
+        description=description,
+        pipeline=pipeline,
+        input_size=input_size,
+    )
+    db.commit()
+    flash(request, "Saved the filter.", "success")
+    return RedirectResponse(f"/filters/{slug}", status_code=303)
+
+
+@router.post("/filters/{slug}/versions")
+def push_version(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: DeveloperUser,
+    checkpoint: Annotated[UploadFile, File()],
+    label: Annotated[str, Form(max_length=64)],
+    parent: Annotated[str, Form(max_length=64)] = "",
+    branch: Annotated[str, Form(max_length=64)] = "",
+    notes: Annotated[str, Form(max_length=20_000)] = "",
+    architecture: Annotated[str, Form(max_length=64)] = "",
+    config: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    """Push a version from the page (the script-free fallback of the drag-and-drop form)."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    try:
+        version = versions_service.push_version(
+            db,
+            filter_=filter_,
+            checkpoint=checkpoint.file,
+            filename=checkpoint.filename or "",
+            request=versions_service.PushRequest(
+                label=label,
+                parent=parent or None,
+                branch=branch or None,
+                notes=notes,
+                architecture=architecture or None,
+                config_json=config or None,
+            ),
+            actor=user,
+            blobs=blobs,
+            settings=settings,
+        )
+    except ServiceError as exc:
+        flash(request, exc.message, "error")
+        return RedirectResponse(f"/filters/{slug}#push", status_code=303)
+    db.commit()
+    flash(request, f"Pushed {version.label}: checked and measured.", "success")
+    return RedirectResponse(f"/versions/{version.id}", status_code=303)
+
+
+@router.get("/versions/{version_id}")
+def read_version(request: Request, version_id: int, db: SessionDep, _user: ViewerUser) -> Response:
+    """Show a version: notes, stats, status history, parent and children, download."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return request.app.state.pages.render(
+        request,
+        "filters/version.html",
+        {
+            "version": version,
+            "filter": version.filter,
+            "children": versions_service.children(db, version=version),
+            "history": versions_service.status_history(db, version=version),
+            "statuses": list(VersionStatus),
+        },
+    )
+
+
+@router.post("/versions/{version_id}")
+def update_version(
+    request: Request,
+    version_id: int,
+    db: SessionDep,
+    user: DeveloperUser,
+    notes: Annotated[str | None, Form(max_length=20_000)] = None,
+    status: Annotated[str | None, Form(max_length=16)] = None,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Save a version's notes or change its status."""
+    version = versions_service.get_version(db, version_id=version_id)
+    versions_service.update_version(
+        db, version=version, actor=user, notes=notes, status=status, reason=reason
+    )
+    db.commit()
+    flash(request, f"Saved {version.label}.", "success")
+    return RedirectResponse(f"/versions/{version.id}", status_code=303)
