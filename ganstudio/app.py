@@ -29,8 +29,7 @@ SESSION_COOKIE = "ganstudio_session"
 COOKIE_GRACE_SECONDS = 7 * 24 * 3600
 # Every router of the app; tests walk this list (e.g. the role matrix), so add new ones here.
 ROUTERS = tuple(
-    module.router
-    for module in (system, auth, pages, users, filters, api_users, api_filters)
+    module.router for module in (system, auth, pages, users, filters, api_users, api_filters)
 )
 
 

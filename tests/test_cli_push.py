@@ -26,19 +26,44 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_push_formats_with_parent_branch_notes_and_config(data_dir: Path, tmp_path: Path) -> None:
     assert runner.invoke(cli, ["filters", "add", "Toon", "--input-size", "256"]).exit_code == 0
     runner.invoke(cli, ["users", "add", "dev", "--role", "developer"])
-    first = runner.invoke(cli, ["push", "toon", str(ck.safetensors_file(tmp_path / "v1.st")),
-                                "--label", "v1", "--as", "dev"])
+    first = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.safetensors_file(tmp_path / "v1.st")),
+            "--label",
+            "v1",
+            "--as",
+            "dev",
+        ],
+    )
     assert first.exit_code == 0, first.output
     assert "Pushed toon v1" in first.output
     notes = tmp_path / "notes.md"
     notes.write_text("Eye mask branch.")
     config = tmp_path / "cfg.json"
     config.write_text('{"base_width": 4, "depth": 2}')
-    second = runner.invoke(cli, [
-        "push", "toon", str(ck.state_dict_file(tmp_path / "v2.pt", seed=3)), "--label", "v2",
-        "--parent", "v1", "--branch", "eyemask", "--notes-file", str(notes),
-        "--architecture", "se-unet", "--config", str(config),
-    ])
+    second = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.state_dict_file(tmp_path / "v2.pt", seed=3)),
+            "--label",
+            "v2",
+            "--parent",
+            "v1",
+            "--branch",
+            "eyemask",
+            "--notes-file",
+            str(notes),
+            "--architecture",
+            "se-unet",
+            "--config",
+            str(config),
+        ],
+    )
     assert second.exit_code == 0, second.output
     app = create_app(make_settings(data_dir))
     with app.state.sessions() as session:
@@ -54,10 +79,21 @@ def test_push_formats_with_parent_branch_notes_and_config(data_dir: Path, tmp_pa
 def test_push_refusals_are_clear_and_exit_non_zero(data_dir: Path, tmp_path: Path) -> None:
     runner.invoke(cli, ["filters", "add", "Toon"])
     marker = tmp_path / "pwned"
-    evil = runner.invoke(cli, ["push", "toon", str(ck.malicious_pickle(tmp_path / "e.pt", marker)),
-                               "--label", "v1", "--architecture", "se-unet"])
+    evil = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.malicious_pickle(tmp_path / "e.pt", marker)),
+            "--label",
+            "v1",
+            "--architecture",
+            "se-unet",
+        ],
+    )
     assert evil.exit_code == 1 and "Refused" in evil.output
     assert not marker.exists()
-    unknown = runner.invoke(cli, ["push", "nope", str(ck.safetensors_file(tmp_path / "v.st")),
-                                  "--label", "v1"])
+    unknown = runner.invoke(
+        cli, ["push", "nope", str(ck.safetensors_file(tmp_path / "v.st")), "--label", "v1"]
+    )
     assert unknown.exit_code == 1 and "No filter" in unknown.output

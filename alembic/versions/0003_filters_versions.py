@@ -8,6 +8,7 @@ Create Date: 2026-11-26 05:21:42.604915
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0003"

@@ -60,7 +60,7 @@ def test_full_pickled_module_is_refused_with_export_advice(tmp_path: Path) -> No
         (lambda p: ck.truncated(p, ck.state_dict_file(p.with_suffix(".full"))), "damaged"),
     ],
 )
-def test_non_checkpoints_and_truncated_files(tmp_path: Path, make, words: str) -> None:  # noqa: ANN001
+def test_non_checkpoints_and_truncated_files(tmp_path: Path, make, words: str) -> None:
     with pytest.raises(CheckpointError, match=words):
         load_network(make(tmp_path / "bad.bin"), architecture="se-unet", config=ck.TINY)
 

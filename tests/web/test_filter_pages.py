@@ -25,12 +25,23 @@ def seed_versions(app: FastAPI, count: int) -> str:
         parent_id = None
         for n in range(count):
             version = Version(
-                filter_id=filter_.id, label=f"v{n}", parent_id=parent_id,
-                branch="main" if n % 3 else "eyemask", notes="", status=VersionStatus.CANDIDATE,
-                checkpoint_sha256=f"{n:064x}", checkpoint_filename="x.safetensors",
-                checkpoint_size=1, checkpoint_format="safetensors", architecture="se-unet",
-                config={}, input_channels=3, param_count=1000 + n, gflops_512=1.0,
-                latency_ms_512=5.0, created_at=start + timedelta(hours=n),
+                filter_id=filter_.id,
+                label=f"v{n}",
+                parent_id=parent_id,
+                branch="main" if n % 3 else "eyemask",
+                notes="",
+                status=VersionStatus.CANDIDATE,
+                checkpoint_sha256=f"{n:064x}",
+                checkpoint_filename="x.safetensors",
+                checkpoint_size=1,
+                checkpoint_format="safetensors",
+                architecture="se-unet",
+                config={},
+                input_channels=3,
+                param_count=1000 + n,
+                gflops_512=1.0,
+                latency_ms_512=5.0,
+                created_at=start + timedelta(hours=n),
             )
             session.add(version)
             session.flush()
@@ -41,13 +52,14 @@ def seed_versions(app: FastAPI, count: int) -> str:
 
 def count_queries(app: FastAPI) -> list[str]:
     statements: list[str] = []
-    event.listen(app.state.engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))
+    event.listen(
+        app.state.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
     return statements
 
 
 def test_tree_page_is_paginated_and_queries_stay_few_at_1200_versions(
-    signed_in, app: FastAPI  # noqa: ANN001
+    signed_in, app: FastAPI
 ) -> None:
     slug = seed_versions(app, 1200)
     browser, _ = signed_in(Role.VIEWER)
@@ -65,14 +77,21 @@ def test_tree_page_is_paginated_and_queries_stay_few_at_1200_versions(
 
 
 def test_version_page_shows_safe_markdown_stats_and_lineage(
-    client: TestClient, signed_in, app: FastAPI, tokens: dict, tmp_path: Path  # noqa: ANN001
+    client: TestClient, signed_in, app: FastAPI, tokens: dict, tmp_path: Path
 ) -> None:
     dev = {"Authorization": f"Bearer {tokens[Role.DEVELOPER]}"}
     slug = client.post("/api/v1/filters", json={"name": "Toon"}, headers=dev).json()["slug"]
     notes = "Trained **longer**.\n\n<script>alert('x')</script> <img src=x onerror=alert(1)>"
     v1 = push(client, dev, slug, ck.safetensors_file(tmp_path / "a.st"), label="v1").json()
-    v2 = push(client, dev, slug, ck.safetensors_file(tmp_path / "b.st", seed=1), label="v2",
-              parent="v1", notes=notes).json()
+    v2 = push(
+        client,
+        dev,
+        slug,
+        ck.safetensors_file(tmp_path / "b.st", seed=1),
+        label="v2",
+        parent="v1",
+        notes=notes,
+    ).json()
     browser, csrf = signed_in(Role.DEVELOPER)
     page = browser.get(f"/versions/{v2['id']}").text
     assert "<strong>longer</strong>" in page
@@ -89,29 +108,33 @@ def test_version_page_shows_safe_markdown_stats_and_lineage(
     assert tree.count("node-production") == 1
 
 
-def test_developer_creates_a_filter_and_pushes_from_the_page(
-    signed_in, tmp_path: Path  # noqa: ANN001
-) -> None:
+def test_developer_creates_a_filter_and_pushes_from_the_page(signed_in, tmp_path: Path) -> None:
     browser, csrf = signed_in(Role.DEVELOPER)
-    created = browser.post("/filters", data={"name": "Web Toon", "pipeline": "face",
-                                             "input_size": "256", "csrf_token": csrf})
+    created = browser.post(
+        "/filters",
+        data={"name": "Web Toon", "pipeline": "face", "input_size": "256", "csrf_token": csrf},
+    )
     assert created.url.path == "/filters/web-toon"
     assert "run on the whole image for now" in created.text  # face filters say so
     path = ck.safetensors_file(tmp_path / "v1.safetensors")
     with path.open("rb") as handle:
-        pushed = browser.post("/filters/web-toon/versions",
-                              files={"checkpoint": ("v1.safetensors", handle)},
-                              data={"label": "v1", "csrf_token": csrf})
+        pushed = browser.post(
+            "/filters/web-toon/versions",
+            files={"checkpoint": ("v1.safetensors", handle)},
+            data={"label": "v1", "csrf_token": csrf},
+        )
     assert pushed.url.path.startswith("/versions/")
     assert "Pushed v1" in pushed.text
-    bad = browser.post("/filters/web-toon/versions",
-                       files={"checkpoint": ("x.pt", b"nonsense")},
-                       data={"label": "v2", "csrf_token": csrf})
+    bad = browser.post(
+        "/filters/web-toon/versions",
+        files={"checkpoint": ("x.pt", b"nonsense")},
+        data={"label": "v2", "csrf_token": csrf},
+    )
     assert bad.url.path == "/filters/web-toon"
     assert "not a checkpoint" in bad.text
 
 
-def test_viewers_see_no_developer_forms(signed_in, app: FastAPI) -> None:  # noqa: ANN001
+def test_viewers_see_no_developer_forms(signed_in, app: FastAPI) -> None:
     slug = seed_versions(app, 3)
     browser, _ = signed_in(Role.VIEWER)
     assert 'data-testid="new-filter"' not in browser.get("/filters").text
