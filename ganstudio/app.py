@@ -21,14 +21,27 @@ from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import BodySizeLimit
-from ganstudio.web.routes import api_users, auth, pages, system, users
+from ganstudio.web.routes import (
+    api_samples,
+    api_sets,
+    api_users,
+    auth,
+    pages,
+    samples,
+    sets,
+    system,
+    users,
+)
 from ganstudio.web.templating import Pages
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "ganstudio_session"
 COOKIE_GRACE_SECONDS = 7 * 24 * 3600
 # Every router of the app; tests walk this list (e.g. the role matrix), so add new ones here.
-ROUTERS = tuple(module.router for module in (system, auth, pages, users, api_users))
+ROUTERS = tuple(
+    module.router
+    for module in (system, auth, pages, users, api_users, samples, sets, api_samples, api_sets)
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
