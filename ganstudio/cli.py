@@ -7,6 +7,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from ganstudio.cli_samples import samples_app
 from ganstudio.config import Settings
 from ganstudio.db.migrate import SchemaAheadError
 
@@ -18,6 +19,7 @@ users_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
 blobs_app = typer.Typer(help="The blob store.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(blobs_app, name="blobs")
+app.add_typer(samples_app, name="samples")
 err = Console(stderr=True)
 
 

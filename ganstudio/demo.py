@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
-from ganstudio.db.tables import User
+from ganstudio.db.tables import SampleSet, User
 from ganstudio.roles import Role
 from ganstudio.services import users as users_service
 
@@ -25,7 +25,34 @@ def read_demo_credentials(data_dir: Path) -> list[dict[str, str]]:
 
 def seed_demo(session: Session, settings: Settings) -> list[dict[str, str]]:
     """Seed every kind of demo content; return the demo accounts' credentials."""
-    return seed_demo_accounts(session, settings.resolved_data_dir)
+    accounts = seed_demo_accounts(session, settings.resolved_data_dir)
+    seed_demo_samples(session, settings)
+    return accounts
+
+
+DEMO_SAMPLES_DIR = Path(__file__).resolve().parent / "demo_assets" / "samples"
+DEMO_SET_NAME = "Demo: first look"
+
+
+def seed_demo_samples(session: Session, settings: Settings) -> SampleSet:
+    """Add the shipped demo photos, tagged, to the demo set; idempotent (same bytes, one sample)."""
+    from ganstudio.services.sample_sets import resolve_set
+    from ganstudio.services.sample_uploads import Uploader
+    from ganstudio.storage.blobs import BlobStore
+
+    blobs = BlobStore(settings.blob_dir)
+    manifest = json.loads((DEMO_SAMPLES_DIR / "manifest.json").read_text())
+    sample_set = resolve_set(session, ref=DEMO_SET_NAME, actor=None, create_missing=True)
+    if not sample_set.description:
+        sample_set.description = "Photos that ship with GAN Studio, to try things out."
+    for entry in manifest:
+        uploader = Uploader(
+            session, blobs, settings, tags=entry["tags"], sample_set=sample_set, actor=None
+        )
+        with (DEMO_SAMPLES_DIR / entry["file"]).open("rb") as handle:
+            uploader.add_file(handle, entry["file"])
+        uploader.finish()
+    return sample_set
 
 
 def seed_demo_accounts(session: Session, data_dir: Path) -> list[dict[str, str]]:
