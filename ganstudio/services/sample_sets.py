@@ -271,7 +271,7 @@ def list_sets(
             select(SampleSetMember.set_id, func.count())
             .where(SampleSetMember.set_id.in_(summaries))
             .group_by(SampleSetMember.set_id)
-        ).tuples()
+        )
         for set_id, count in counts:
             summaries[set_id].count = count
         covers = session.execute(
@@ -279,7 +279,7 @@ def list_sets(
             .join(Sample, Sample.id == SampleSetMember.sample_id)
             .where(SampleSetMember.set_id.in_(summaries), SampleSetMember.position < COVER_COUNT)
             .order_by(SampleSetMember.set_id, SampleSetMember.position)
-        ).tuples()
+        )
         for set_id, thumb in covers:
             summaries[set_id].covers.append(thumb)
     return list(summaries.values()), total

@@ -65,7 +65,7 @@ def add_tags(session: Session, *, sample_ids: Sequence[int], names: Sequence[str
                 sample_tags.c.sample_id.in_(sample_ids),
                 sample_tags.c.tag_id.in_([t.id for t in tags]),
             )
-        ).tuples()
+        )
     )
     rows = [
         {"sample_id": sid, "tag_id": tag.id}
@@ -117,7 +117,7 @@ def tag_counts(session: Session) -> list[TagCount]:
         .group_by(Tag.id)
         .order_by(func.count(Sample.id).desc(), Tag.name)
     )
-    return [TagCount(name, count) for name, count in session.execute(query).tuples()]
+    return [TagCount(name, count) for name, count in session.execute(query)]
 
 
 def rename_tag(session: Session, *, name: str, new_name: str, actor: User | None) -> Tag:
