@@ -1,0 +1,106 @@
+"""In a real browser: QA drags photos in, tags one, makes a set, reorders, archives, restores."""
+
+import pytest
+
+from ganstudio.roles import Role
+from tests import imagegen
+from tests.e2e.conftest import LiveServer, sign_in_page
+
+pytestmark = pytest.mark.browser
+
+DROP_FILES = """
+([files]) => {
+  const transfer = new DataTransfer();
+  for (const f of files) {
+    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], f.name, { type: f.type }));
+  }
+  return transfer;
+}
+"""
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_qa_uploads_by_drag_and_drop_and_curates_a_set(page, live_server: LiveServer) -> None:
+    sign_in_page(page, live_server.users[Role.QA])
+    page.goto("/samples")
+    assert page.get_by_test_id("empty-grid").is_visible()
+    page.get_by_role("link", name="Upload", exact=True).click()
+    files = [
+        {"name": "alice.png", "type": "image/png", "b64": _b64(imagegen.distinct_png(1))},
+        {"name": "bob.jpg", "type": "image/jpeg", "b64": _b64(imagegen.exif_rotated_jpeg())},
+        {"name": "carol.png", "type": "image/png", "b64": _b64(imagegen.distinct_png(3))},
+        {"name": "broken.png", "type": "image/png", "b64": _b64(b"definitely not a png")},
+    ]
+    transfer = page.evaluate_handle(DROP_FILES, [files])
+    page.get_by_test_id("dropzone").dispatch_event("drop", {"dataTransfer": transfer})
+    summary = page.get_by_test_id("upload-summary")
+    page.wait_for_selector("[data-upload-summary][data-done=true]")
+    assert summary.inner_text() == "3 added · 0 already in the library · 1 rejected"
+    rejected = page.locator(".upload-list li.bad")
+    assert rejected.count() == 1
+    assert "broken.png — rejected: It is not an image" in rejected.inner_text()
+
+    # Tag one sample on its page.
+    page.goto("/samples")
+    assert page.get_by_test_id("sample-total").inner_text() == "3"
+    page.locator(".tile", has_text="alice.png").get_by_role("link").click()
+    page.get_by_test_id("add-tags").get_by_label("Add tags").fill("Smile")
+    page.get_by_test_id("add-tags").get_by_role("button", name="Add").click()
+    assert page.get_by_test_id("sample-tags").inner_text().startswith("smile")
+
+    # Select two on the grid and make a set of them.
+    page.goto("/samples")
+    page.get_by_label("Select alice.png").check()
+    page.get_by_label("Select carol.png").check()
+    assert page.get_by_test_id("selected-count").inner_text() == "2"
+    page.get_by_test_id("bulk-set").fill("Two faces")
+    page.get_by_role("button", name="Add to set").click()
+    page.wait_for_selector("[data-testid=set-name]")
+    assert page.get_by_test_id("set-name").inner_text() == "Two faces"
+    names = page.get_by_test_id("member-name")
+    first, second = names.all_inner_texts()
+    assert {first, second} == {"alice.png", "carol.png"}
+
+    # Reorder, archive, restore.
+    page.get_by_role("button", name=f"Move {first} down").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("member-name").all_inner_texts() == [second, first]
+    page.get_by_text("Edit, add by tag, archive").click()
+    page.get_by_role("button", name="Archive set").click()
+    assert page.get_by_test_id("archived-badge").is_visible()
+    page.goto("/sets")
+    assert page.get_by_test_id("empty-sets").is_visible()
+    page.goto("/sets?archived=true")
+    page.get_by_role("link", name="Two faces").click()
+    page.get_by_text("Edit, add by tag, archive").click()
+    page.get_by_role("button", name="Restore set").click()
+    assert page.get_by_test_id("archived-badge").count() == 0
+    assert page.get_by_test_id("member-name").all_inner_texts() == [second, first]
+    page.goto("/sets")
+    assert page.get_by_test_id("set-count").inner_text() == "2"
+
+
+def test_file_picker_upload_shows_progress_rows(page, live_server: LiveServer, tmp_path) -> None:
+    sign_in_page(page, live_server.users[Role.QA])
+    page.goto("/samples/upload")
+    photo = tmp_path / "picked.png"
+    photo.write_bytes(imagegen.distinct_png(7))
+    page.get_by_test_id("file-input").set_input_files(str(photo))
+    page.wait_for_selector("[data-upload-summary][data-done=true]")
+    assert "1 added" in page.get_by_test_id("upload-summary").inner_text()
+    assert page.locator(".upload-row progress").get_attribute("value") == "100"
+
+
+def test_viewer_is_refused_the_upload_page(page, live_server: LiveServer) -> None:
+    sign_in_page(page, live_server.users[Role.VIEWER])
+    page.goto("/samples")
+    assert page.get_by_role("link", name="Upload", exact=True).count() == 0
+    response = page.goto("/samples/upload")
+    assert response.status == 403
+    assert "needs the 'qa' role" in page.get_by_test_id("error-message").inner_text()
