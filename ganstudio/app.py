@@ -21,7 +21,19 @@ from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import BodySizeLimit
-from ganstudio.web.routes import api_filters, api_users, auth, filters, pages, system, users
+from ganstudio.web.routes import (
+    api_filters,
+    api_samples,
+    api_sets,
+    api_users,
+    auth,
+    filters,
+    pages,
+    samples,
+    sets,
+    system,
+    users,
+)
 from ganstudio.web.templating import Pages
 
 log = logging.getLogger(__name__)
@@ -29,7 +41,12 @@ SESSION_COOKIE = "ganstudio_session"
 COOKIE_GRACE_SECONDS = 7 * 24 * 3600
 # Every router of the app; tests walk this list (e.g. the role matrix), so add new ones here.
 ROUTERS = tuple(
-    module.router for module in (system, auth, pages, users, filters, api_users, api_filters)
+    module.router
+    for module in (
+        *(system, auth, pages, users, api_users),
+        *(samples, sets, api_samples, api_sets),
+        *(filters, api_filters),
+    )
 )
 
 

@@ -16,6 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ganstudio.cli_samples import samples_app
 from ganstudio.config import Settings
 from ganstudio.db.migrate import SchemaAheadError
 
@@ -31,6 +32,7 @@ filters_app = typer.Typer(
 app.add_typer(users_app, name="users")
 app.add_typer(blobs_app, name="blobs")
 app.add_typer(filters_app, name="filters")
+app.add_typer(samples_app, name="samples")
 err = Console(stderr=True)
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     )
     max_image_bytes: int = Field(40 * MiB, description="largest single image accepted")
     max_image_pixels: int = Field(40_000_000, description="decompression-bomb guard")
+    max_zip_members: int = Field(2000, description="most files one uploaded .zip may hold")
+    max_zip_bytes: int = Field(2048 * MiB, description="most bytes one .zip may expand to")
     secret_key: str | None = Field(None, description="signs cookies; generated when unset")
     session_idle_seconds: int = Field(14 * 24 * 3600, description="sign-in lifetime")
     blob_grace_seconds: int = Field(3600, description="unreferenced blobs younger stay")

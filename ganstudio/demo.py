@@ -1,4 +1,4 @@
-"""Demo content: one account per role (credentials kept in the data dir), seeded idempotently."""
+"""Demo content, seeded idempotently: accounts (one per role), sample set, filter and versions."""
 
 import json
 import os
@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
-from ganstudio.db.tables import User
+from ganstudio.db.tables import Filter, SampleSet, User
 from ganstudio.roles import Role
 from ganstudio.services import users as users_service
+from ganstudio.vocabulary import VersionStatus
 
 CREDENTIALS_FILE = "demo-accounts.json"
 
@@ -25,7 +26,90 @@ def read_demo_credentials(data_dir: Path) -> list[dict[str, str]]:
 
 def seed_demo(session: Session, settings: Settings) -> list[dict[str, str]]:
     """Seed every kind of demo content; return the demo accounts' credentials."""
-    return seed_demo_accounts(session, settings.resolved_data_dir)
+    accounts = seed_demo_accounts(session, settings.resolved_data_dir)
+    seed_demo_samples(session, settings)
+    seed_demo_filter(session, settings)
+    return accounts
+
+
+DEMO_CHECKPOINTS_DIR = Path(__file__).resolve().parent / "demo_assets" / "checkpoints"
+DEMO_FILTER = {
+    "name": "Toon (demo)",
+    "slug": "toon",
+    "description": "A toon look — smoothed colours, banded light, dark outlines — trained in a "
+    "minute on bundled photos by tools/train_demo.py.",
+    "input_size": 256,
+}
+DEMO_PRODUCTION_LABEL = "v1"
+
+
+def seed_demo_filter(session: Session, settings: Settings) -> Filter:
+    """Register the demo filter and its shipped versions (a small tree); idempotent."""
+    from ganstudio.services import filters as filters_service
+    from ganstudio.services import versions as versions_service
+    from ganstudio.storage.blobs import BlobStore
+
+    filter_ = session.scalar(select(Filter).where(Filter.slug == DEMO_FILTER["slug"]))
+    if filter_ is None:
+        filter_ = filters_service.create_filter(session, actor=None, **DEMO_FILTER)
+    manifest = json.loads((DEMO_CHECKPOINTS_DIR / "versions.json").read_text())
+    blobs = BlobStore(settings.blob_dir)
+    for entry in manifest["versions"]:  # parents come before their children
+        if versions_service.find_version(session, filter_=filter_, label=entry["label"]):
+            continue
+        with (DEMO_CHECKPOINTS_DIR / entry["file"]).open("rb") as handle:
+            versions_service.push_version(
+                session,
+                filter_=filter_,
+                checkpoint=handle,
+                filename=entry["file"],
+                request=versions_service.PushRequest(
+                    label=entry["label"],
+                    parent=entry["parent"],
+                    branch=entry["branch"],
+                    notes=entry["notes"],
+                ),
+                actor=None,
+                blobs=blobs,
+                settings=settings,
+            )
+    production = versions_service.find_version(
+        session, filter_=filter_, label=DEMO_PRODUCTION_LABEL
+    )
+    if production is not None and production.status == VersionStatus.CANDIDATE:
+        versions_service.update_version(
+            session,
+            version=production,
+            actor=None,
+            status=VersionStatus.PRODUCTION,
+            reason="demo: the version that ships today",
+        )
+    return filter_
+
+
+DEMO_SAMPLES_DIR = Path(__file__).resolve().parent / "demo_assets" / "samples"
+DEMO_SET_NAME = "Demo: first look"
+
+
+def seed_demo_samples(session: Session, settings: Settings) -> SampleSet:
+    """Add the shipped demo photos, tagged, to the demo set; idempotent (same bytes, one sample)."""
+    from ganstudio.services.sample_sets import resolve_set
+    from ganstudio.services.sample_uploads import Uploader
+    from ganstudio.storage.blobs import BlobStore
+
+    blobs = BlobStore(settings.blob_dir)
+    manifest = json.loads((DEMO_SAMPLES_DIR / "manifest.json").read_text())
+    sample_set = resolve_set(session, ref=DEMO_SET_NAME, actor=None, create_missing=True)
+    if not sample_set.description:
+        sample_set.description = "Photos that ship with GAN Studio, to try things out."
+    for entry in manifest:
+        uploader = Uploader(
+            session, blobs, settings, tags=entry["tags"], sample_set=sample_set, actor=None
+        )
+        with (DEMO_SAMPLES_DIR / entry["file"]).open("rb") as handle:
+            uploader.add_file(handle, entry["file"])
+        uploader.finish()
+    return sample_set
 
 
 def seed_demo_accounts(session: Session, data_dir: Path) -> list[dict[str, str]]:

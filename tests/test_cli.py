@@ -80,3 +80,16 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
     assert [a["role"] for a in runs[0]] == ["viewer", "qa", "developer", "admin"]
     assert oct((settings.resolved_data_dir / "demo-accounts.json").stat().st_mode)[-3:] == "600"
+    with app.state.sessions() as session:
+        from ganstudio.services import filters as filters_service
+        from ganstudio.services import versions as versions_service
+
+        toon = filters_service.get_filter(session, slug="toon")
+        versions, total = versions_service.list_versions(session, filter_=toon)
+        assert total == 3  # seeded once, not twice
+        by_label = {v.label: v for v in versions}
+        assert by_label["v2"].parent_id == by_label["v1"].id
+        assert by_label["v2-se"].parent_id == by_label["v1"].id
+        assert by_label["v2-se"].branch == "se"
+        assert by_label["v1"].status.value == "production"
+        assert by_label["v2-se"].param_count > by_label["v2"].param_count  # SE blocks

@@ -1,8 +1,8 @@
 """filters and versions
 
 Revision ID: 0003
-Revises: 0001
-Create Date: 2026-11-26 05:21:42.604915
+Revises: 0002
+Create Date: 2026-11-26 05:30:31.783589
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -116,8 +116,32 @@ def upgrade() -> None:
         "version_status_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
-        sa.Column("from_status", sa.String(length=16), nullable=True),
-        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "from_status",
+            sa.Enum(
+                "candidate",
+                "approved",
+                "production",
+                "archived",
+                name="versionstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_status",
+            sa.Enum(
+                "candidate",
+                "approved",
+                "production",
+                "archived",
+                name="versionstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("reason", sa.String(length=500), nullable=False),

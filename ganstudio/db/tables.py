@@ -7,19 +7,21 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ganstudio.db.base import BLOB_REF, Base, UTCDateTime, utcnow
+from ganstudio.db.base import BLOB_REF, Base, Sha256, UTCDateTime, utcnow
 from ganstudio.roles import Role
 from ganstudio.vocabulary import Pipeline, VersionStatus, enum_values
 
@@ -161,10 +163,101 @@ class VersionStatusChange(Base):
     version_id: Mapped[int] = mapped_column(
         ForeignKey("versions.id", ondelete="CASCADE"), index=True
     )
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[VersionStatus | None] = mapped_column(
+        Enum(VersionStatus, native_enum=False, length=16, values_callable=enum_values)
+    )
+    to_status: Mapped[VersionStatus] = mapped_column(
+        Enum(VersionStatus, native_enum=False, length=16, values_callable=enum_values)
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(500), default="")
 
     actor: Mapped[User | None] = relationship(lazy="raise")
+
+
+sample_tags = Table(
+    "sample_tags",
+    Base.metadata,
+    Column("sample_id", ForeignKey("samples.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Sample(Base):
+    """One test image, stored once by the sha256 of its original bytes."""
+
+    __tablename__ = "samples"
+    __table_args__ = (Index("ix_samples_archived_id", "archived", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(Sha256(), unique=True, info=BLOB_REF)
+    filename: Mapped[str] = mapped_column(String(160), index=True)  # sanitised, for display
+    format: Mapped[str] = mapped_column(String(16))  # Pillow's name: JPEG, PNG, WEBP …
+    mode: Mapped[str] = mapped_column(String(16))  # Pillow's mode as uploaded: RGB, CMYK, I;16 …
+    width: Mapped[int] = mapped_column(Integer)  # after EXIF orientation
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    thumb_sha256: Mapped[str] = mapped_column(Sha256(), info=BLOB_REF)  # WebP thumbnail
+    mask_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # grayscale PNG
+    note: Mapped[str] = mapped_column(Text, default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tags: Mapped[list["Tag"]] = relationship(
+        secondary=sample_tags, lazy="raise", order_by="Tag.name"
+    )
+    memberships: Mapped[list["SampleSetMember"]] = relationship(
+        back_populates="sample", lazy="raise"
+    )
+
+
+class Tag(Base):
+    """A label QA puts on samples ("closed-eyes", "glasses"); names are unique, lower-case."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class SampleSet(Base):
+    """An ordered, named collection of samples; archived, never deleted."""
+
+    __tablename__ = "sample_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    members: Mapped[list["SampleSetMember"]] = relationship(
+        back_populates="sample_set",
+        lazy="raise",
+        order_by="SampleSetMember.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class SampleSetMember(Base):
+    """A sample's place in a set; positions run 0…n-1 without gaps."""
+
+    __tablename__ = "sample_set_members"
+    __table_args__ = (Index("ix_sample_set_members_set_position", "set_id", "position"),)
+
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("sample_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sample_set: Mapped[SampleSet] = relationship(back_populates="members", lazy="raise")
+    sample: Mapped[Sample] = relationship(back_populates="memberships", lazy="raise")

@@ -4,6 +4,7 @@ Chromium comes from the system (`apt-get install -y chromium`), never from `play
 Locally the tests skip when it is missing; under CI=true they fail instead.
 """
 
+import base64
 import os
 import shutil
 import socket
@@ -114,3 +115,25 @@ def sign_in_page(page, name: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("[data-testid=user-name]")
+
+
+_DROP_FILES = """
+([files]) => {
+  const transfer = new DataTransfer();
+  for (const f of files) {
+    const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+    transfer.items.add(new File([bytes], f.name, { type: f.type }));
+  }
+  return transfer;
+}
+"""
+
+
+def drop_files(target, files: list[tuple[str, str, bytes]]) -> None:
+    """Drop files (name, media type, bytes) onto a locator, as a real drag-and-drop does."""
+    payload = [
+        {"name": name, "type": media_type, "b64": base64.b64encode(data).decode()}
+        for name, media_type, data in files
+    ]
+    transfer = target.page.evaluate_handle(_DROP_FILES, [payload])
+    target.dispatch_event("drop", {"dataTransfer": transfer})

@@ -1,0 +1,168 @@
+"""API: upload, list, read and edit samples; masks; tags with counts."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import samples as samples_service
+from ganstudio.services.sample_uploads import UploadOutcome, ingest_uploads
+from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.schemas import Page
+from ganstudio.web.schemas_samples import (
+    SampleDetail,
+    SamplePublic,
+    SamplesBulkUpdate,
+    SampleUpdate,
+    SetRef,
+    TagPublic,
+    TagRename,
+    UploadAccepted,
+    UploadRejected,
+    UploadResult,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["samples"])
+
+ArchivedFilter = Literal["false", "true", "all"]
+
+
+def upload_result(outcome: UploadOutcome, sample_set: object | None) -> UploadResult:
+    return UploadResult(
+        created=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.created],
+        existing=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.existing],
+        rejected=[UploadRejected(filename=r.filename, reason=r.reason) for r in outcome.rejected],
+        set=SetRef(id=sample_set.id, name=sample_set.name, archived=sample_set.archived)  # type: ignore[attr-defined]
+        if sample_set is not None
+        else None,
+    )
+
+
+def parse_archived(value: str) -> bool | None:
+    return {"false": False, "true": True}.get(value)
+
+
+@router.post("/samples")
+def create_samples(
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    files: Annotated[list[UploadFile], File(description="images and/or .zip archives")],
+    tags: Annotated[str, Form(max_length=2000, description="comma-separated")] = "",
+    sample_set: Annotated[str, Form(alias="set", max_length=200, description="id or name")] = "",
+) -> UploadResult:
+    """Upload images or .zip archives; each file is created, found existing, or rejected."""
+    outcome, target = ingest_uploads(
+        db,
+        blobs,
+        settings,
+        files=[(f.file, f.filename or "") for f in files],
+        tags=tags,
+        set_ref=sample_set,
+        actor=user,
+    )
+    db.commit()
+    return upload_result(outcome, target)
+
+
+@router.get("/samples")
+def read_samples(
+    db: SessionDep,
+    user: ViewerUser,
+    tag: Annotated[list[str], Query(description="repeat or comma-separate: all must match")] = [],  # noqa: B006
+    sample_set: Annotated[str | None, Query(alias="set", description="set id or name")] = None,
+    q: Annotated[str, Query(max_length=200, description="part of the file name")] = "",
+    archived: ArchivedFilter = "false",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[SamplePublic]:
+    """List samples, newest first (or in set order when `set` is given)."""
+    query = samples_service.SampleQuery(
+        tags=tuple(samples_service.normalize_tags(tag)),
+        sample_set=sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None,
+        q=q.strip(),
+        archived=parse_archived(archived),
+    )
+    items, total = samples_service.list_samples(db, query=query, page=page, per_page=per_page)
+    return Page(
+        items=[SamplePublic.of(s) for s in items], total=total, page=page, per_page=per_page
+    )
+
+
+@router.get("/samples/{id}")
+def read_sample(id: int, db: SessionDep, user: ViewerUser) -> SampleDetail:
+    """Return one sample with its tags, sets and mask."""
+    return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
+
+
+@router.patch("/samples/{id}")
+def update_sample(id: int, body: SampleUpdate, db: SessionDep, user: QAUser) -> SampleDetail:
+    """Edit tags (replace, add, remove), the note, or archive/restore (never delete)."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.update_sample(
+        db,
+        sample=sample,
+        actor=user,
+        tags=body.tags,
+        add=body.add_tags,
+        remove=body.remove_tags,
+        note=body.note,
+        archived=body.archived,
+    )
+    db.commit()
+    return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
+
+
+@router.put("/samples/{id}/mask")
+def put_sample_mask(
+    id: int,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    mask: Annotated[UploadFile, File(description="grayscale image of the sample's size")],
+) -> SampleDetail:
+    """Attach or replace the sample's mask (any image; stored as 8-bit grayscale PNG)."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.set_mask(
+        db,
+        blobs,
+        sample=sample,
+        stream=mask.file,
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        actor=user,
+    )
+    db.commit()
+    return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
+
+
+@router.post("/samples/bulk")
+def bulk_update_samples(body: SamplesBulkUpdate, db: SessionDep, user: QAUser) -> dict[str, int]:
+    """Tag, untag, archive or restore many samples at once."""
+    count = samples_service.bulk_update(
+        db,
+        sample_ids=body.ids,
+        actor=user,
+        add=body.add_tags,
+        remove=body.remove_tags,
+        archived=body.archived,
+    )
+    db.commit()
+    return {"updated": count}
+
+
+@router.get("/tags")
+def read_tags(db: SessionDep, user: ViewerUser) -> list[TagPublic]:
+    """List every tag with how many live samples carry it."""
+    return [TagPublic(name=t.name, count=t.count) for t in samples_service.tag_counts(db)]
+
+
+@router.patch("/tags/{name:path}")  # a tag may hold a "/"
+def rename_tag(name: str, body: TagRename, db: SessionDep, user: QAUser) -> TagPublic:
+    """Rename a tag on every sample; renaming onto an existing tag merges them."""
+    tag = samples_service.rename_tag(db, name=name, new_name=body.name, actor=user)
+    db.commit()
+    counts = {t.name: t.count for t in samples_service.tag_counts(db)}
+    return TagPublic(name=tag.name, count=counts.get(tag.name, 0))

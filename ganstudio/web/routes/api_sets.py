@@ -1,0 +1,98 @@
+"""API: sample sets — create, list, read, rename, describe, archive, and their ordered samples."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.routes.api_samples import ArchivedFilter, parse_archived
+from ganstudio.web.schemas import Page
+from ganstudio.web.schemas_samples import (
+    SetAdd,
+    SetCreate,
+    SetDetail,
+    SetMembers,
+    SetPublic,
+    SetUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["sample sets"])
+
+
+def set_detail(db: SessionDep, set_id: int) -> SetDetail:
+    sample_set = sets_service.get_set(db, set_id=set_id)
+    summary = sets_service.summarize(db, sample_set=sample_set)
+    return SetDetail(
+        **SetPublic.of(summary).model_dump(),
+        sample_ids=sets_service.member_ids(db, sample_set=sample_set),
+    )
+
+
+@router.post("/sets", status_code=status.HTTP_201_CREATED)
+def create_set(body: SetCreate, db: SessionDep, user: QAUser) -> SetDetail:
+    """Create an empty sample set."""
+    sample_set = sets_service.create_set(
+        db, name=body.name, description=body.description, actor=user
+    )
+    db.commit()
+    return set_detail(db, sample_set.id)
+
+
+@router.get("/sets")
+def read_sets(
+    db: SessionDep,
+    user: ViewerUser,
+    archived: ArchivedFilter = "false",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page[SetPublic]:
+    """List sample sets by name, with sample counts and cover thumbnails."""
+    summaries, total = sets_service.list_sets(
+        db, archived=parse_archived(archived), page=page, per_page=per_page
+    )
+    return Page(
+        items=[SetPublic.of(s) for s in summaries], total=total, page=page, per_page=per_page
+    )
+
+
+@router.get("/sets/{id}")
+def read_set(id: int, db: SessionDep, user: ViewerUser) -> SetDetail:
+    """Return one set with its sample ids in order."""
+    return set_detail(db, id)
+
+
+@router.patch("/sets/{id}")
+def update_set(id: int, body: SetUpdate, db: SessionDep, user: QAUser) -> SetDetail:
+    """Rename, describe, archive or restore a set (sets are never deleted)."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.update_set(
+        db,
+        sample_set=sample_set,
+        actor=user,
+        name=body.name,
+        description=body.description,
+        archived=body.archived,
+    )
+    db.commit()
+    return set_detail(db, id)
+
+
+@router.put("/sets/{id}/samples")
+def replace_set_samples(id: int, body: SetMembers, db: SessionDep, user: QAUser) -> SetDetail:
+    """Make the set hold exactly these samples, in this order (add, remove, reorder)."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.replace_members(db, sample_set=sample_set, sample_ids=body.sample_ids, actor=user)
+    db.commit()
+    return set_detail(db, id)
+
+
+@router.post("/sets/{id}/samples")
+def add_set_samples(id: int, body: SetAdd, db: SessionDep, user: QAUser) -> SetDetail:
+    """Append samples (by id, or every live sample with a tag) that the set lacks."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.add_samples(
+        db, sample_set=sample_set, sample_ids=body.sample_ids, tag=body.tag, actor=user
+    )
+    db.commit()
+    return set_detail(db, id)

@@ -1,0 +1,291 @@
+"""Pages: the sample grid, uploading, one sample, bulk actions, tags."""
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import samples as samples_service
+from ganstudio.services.errors import InvalidInputError
+from ganstudio.services.sample_uploads import ingest_uploads
+from ganstudio.storage.images import BROWSER_FORMATS
+from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.templating import flash
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+GRID_PAGE = 60
+
+
+def local_url(target: str | None, default: str) -> str:
+    """Return `target` if it stays on this site, else `default`."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
+def back(target: str | None, default: str) -> RedirectResponse:
+    return RedirectResponse(local_url(target, default), status_code=303)
+
+
+@router.get("/samples")
+def read_samples(
+    request: Request,
+    db: SessionDep,
+    user: ViewerUser,
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    sample_set: Annotated[str, Query(alias="set", max_length=200)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    archived: Annotated[str, Query(max_length=10)] = "false",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Show the thumbnail grid with filters and bulk actions."""
+    tags = samples_service.normalize_tags(tag)
+    chosen_set = sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None
+    query = samples_service.SampleQuery(
+        tags=tuple(tags),
+        sample_set=chosen_set,
+        q=q.strip(),
+        archived={"false": False, "true": True}.get(archived),
+    )
+    items, total = samples_service.list_samples(db, query=query, page=page, per_page=GRID_PAGE)
+    filters = [("tag", t) for t in tags] + [
+        (key, value)
+        for key, value in (("set", sample_set), ("q", q.strip()), ("archived", archived))
+        if value and not (key == "archived" and value == "false")
+    ]
+
+    def tag_url(name: str) -> str:
+        chosen = [t for t in tags if t != name] if name in tags else [*tags, name]
+        kept = [(k, v) for k, v in filters if k != "tag"]
+        return "/samples?" + urlencode([("tag", t) for t in chosen] + kept)
+
+    return request.app.state.pages.render(
+        request,
+        "samples/grid.html",
+        {
+            "samples": items,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // GRID_PAGE)),
+            "per_page": GRID_PAGE,
+            "tags": tags,
+            "tag_counts": samples_service.tag_counts(db),
+            "sets": sets_service.all_sets(db),
+            "chosen_set": chosen_set,
+            "q": q,
+            "archived": archived,
+            "filters_query": urlencode(filters),
+            "filtered": bool(filters),
+            "tag_url": tag_url,
+            "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+        },
+    )
+
+
+@router.get("/samples/upload")
+def read_upload(
+    request: Request,
+    db: SessionDep,
+    user: QAUser,
+    sample_set: Annotated[str, Query(alias="set")] = "",
+) -> Response:
+    """Show the drop zone: drag images or .zip archives here (or pick them)."""
+    return request.app.state.pages.render(
+        request,
+        "samples/upload.html",
+        {"sets": sets_service.all_sets(db), "chosen_set": sample_set},
+    )
+
+
+@router.post("/samples/upload")
+def create_samples(
+    request: Request,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    files: Annotated[list[UploadFile], File()],
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
+) -> Response:
+    """Upload from the plain form (without JavaScript) and show each file's result."""
+    outcome, target = ingest_uploads(
+        db,
+        blobs,
+        settings,
+        files=[(f.file, f.filename or "") for f in files if f.filename],
+        tags=tags,
+        set_ref=sample_set,
+        actor=user,
+    )
+    db.commit()
+    return request.app.state.pages.render(
+        request, "samples/upload_result.html", {"outcome": outcome, "sample_set": target}
+    )
+
+
+@router.post("/samples/bulk")
+def bulk_update_samples(
+    request: Request,
+    db: SessionDep,
+    user: QAUser,
+    action: Annotated[str, Form(max_length=20)],
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
+    next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/samples",
+) -> Response:
+    """Apply one action to the selected samples: tag, untag, archive, restore, add to a set."""
+    if not ids:
+        raise InvalidInputError("Select at least one sample first (tick the boxes on the grid).")
+    names = samples_service.normalize_tags(tags)
+    if action in ("tag", "untag") and not names:
+        raise InvalidInputError("Type the tag(s) to add or remove, separated by commas.")
+    if action == "tag":
+        samples_service.bulk_update(db, sample_ids=ids, actor=user, add=names)
+        message = f"Tagged {len(ids)} sample(s) with {', '.join(names)}."
+    elif action == "untag":
+        samples_service.bulk_update(db, sample_ids=ids, actor=user, remove=names)
+        message = f"Removed {', '.join(names)} from {len(ids)} sample(s)."
+    elif action in ("archive", "restore"):
+        samples_service.bulk_update(db, sample_ids=ids, actor=user, archived=action == "archive")
+        message = f"{'Archived' if action == 'archive' else 'Restored'} {len(ids)} sample(s)."
+    elif action == "add_to_set":
+        if not sample_set.strip():
+            raise InvalidInputError("Pick a set, or type a new set's name, to add samples to.")
+        target = sets_service.resolve_set(db, ref=sample_set, actor=user, create_missing=True)
+        added = sets_service.add_samples(db, sample_set=target, sample_ids=ids, actor=user)
+        db.commit()
+        flash(request, f"Added {added} sample(s) to the set '{target.name}'.", "success")
+        return RedirectResponse(f"/sets/{target.id}", status_code=303)
+    else:
+        raise InvalidInputError(f"Unknown action '{action[:20]}'.")
+    db.commit()
+    flash(request, message, "success")
+    return back(next_url, "/samples")
+
+
+@router.get("/samples/{id}")
+def read_sample(request: Request, id: int, db: SessionDep, user: ViewerUser) -> Response:
+    """Show one sample: full image, metadata, tags, sets, mask and note."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    memberships = sorted(sample.memberships, key=lambda m: m.sample_set.name.lower())
+    return request.app.state.pages.render(
+        request,
+        "samples/detail.html",
+        {
+            "sample": sample,
+            "memberships": memberships,
+            "displayable": sample.format in BROWSER_FORMATS,
+            "sets": sets_service.all_sets(db),
+        },
+    )
+
+
+@router.post("/samples/{id}/tags")
+def add_sample_tags(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    tags: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    """Add comma-separated tags to one sample."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.update_sample(db, sample=sample, actor=user, add=[tags])
+    db.commit()
+    return back(None, f"/samples/{id}")
+
+
+@router.post("/samples/{id}/tags/remove")
+def remove_sample_tag(
+    request: Request, id: int, db: SessionDep, user: QAUser, tag: Annotated[str, Form()]
+) -> Response:
+    """Take one tag off a sample."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.update_sample(db, sample=sample, actor=user, remove=[tag])
+    db.commit()
+    return back(None, f"/samples/{id}")
+
+
+@router.post("/samples/{id}/note")
+def update_sample_note(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    """Save the sample's note."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.update_sample(db, sample=sample, actor=user, note=note)
+    db.commit()
+    flash(request, "Note saved.", "success")
+    return back(None, f"/samples/{id}")
+
+
+@router.post("/samples/{id}/archive")
+def archive_sample(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    archived: Annotated[str, Form(max_length=10)] = "true",
+) -> Response:
+    """Archive (hide from the grid) or restore a sample; samples are never deleted."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.update_sample(db, sample=sample, actor=user, archived=archived == "true")
+    db.commit()
+    flash(request, "Archived." if sample.archived else "Restored.", "success")
+    return back(None, f"/samples/{id}")
+
+
+@router.post("/samples/{id}/mask")
+def upload_sample_mask(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    mask: Annotated[UploadFile, File()],
+) -> Response:
+    """Attach or replace the sample's grayscale mask."""
+    sample = samples_service.get_sample(db, sample_id=id)
+    samples_service.set_mask(
+        db,
+        blobs,
+        sample=sample,
+        stream=mask.file,
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        actor=user,
+    )
+    db.commit()
+    flash(request, "Mask saved.", "success")
+    return back(None, f"/samples/{id}")
+
+
+@router.get("/tags")
+def read_tags(request: Request, db: SessionDep, user: ViewerUser) -> Response:
+    """List tags with counts; QA can rename (or merge) them."""
+    return request.app.state.pages.render(
+        request, "samples/tags.html", {"tag_counts": samples_service.tag_counts(db)}
+    )
+
+
+@router.post("/tags/rename")
+def rename_tag(
+    request: Request,
+    db: SessionDep,
+    user: QAUser,
+    name: Annotated[str, Form(max_length=200)],
+    new_name: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """Rename a tag everywhere (onto an existing name: merge)."""
+    tag = samples_service.rename_tag(db, name=name, new_name=new_name, actor=user)
+    db.commit()
+    flash(request, f"Renamed the tag to '{tag.name}'.", "success")
+    return RedirectResponse("/tags", status_code=303)

@@ -1,0 +1,179 @@
+"""Pages: sample sets — list with covers, one set's ordered samples, and QA's edits."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import samples as samples_service
+from ganstudio.services.errors import InvalidInputError
+from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.templating import flash
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+SET_PAGE = 200
+
+
+def to_set(set_id: int, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/sets/{set_id}{anchor}", status_code=303)
+
+
+@router.get("/sets")
+def read_sets(
+    request: Request,
+    db: SessionDep,
+    user: ViewerUser,
+    archived: Annotated[str, Query(max_length=10)] = "false",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """List sample sets with counts and a few cover thumbnails."""
+    show_archived = archived == "true"
+    summaries, total = sets_service.list_sets(db, archived=show_archived, page=page, per_page=100)
+    return request.app.state.pages.render(
+        request,
+        "sets/list.html",
+        {
+            "summaries": summaries,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // 100)),
+            "show_archived": show_archived,
+        },
+    )
+
+
+@router.post("/sets")
+def create_set(
+    request: Request,
+    db: SessionDep,
+    user: QAUser,
+    name: Annotated[str, Form(max_length=200)],
+    description: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Create an empty set and open it."""
+    sample_set = sets_service.create_set(db, name=name, description=description, actor=user)
+    db.commit()
+    flash(request, f"Created the set '{sample_set.name}'. Add samples from the grid or by tag.")
+    return to_set(sample_set.id)
+
+
+@router.get("/sets/{id}")
+def read_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: ViewerUser,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Show a set's samples in order, with QA's controls to reorder, remove and add."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    members, total = samples_service.list_samples(
+        db,
+        query=samples_service.SampleQuery(sample_set=sample_set, archived=None),
+        page=page,
+        per_page=SET_PAGE,
+    )
+    return request.app.state.pages.render(
+        request,
+        "sets/detail.html",
+        {
+            "sample_set": sample_set,
+            "members": members,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // SET_PAGE)),
+            "offset": (page - 1) * SET_PAGE,
+            "tag_counts": samples_service.tag_counts(db),
+        },
+    )
+
+
+@router.post("/sets/{id}")
+def update_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    name: Annotated[str, Form(max_length=200)],
+    description: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Rename and describe a set."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.update_set(
+        db, sample_set=sample_set, actor=user, name=name, description=description
+    )
+    db.commit()
+    flash(request, "Saved.", "success")
+    return to_set(id)
+
+
+@router.post("/sets/{id}/archive")
+def archive_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    archived: Annotated[str, Form(max_length=10)] = "true",
+) -> Response:
+    """Archive or restore a set (sets are never deleted)."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.update_set(db, sample_set=sample_set, actor=user, archived=archived == "true")
+    db.commit()
+    word = "Archived" if sample_set.archived else "Restored"
+    flash(request, f"{word} the set '{sample_set.name}'.", "success")
+    return to_set(id)
+
+
+@router.post("/sets/{id}/add")
+def add_to_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    tag: Annotated[str, Form(max_length=200)] = "",
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    """Append every live sample with a tag (or chosen ids) that the set lacks."""
+    if not tag.strip() and not ids:
+        raise InvalidInputError("Pick a tag whose samples should join the set.")
+    sample_set = sets_service.get_set(db, set_id=id)
+    added = sets_service.add_samples(db, sample_set=sample_set, sample_ids=ids, tag=tag, actor=user)
+    db.commit()
+    flash(request, f"Added {added} sample(s).", "success")
+    return to_set(id)
+
+
+@router.post("/sets/{id}/move")
+def move_in_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    sample_id: Annotated[int, Form()],
+    offset: Annotated[int, Form(ge=-100_000, le=100_000)],
+) -> Response:
+    """Move one sample up (negative) or down (positive) in the set's order."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.move_sample(
+        db, sample_set=sample_set, sample_id=sample_id, offset=offset, actor=user
+    )
+    db.commit()
+    return to_set(id, f"#member-{sample_id}")
+
+
+@router.post("/sets/{id}/remove")
+def remove_from_set(
+    request: Request,
+    id: int,
+    db: SessionDep,
+    user: QAUser,
+    sample_id: Annotated[int, Form()],
+) -> Response:
+    """Take a sample out of the set (it stays in the library)."""
+    sample_set = sets_service.get_set(db, set_id=id)
+    sets_service.refuse_if_archived(sample_set)
+    sets_service.remove_samples(db, sample_set=sample_set, sample_ids=[sample_id], actor=user)
+    db.commit()
+    flash(request, f"Removed sample {sample_id} from the set.", "success")
+    return to_set(id)

@@ -1,0 +1,104 @@
+"""Image probing and the one RGB conversion: orientation, alpha, palette, 16-bit, CMYK, names."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganstudio.storage.images import (
+    ImageRejectedError,
+    clean_filename,
+    load_rgb,
+    make_thumbnail,
+    probe_image,
+)
+from tests import imagegen
+
+MAX = 10_000_000
+
+
+def test_exif_orientation_is_applied_to_facts_and_pixels() -> None:
+    data = imagegen.exif_rotated_jpeg((80, 40), orientation=6)
+    facts = probe_image(io.BytesIO(data), max_pixels=MAX)
+    assert (facts.width, facts.height) == (40, 80)
+    assert load_rgb(data).size == (40, 80)
+
+
+def test_cmyk_becomes_the_right_rgb() -> None:
+    data = imagegen.image_bytes("JPEG", (16, 16), (0, 255, 255, 0), mode="CMYK")
+    assert probe_image(io.BytesIO(data), max_pixels=MAX).mode == "CMYK"
+    r, g, b = load_rgb(data).getpixel((8, 8))
+    assert r > 230 and g < 30 and b < 30  # cyan 0, magenta+yellow full → red
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped() -> None:
+    image = load_rgb(imagegen.sixteen_bit_png(value=40000))
+    assert image.mode == "RGB"
+    assert image.getpixel((3, 3)) == (156, 156, 156)  # 40000 / 257, not 255
+
+
+def test_palette_transparency_and_alpha_go_over_white() -> None:
+    image = load_rgb(imagegen.palette_png_with_transparency())
+    assert image.getpixel((2, 5)) == (255, 0, 0)
+    assert image.getpixel((15, 5)) == (255, 255, 255)
+    rgba = imagegen.image_bytes("PNG", (8, 8), (0, 0, 255, 0), mode="RGBA")
+    assert load_rgb(rgba).getpixel((4, 4)) == (255, 255, 255)
+    half = imagegen.image_bytes("PNG", (8, 8), (0, 0, 0, 128), mode="RGBA")
+    assert load_rgb(half).getpixel((4, 4))[0] in range(124, 130)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        imagegen.image_bytes("JPEG", mode="CMYK", color=(10, 20, 30, 40)),
+        imagegen.sixteen_bit_png(),
+        imagegen.palette_png_with_transparency(),
+        imagegen.image_bytes("PNG", mode="LA", color=(90, 200)),
+        imagegen.image_bytes("TIFF"),
+        imagegen.image_bytes("GIF", mode="P", color=3),
+        imagegen.image_bytes("BMP", mode="1", color=1),
+    ],
+)
+def test_thumbnails_of_every_mode_are_rgb_webp(data: bytes) -> None:
+    thumb = Image.open(io.BytesIO(make_thumbnail(data, max_pixels=MAX)))
+    assert thumb.format == "WEBP"
+    assert thumb.mode == "RGB"
+
+
+def test_thumbnail_is_bounded_and_oriented() -> None:
+    data = imagegen.image_bytes("PNG", (1000, 500))
+    assert Image.open(io.BytesIO(make_thumbnail(data, max_pixels=MAX))).size == (320, 160)
+    rotated = make_thumbnail(imagegen.exif_rotated_jpeg((800, 400)), max_pixels=MAX)
+    assert Image.open(io.BytesIO(rotated)).size == (160, 320)
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"just some text, not a picture", "not an image"),
+        (imagegen.truncated_jpeg(), "truncated"),
+        (imagegen.huge_declared_png(), "decompression"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not an image|truncated"),
+    ],
+)
+def test_bad_images_are_refused_with_a_reason(data: bytes, words: str) -> None:
+    with pytest.raises(ImageRejectedError, match=words):
+        probe_image(io.BytesIO(data), max_pixels=MAX)
+
+
+def test_pixel_limit_is_the_setting_not_pillows() -> None:
+    data = imagegen.image_bytes("PNG", (100, 100))
+    with pytest.raises(ImageRejectedError, match="over the 5,000-pixel limit"):
+        probe_image(io.BytesIO(data), max_pixels=5000)
+
+
+def test_clean_filename() -> None:
+    assert clean_filename("../../etc/passwd") == "passwd"
+    assert clean_filename("C:\\Users\\x\\photo.JPG") == "photo.JPG"
+    assert clean_filename("a\x00b\u202e\ngif.png") == "abgif.png"
+    assert clean_filename("<img src=x onerror=alert(1)>.png") == "_img src=x onerror=alert(1)_.png"
+    assert clean_filename("...") == "unnamed"
+    long = clean_filename("x" * 500 + ".jpeg")
+    assert len(long) <= 120 and long.endswith("….jpeg")
+    assert np.all([ch.isprintable() for ch in clean_filename("\t\x7fname\x1b[31m.png")])
