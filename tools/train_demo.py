@@ -1,6 +1,6 @@
 """Train three tiny demo versions of a toon filter on photos bundled with scikit-image.
 
-Run from the repo root:  .venv/bin/python tools/train_demo.py --out ganstudio/demo_assets/checkpoints
+Run from the repo root:  .venv/bin/python tools/train_demo.py
 
 Writes v1 / v2 / v2-se `.safetensors` checkpoints (architecture key and config in the metadata)
 and `versions.json` (label, parent, branch, notes, architecture, config). Deterministic for a
