@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from ganstudio.config import Settings
 from ganstudio.db.base import Base
 from ganstudio.db.migrate import upgrade_to_head
 from ganstudio.db.session import make_engine, make_sessionmaker
+from ganstudio.inference.runner import RenderWorker
 from ganstudio.paths import resource_dir
 from ganstudio.services.throttle import SignInThrottle
 from ganstudio.storage.blobs import BlobStore
@@ -22,6 +24,7 @@ from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import BodySizeLimit
 from ganstudio.web.routes import (
+    api_comparisons,
     api_filters,
     api_samples,
     api_sets,
@@ -46,6 +49,7 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
+        *(api_comparisons,),
     )
 )
 
@@ -70,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.blobs = BlobStore(settings.blob_dir)
     app.state.throttle = SignInThrottle()
     app.state.pages = Pages(demo=settings.demo)
+    app.state.worker = RenderWorker(
+        sessions=app.state.sessions, blobs=app.state.blobs, settings=settings
+    )
 
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     for router in ROUTERS:
@@ -102,11 +109,24 @@ def run_blob_sweep(app: FastAPI) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    interval = app.state.settings.blob_sweep_interval_seconds
+    settings: Settings = app.state.settings
+    interval = settings.blob_sweep_interval_seconds
     task = asyncio.create_task(_sweep_periodically(app, interval)) if interval > 0 else None
+    stop = threading.Event()
+    worker_thread = None
+    if settings.worker == "thread":
+        # One worker renders everything, so two requests never fight over the cores.
+        worker_thread = threading.Thread(
+            target=app.state.worker.serve, args=(stop,), name="render-worker", daemon=True
+        )
+        worker_thread.start()
     yield
     if task:
         task.cancel()
+    if worker_thread:
+        stop.set()
+        app.state.worker.wake.set()
+        worker_thread.join(timeout=60)  # a render in flight finishes; the queue keeps the rest
     app.state.engine.dispose()
 
 

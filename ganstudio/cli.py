@@ -278,6 +278,22 @@ def push(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server)."""
+    import signal
+    import threading
+
+    web_app = _build_app(Settings())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    err.print(f"Render worker {web_app.state.worker.worker_id} started; Ctrl+C stops it.")
+    try:
+        web_app.state.worker.serve(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @app.command("migrate")
 def migrate() -> None:
     """Upgrade the database schema to this version (serve does this too)."""

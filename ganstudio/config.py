@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(14 * 24 * 3600, description="sign-in lifetime")
     blob_grace_seconds: int = Field(3600, description="unreferenced blobs younger stay")
     blob_sweep_interval_seconds: int = Field(6 * 3600, description="0 turns the sweep off")
+    worker: Literal["thread", "off"] = Field(
+        "thread", description="run renders in a background thread of the server, or not at all"
+    )
+    network_cache_size: int = Field(4, description="networks kept loaded by the render worker")
+    render_time_limit_seconds: float = Field(120, description="a slower render fails its cell")
+    max_comparison_samples: int = Field(1000, description="rows a comparison may have")
     demo: bool = Field(False, description="seed demo content and show demo sign-ins")
     secure_cookies: bool = Field(False, description="set when served over HTTPS only")
 

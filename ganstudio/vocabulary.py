@@ -22,3 +22,27 @@ class VersionStatus(StrEnum):
 def enum_values(enum: type[StrEnum]) -> list[str]:
     """Store an enum's values ("qa"), not its member names ("QA")."""
     return [member.value for member in enum]
+
+
+class RenderState(StrEnum):
+    """Where one render (one version on one input) stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    """Where a batch of renders stands (derived from its renders, or cancelled)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobKind(StrEnum):
+    COMPARISON = "comparison"
+    WEBTEST = "webtest"

@@ -18,7 +18,11 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Return settings on `data_dir` that ignore the developer's environment and .env."""
-    values: dict[str, object] = {"data_dir": data_dir, "blob_sweep_interval_seconds": 0}
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "blob_sweep_interval_seconds": 0,
+        "worker": "off",  # tests run renders explicitly with app.state.worker.run_until_idle()
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ganstudio.db.base import BLOB_REF, Base, Sha256, UTCDateTime, utcnow
 from ganstudio.roles import Role
-from ganstudio.vocabulary import Pipeline, VersionStatus, enum_values
+from ganstudio.vocabulary import (
+    JobKind,
+    Pipeline,
+    RenderState,
+    VersionStatus,
+    enum_values,
+)
 
 
 class User(Base):
@@ -261,3 +267,131 @@ class SampleSetMember(Base):
 
     sample_set: Mapped[SampleSet] = relationship(back_populates="members", lazy="raise")
     sample: Mapped[Sample] = relationship(back_populates="memberships", lazy="raise")
+
+
+class Render(Base):
+    """One version's output on one input under one pipeline setting; computed once, ever."""
+
+    __tablename__ = "renders"
+    __table_args__ = (Index("ix_renders_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    render_key: Mapped[str] = mapped_column(Sha256(), unique=True)
+    checkpoint_sha256: Mapped[str] = mapped_column(Sha256())
+    # The version that first asked for it: how to rebuild the network (architecture, config).
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="RESTRICT"))
+    input_sha256: Mapped[str] = mapped_column(Sha256(), info=BLOB_REF)
+    mask_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[RenderState] = mapped_column(
+        Enum(RenderState, native_enum=False, length=16, values_callable=enum_values),
+        default=RenderState.QUEUED,
+    )
+    output_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)
+    thumb_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[Version] = relationship(lazy="raise")
+
+
+class Job(Base):
+    """A persisted batch of renders with progress; survives restarts."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[JobKind] = mapped_column(
+        Enum(JobKind, native_enum=False, length=16, values_callable=enum_values)
+    )
+    title: Mapped[str] = mapped_column(String(200), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # web tests jump the queue
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobItem(Base):
+    """A render a job waits for."""
+
+    __tablename__ = "job_items"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    render_id: Mapped[int] = mapped_column(
+        ForeignKey("renders.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Comparison(Base):
+    """A saved, shareable page: ordered versions × a frozen list of samples."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(16), unique=True)  # the short permalink
+    title: Mapped[str] = mapped_column(String(200))
+    filter_id: Mapped[int] = mapped_column(
+        ForeignKey("filters.id", ondelete="RESTRICT"), index=True
+    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    filter: Mapped[Filter] = relationship(lazy="raise")
+    created_by: Mapped[User | None] = relationship(lazy="raise")
+
+
+class ComparisonVersion(Base):
+    """A column of a comparison."""
+
+    __tablename__ = "comparison_versions"
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+    version: Mapped[Version] = relationship(lazy="raise")
+
+
+class ComparisonSample(Base):
+    """A row of a comparison."""
+
+    __tablename__ = "comparison_samples"
+    __table_args__ = (Index("ix_comparison_samples_position", "comparison_id", "position"),)
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+    sample: Mapped[Sample] = relationship(lazy="raise")
+
+
+class ComparisonCell(Base):
+    """Which render fills (version, sample) of a comparison, frozen when it was made."""
+
+    __tablename__ = "comparison_cells"
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), primary_key=True)
+    render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), index=True)
+
+    render: Mapped[Render] = relationship(lazy="raise")

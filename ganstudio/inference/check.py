@@ -89,6 +89,7 @@ def _run_checks(path: Path, architecture: str | None, config: dict[str, Any] | N
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from ganstudio.inference.errors import describe_error
     from ganstudio.inference.loader import CheckpointError, load_network
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -105,7 +106,7 @@ def _run_checks(path: Path, architecture: str | None, config: dict[str, Any] | N
                 output = net(probe_image(channels, PROBE_SIZE))
                 break
             except Exception as exc:  # a network may raise anything on the wrong input
-                failure = _describe(exc)
+                failure = describe_error(exc)
     if output is None:
         return {
             "error": f"The network raised an error on a {PROBE_SIZE}×{PROBE_SIZE} probe "
@@ -139,16 +140,6 @@ def _run_checks(path: Path, architecture: str | None, config: dict[str, Any] | N
         latency_ms_512=round(statistics.median(timings), 2),
     )
     return asdict(report)
-
-
-def _describe(exc: Exception) -> str:
-    """Return the line of an error that says what went wrong."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if not lines:
-        return exc.__class__.__name__
-    # TorchScript wraps the network's own error: its last line is the one that explains.
-    line = lines[-1] if "TorchScript interpreter" in lines[0] else lines[0]
-    return f"{exc.__class__.__name__}: {line[:300]}"
 
 
 def _output_problem(output: object, size: int) -> str | None:

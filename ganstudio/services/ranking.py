@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 OUTCOMES = ("left", "right", "tie", "both_bad")
@@ -219,8 +218,24 @@ def _fit(wins: np.ndarray, *, l2: float = 1e-6, x0: np.ndarray | None = None) ->
     start = np.zeros(k) if x0 is None else np.asarray(x0, dtype=float)
     options = {"ftol": 1e-12, "gtol": 1e-8}
     strengths = minimize(objective, start, jac=True, method="L-BFGS-B", options=options).x
-    _, groups = connected_components(wins + wins.T > 0, directed=False)
-    for group in np.unique(groups):
-        members = groups == group
+    for members in _groups(wins + wins.T > 0):
         strengths[members] -= strengths[members].mean()
     return strengths
+
+
+def _groups(linked: np.ndarray) -> list[np.ndarray]:
+    """Connected groups (index arrays) of a symmetric boolean adjacency matrix."""
+    unseen = np.ones(len(linked), dtype=bool)
+    groups = []
+    for start in range(len(linked)):
+        if not unseen[start]:
+            continue
+        members, frontier = [start], [start]
+        unseen[start] = False
+        while frontier:
+            reached = np.flatnonzero(linked[frontier].any(axis=0) & unseen)
+            unseen[reached] = False
+            members.extend(reached.tolist())
+            frontier = reached.tolist()
+        groups.append(np.array(members))
+    return groups

@@ -63,7 +63,7 @@ def _free_port() -> int:
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """Serve a fresh GAN Studio with one user per role on 127.0.0.1."""
-    app = create_app(make_settings(tmp_path / "data"))
+    app = create_app(make_settings(tmp_path / "data", worker="thread"))
     users = {role: make_user(app, role=role, name=f"{role.value}-user").name for role in Role}
     port = _free_port()
     server = uvicorn.Server(

@@ -23,8 +23,9 @@ def test_developer_builds_a_version_tree(page, live_server: LiveServer, tmp_path
     # v1: dragged onto the drop zone; the upload and the server's check run in the page.
     push = page.get_by_test_id("push-form")
     v1 = ck.safetensors_file(tmp_path / "v1.safetensors").read_bytes()
-    drop_files(page.get_by_test_id("push-dropzone"),
-               [("v1.safetensors", "application/octet-stream", v1)])
+    drop_files(
+        page.get_by_test_id("push-dropzone"), [("v1.safetensors", "application/octet-stream", v1)]
+    )
     assert "v1.safetensors" in push.locator(".dropzone-text").inner_text()
     push.get_by_label("Label").fill("v1")
     push.get_by_label("Notes (Markdown)").fill("First **toon** try.")
@@ -58,8 +59,11 @@ def test_developer_builds_a_version_tree(page, live_server: LiveServer, tmp_path
     push.get_by_label("Label").fill("v3")
     push.get_by_role("button", name="Push and check").click()
     status = push.get_by_test_id("push-status")
-    page.wait_for_function("el => el.textContent.includes('not a checkpoint')",
-                           arg=status.element_handle(), timeout=60_000)
+    page.wait_for_function(
+        "el => el.textContent.includes('not a checkpoint')",
+        arg=status.element_handle(),
+        timeout=60_000,
+    )
 
     page.locator('[data-testid=tree-node][data-label="v2"] text.node-label').click()
     page.get_by_test_id("status-form").get_by_label("Status").select_option("production")

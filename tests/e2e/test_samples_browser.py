@@ -8,6 +8,7 @@ from tests.e2e.conftest import LiveServer, drop_files, sign_in_page
 
 pytestmark = pytest.mark.browser
 
+
 def test_qa_uploads_by_drag_and_drop_and_curates_a_set(page, live_server: LiveServer) -> None:
     sign_in_page(page, live_server.users[Role.QA])
     page.goto("/samples")

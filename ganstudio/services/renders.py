@@ -1,0 +1,141 @@
+"""Renders and jobs: find or queue a render by content key, batch renders into jobs, progress."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ganstudio.db.base import utcnow
+from ganstudio.db.tables import Job, JobItem, Render, User, Version
+from ganstudio.inference.pipeline import PipelineSettings, render_key
+from ganstudio.services.errors import NotFoundError
+from ganstudio.vocabulary import JobKind, JobStatus, RenderState
+
+MISSING_MASK = (
+    "This version takes RGB + a mask (4 input channels), and this sample has no mask. "
+    "Attach one on the sample's page, then make the comparison again."
+)
+
+
+def ensure_render(
+    session: Session,
+    *,
+    version: Version,
+    input_sha256: str,
+    mask_sha256: str | None,
+    settings: PipelineSettings,
+) -> Render:
+    """Return the render of `version` on this input, queuing it when it was never made."""
+    mask = mask_sha256 if version.input_channels == 4 else None
+    key = render_key(
+        checkpoint_sha256=version.checkpoint_sha256,
+        input_sha256=input_sha256,
+        mask_sha256=mask,
+        settings=settings,
+    )
+    render = session.scalar(select(Render).where(Render.render_key == key))
+    if render is not None:
+        return render
+    render = Render(
+        render_key=key,
+        checkpoint_sha256=version.checkpoint_sha256,
+        version_id=version.id,
+        input_sha256=input_sha256,
+        mask_sha256=mask,
+        settings=settings.as_dict(),
+        state=RenderState.QUEUED,
+    )
+    if version.input_channels == 4 and mask is None:
+        render.state, render.error, render.finished_at = RenderState.FAILED, MISSING_MASK, utcnow()
+    session.add(render)
+    session.flush()
+    return render
+
+
+def create_job(
+    session: Session,
+    *,
+    kind: JobKind,
+    renders: list[Render],
+    actor: User | None,
+    title: str = "",
+) -> Job:
+    """Make a job that waits for `renders` (already-finished ones count as done at once)."""
+    job = Job(
+        kind=kind,
+        title=title[:200],
+        created_by_id=actor.id if actor else None,
+        priority=10 if kind == JobKind.WEBTEST else 0,
+    )
+    session.add(job)
+    session.flush()
+    for render_id in dict.fromkeys(r.id for r in renders):  # each render once, in order
+        session.add(JobItem(job_id=job.id, render_id=render_id))
+    session.flush()
+    return job
+
+
+@dataclass
+class JobProgress:
+    job: Job
+    status: JobStatus
+    total: int
+    done: int
+    failed: int
+    running: int
+    queued: int
+    errors: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.done + self.failed) / self.total) if self.total else 100
+
+
+def get_job(session: Session, *, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"No job with id {job_id}; job ids come with the comparison.")
+    return job
+
+
+def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobProgress:
+    """Count a job's renders by state; the job's status follows from them."""
+    counts = dict(
+        session.execute(
+            select(Render.state, func.count())
+            .join(JobItem, JobItem.render_id == Render.id)
+            .where(JobItem.job_id == job.id)
+            .group_by(Render.state)
+        ).all()
+    )
+    done, failed = counts.get(RenderState.DONE, 0), counts.get(RenderState.FAILED, 0)
+    running, queued = counts.get(RenderState.RUNNING, 0), counts.get(RenderState.QUEUED, 0)
+    total = done + failed + running + queued
+    if job.cancelled_at is not None and (running or queued):
+        status = JobStatus.CANCELLED
+    elif running or queued:
+        status = JobStatus.RUNNING if (running or done or failed) else JobStatus.QUEUED
+    else:
+        status = JobStatus.FAILED if total and failed == total else JobStatus.DONE
+    errors = [
+        {"render_id": render_id, "error": error}
+        for render_id, error in session.execute(
+            select(Render.id, Render.error)
+            .join(JobItem, JobItem.render_id == Render.id)
+            .where(JobItem.job_id == job.id, Render.state == RenderState.FAILED)
+            .order_by(Render.id)
+            .limit(error_limit)
+        )
+    ]
+    return JobProgress(job, status, total, done, failed, running, queued, errors)
+
+
+def cancel_job(session: Session, *, job: Job) -> Job:
+    """Stop a job: its queued renders are skipped unless another live job wants them."""
+    if job.cancelled_at is None:
+        job.cancelled_at = utcnow()
+    return job
