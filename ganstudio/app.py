@@ -26,6 +26,7 @@ from ganstudio.web.limits import BodySizeLimit
 from ganstudio.web.routes import (
     api_comparisons,
     api_filters,
+    api_reviews,
     api_samples,
     api_sets,
     api_users,
@@ -49,7 +50,7 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
-        *(api_comparisons,),
+        *(api_comparisons, api_reviews),
     )
 )
 

@@ -46,3 +46,12 @@ class JobStatus(StrEnum):
 class JobKind(StrEnum):
     COMPARISON = "comparison"
     WEBTEST = "webtest"
+
+
+class VoteOutcome(StrEnum):
+    """A blind vote between the left and the right render."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    TIE = "tie"
+    BOTH_BAD = "both_bad"

@@ -28,6 +28,7 @@ from ganstudio.vocabulary import (
     Pipeline,
     RenderState,
     VersionStatus,
+    VoteOutcome,
     enum_values,
 )
 
@@ -395,3 +396,60 @@ class ComparisonCell(Base):
     render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"), index=True)
 
     render: Mapped[Render] = relationship(lazy="raise")
+
+
+class Comment(Base):
+    """Feedback on a comparison, one of its rows (sample) or one cell (version × sample)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_comparison_created", "comparison_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"))
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id", ondelete="RESTRICT"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id", ondelete="RESTRICT"))
+    body: Mapped[str] = mapped_column(Text)  # Markdown, rendered sanitised
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    author: Mapped[User | None] = relationship(lazy="raise")
+
+
+class Pick(Base):
+    """A reviewer's choice of a best version on one row of a comparison."""
+
+    __tablename__ = "picks"
+
+    comparison_id: Mapped[int] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
+    )
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArenaPair(Base):
+    """A blind pair served to one voter; its outcome, once voted, is the vote."""
+
+    __tablename__ = "arena_pairs"
+    __table_args__ = (
+        Index("ix_arena_pairs_filter_voted", "filter_id", "voted_at"),
+        Index("ix_arena_pairs_voter_sample", "voter_id", "sample_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # the pair_id clients see
+    filter_id: Mapped[int] = mapped_column(ForeignKey("filters.id", ondelete="CASCADE"))
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    left_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    right_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    left_render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"))
+    right_render_id: Mapped[int] = mapped_column(ForeignKey("renders.id"))
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[VoteOutcome | None] = mapped_column(
+        Enum(VoteOutcome, native_enum=False, length=16, values_callable=enum_values)
+    )
+    voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

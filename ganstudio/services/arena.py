@@ -1,0 +1,255 @@
+"""Blind arena: serve the pair a vote teaches most from, record votes, rank versions.
+
+A pair is one sample and two versions' renders of it, sides random, names hidden until the
+vote. The next pair has the fewest votes between its versions, then the widest intervals
+(`ranking.next_pair`); a voter judges a (sample, version pair) once.
+"""
+
+import random
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ganstudio.db.base import utcnow
+from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
+from ganstudio.inference.pipeline import PipelineSettings, render_key
+from ganstudio.services import audit, ranking
+from ganstudio.services import samples as samples_service
+from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.vocabulary import RenderState, VersionStatus, VoteOutcome
+
+BOOTSTRAP_ROUNDS = 200
+
+
+@dataclass(frozen=True)
+class ArenaScope:
+    """Which versions and samples an arena draws from (empty: all non-archived ones)."""
+
+    version_ids: tuple[int, ...] = ()
+    sample_set_id: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServedPair:
+    pair: ArenaPair
+    sample: Sample
+    left: Render
+    right: Render
+
+
+def arena_versions(session: Session, *, filter_: Filter, scope: ArenaScope) -> list[Version]:
+    query = select(Version).where(
+        Version.filter_id == filter_.id, Version.status != VersionStatus.ARCHIVED
+    )
+    if scope.version_ids:
+        query = query.where(Version.id.in_(scope.version_ids))
+    return list(session.scalars(query.order_by(Version.id)))
+
+
+def _scope_samples(session: Session, scope: ArenaScope) -> list[Sample]:
+    sample_set = None
+    if scope.sample_set_id is not None:
+        from ganstudio.services import sample_sets as sets_service
+
+        sample_set = sets_service.get_set(session, set_id=scope.sample_set_id)
+    query = samples_service.SampleQuery(tags=scope.tags, sample_set=sample_set)
+    samples, _ = samples_service.list_samples(session, query=query, per_page=100_000)
+    return samples
+
+
+def rendered_cells(
+    session: Session, *, filter_: Filter, versions: list[Version], samples: list[Sample]
+) -> dict[int, dict[int, Render]]:
+    """Return sample id → version id → done render, under the filter's current settings."""
+    settings = PipelineSettings.for_filter(pipeline=filter_.pipeline, input_size=filter_.input_size)
+    wanted: dict[str, tuple[int, int]] = {}
+    for sample in samples:
+        for version in versions:
+            mask = sample.mask_sha256 if version.input_channels == 4 else None
+            key = render_key(
+                checkpoint_sha256=version.checkpoint_sha256,
+                input_sha256=sample.sha256,
+                mask_sha256=mask,
+                settings=settings,
+            )
+            wanted[key] = (sample.id, version.id)
+    cells: dict[int, dict[int, Render]] = defaultdict(dict)
+    keys = list(wanted)
+    for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+        for render in session.scalars(
+            select(Render).where(
+                Render.render_key.in_(keys[start : start + 500]), Render.state == RenderState.DONE
+            )
+        ):
+            sample_id, version_id = wanted[render.render_key]
+            cells[sample_id][version_id] = render
+    return cells
+
+
+def votes_of(
+    session: Session, *, filter_: Filter, version_ids: list[int], sample_ids: set[int] | None = None
+) -> list[ArenaPair]:
+    """Return the filter's voted pairs between these versions (and samples, when given)."""
+    query = select(ArenaPair).where(
+        ArenaPair.filter_id == filter_.id,
+        ArenaPair.voted_at.is_not(None),
+        ArenaPair.left_version_id.in_(version_ids),
+        ArenaPair.right_version_id.in_(version_ids),
+    )
+    pairs = list(session.scalars(query))
+    if sample_ids is not None:
+        pairs = [p for p in pairs if p.sample_id in sample_ids]
+    return pairs
+
+
+def _as_votes(pairs: list[ArenaPair]) -> list[ranking.Vote]:
+    return [ranking.Vote(p.left_version_id, p.right_version_id, p.outcome.value) for p in pairs]
+
+
+def _unordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def next_pair(
+    session: Session,
+    *,
+    filter_: Filter,
+    voter: User,
+    scope: ArenaScope,
+    rng: random.Random | None = None,
+) -> ServedPair | None:
+    """Serve the pair a vote teaches most from, or None when this voter has judged them all."""
+    rng = rng or random.Random()  # noqa: S311 - sides and samples, not secrets
+    versions = arena_versions(session, filter_=filter_, scope=scope)
+    samples = {s.id: s for s in _scope_samples(session, scope)}
+    cells = rendered_cells(
+        session, filter_=filter_, versions=versions, samples=list(samples.values())
+    )
+    ids = [v.id for v in versions]
+    pairs = votes_of(session, filter_=filter_, version_ids=ids, sample_ids=set(samples))
+    judged = {
+        (p.sample_id, *_unordered(p.left_version_id, p.right_version_id))
+        for p in pairs
+        if p.voter_id == voter.id
+    }
+    open_samples: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for sample_id, by_version in cells.items():
+        rendered = sorted(by_version)
+        for i, a in enumerate(rendered):
+            for b in rendered[i + 1 :]:
+                if (sample_id, a, b) not in judged:
+                    open_samples[(a, b)].append(sample_id)
+    if not open_samples:
+        return None
+    all_pairs = {_unordered(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]}
+    board = ranking.leaderboard(ids, _as_votes(pairs), bootstrap=60, seed=len(pairs))
+    intervals = {s.version_id: (s.lower, s.upper) for s in board.standings}
+    choice = ranking.next_pair(
+        ids,
+        _as_votes(pairs),
+        already_judged=all_pairs - set(open_samples),
+        rng=np.random.default_rng(rng.randrange(2**32)),
+        intervals=intervals,
+    )
+    if choice is None:
+        return None
+    left_id, right_id = choice
+    votes_per_sample: dict[int, int] = defaultdict(int)
+    for p in pairs:
+        if _unordered(p.left_version_id, p.right_version_id) == _unordered(left_id, right_id):
+            votes_per_sample[p.sample_id] += 1
+    candidates = open_samples[_unordered(left_id, right_id)]
+    fewest = min(votes_per_sample[s] for s in candidates)
+    sample_id = rng.choice([s for s in candidates if votes_per_sample[s] == fewest])
+    pair = ArenaPair(
+        token=secrets.token_urlsafe(16),
+        filter_id=filter_.id,
+        voter_id=voter.id,
+        sample_id=sample_id,
+        left_version_id=left_id,
+        right_version_id=right_id,
+        left_render_id=cells[sample_id][left_id].id,
+        right_render_id=cells[sample_id][right_id].id,
+    )
+    session.add(pair)
+    session.flush()
+    return ServedPair(
+        pair, samples[sample_id], cells[sample_id][left_id], cells[sample_id][right_id]
+    )
+
+
+def vote(session: Session, *, token: str, outcome: str, voter: User) -> ArenaPair:
+    """Record a vote on a served pair; each pair is voted once, by the voter it was served to."""
+    try:
+        parsed = VoteOutcome(outcome)
+    except ValueError:
+        raise InvalidInputError(
+            f"'{outcome[:20]}' is not an outcome; vote left, right, tie or both_bad."
+        ) from None
+    pair = session.scalar(select(ArenaPair).where(ArenaPair.token == token))
+    if pair is None or pair.voter_id != voter.id:
+        raise NotFoundError(
+            "That pair was not served to you (unknown or someone else's pair_id). Ask for the "
+            "next pair and vote on that one."
+        )
+    if pair.voted_at is not None:
+        raise ConflictError("You already voted on this pair; ask for the next one.")
+    low, high = _unordered(pair.left_version_id, pair.right_version_id)
+    twin = session.scalar(
+        select(ArenaPair.id).where(
+            ArenaPair.voter_id == voter.id,
+            ArenaPair.sample_id == pair.sample_id,
+            ArenaPair.voted_at.is_not(None),
+            ArenaPair.left_version_id.in_((low, high)),
+            ArenaPair.right_version_id.in_((low, high)),
+        )
+    )
+    if twin is not None:
+        raise ConflictError("You already judged these two versions on this sample.")
+    pair.outcome, pair.voted_at = parsed, utcnow()
+    audit.record(
+        session,
+        actor=voter,
+        action="arena.vote",
+        subject_type="filter",
+        subject_id=pair.filter_id,
+        pair=pair.id,
+        outcome=parsed.value,
+    )
+    session.flush()
+    return pair
+
+
+@dataclass(frozen=True)
+class LeaderboardView:
+    filter: Filter
+    versions: dict[int, Version]
+    board: ranking.Leaderboard
+
+
+def filter_leaderboard(
+    session: Session,
+    *,
+    filter_: Filter,
+    tags: tuple[str, ...] = (),
+    sample_set_id: int | None = None,
+) -> LeaderboardView:
+    """Rank the filter's versions from its votes (optionally only votes on tagged samples)."""
+    versions = {
+        v.id: v for v in session.scalars(select(Version).where(Version.filter_id == filter_.id))
+    }
+    sample_ids = None
+    if tags or sample_set_id is not None:
+        scope = ArenaScope(sample_set_id=sample_set_id, tags=tags)
+        sample_ids = {s.id for s in _scope_samples(session, scope)}
+    pairs = votes_of(session, filter_=filter_, version_ids=list(versions), sample_ids=sample_ids)
+    voted_ids = sorted({p.left_version_id for p in pairs} | {p.right_version_id for p in pairs})
+    live = [v for v in versions.values() if v.status != VersionStatus.ARCHIVED]
+    ids = sorted({*voted_ids, *(v.id for v in live)})
+    board = ranking.leaderboard(ids, _as_votes(pairs), bootstrap=BOOTSTRAP_ROUNDS, seed=0)
+    return LeaderboardView(filter_, versions, board)
