@@ -30,6 +30,7 @@ from ganstudio.web.routes import (
     api_samples,
     api_sets,
     api_users,
+    arena,
     auth,
     filters,
     pages,
@@ -50,7 +51,7 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
-        *(api_comparisons, api_reviews),
+        *(api_comparisons, api_reviews, arena),
     )
 )
 

@@ -112,3 +112,14 @@ class Slow(nn.Module):
 
 def to_bytes(path: Path) -> io.BytesIO:
     return io.BytesIO(path.read_bytes())
+
+
+class Solid(nn.Module):
+    """Paints every pixel one colour: renders whose version a test can tell by eye."""
+
+    def __init__(self, rgb: tuple[float, float, float]) -> None:
+        super().__init__()
+        self.register_buffer("color", torch.tensor(rgb).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.color.expand(x.shape[0], 3, x.shape[2], x.shape[3])

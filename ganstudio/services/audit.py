@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.db.tables import AuditEvent, User
@@ -34,6 +34,28 @@ def recent_events(session: Session, *, limit: int = 50) -> list[AuditEvent]:
     query = (
         select(AuditEvent)
         .options(joinedload(AuditEvent.actor))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def events_for_filter(session: Session, *, filter_id: int, limit: int = 20) -> list[AuditEvent]:
+    """Return the newest comments, votes and version changes of one filter."""
+    from ganstudio.db.tables import Comparison, Version
+
+    version_ids = select(cast(Version.id, String)).where(Version.filter_id == filter_id)
+    comparison_ids = select(cast(Comparison.id, String)).where(Comparison.filter_id == filter_id)
+    query = (
+        select(AuditEvent)
+        .options(joinedload(AuditEvent.actor))
+        .where(
+            or_(
+                and_(AuditEvent.subject_type == "version", AuditEvent.subject_id.in_(version_ids)),
+                and_(AuditEvent.action == "comment.add", AuditEvent.subject_id.in_(comparison_ids)),
+                and_(AuditEvent.subject_type == "filter", AuditEvent.subject_id == str(filter_id)),
+            )
+        )
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(limit)
     )

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from ganstudio.services import audit
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
@@ -91,6 +92,7 @@ def read_filter(
             "all_labels": [v.label for v in versions],
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
+            "events": audit.events_for_filter(db, filter_id=filter_.id),
         },
     )
 

@@ -1,0 +1,78 @@
+"""Pages: the blind arena of a filter and the leaderboards."""
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ganstudio.services import arena as arena_service
+from ganstudio.services import filters as filters_service
+from ganstudio.services import samples as samples_service
+from ganstudio.web.deps import SessionDep, ViewerUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+CHART_WIDTH = 520
+
+
+@router.get("/leaderboards")
+def read_leaderboards(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
+    """List every filter with its top versions by blind votes."""
+    boards = [
+        arena_service.filter_leaderboard(db, filter_=summary.filter)
+        for summary in filters_service.list_filters(db)
+    ]
+    return request.app.state.pages.render(request, "arena/leaderboards.html", {"boards": boards})
+
+
+@router.get("/filters/{slug}/leaderboard")
+def read_leaderboard(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    tag: list[str] | None = Query(None),
+) -> Response:
+    """Show a filter's Bradley–Terry ranking with intervals, chart and win-rate matrix."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    tags = samples_service.normalize_tags(tag) if tag else []
+    view = arena_service.filter_leaderboard(db, filter_=filter_, tags=tuple(tags))
+    standings = view.board.standings
+    low = min((s.lower for s in standings), default=900.0) - 20
+    high = max((s.upper for s in standings), default=1100.0) + 20
+
+    def x(score: float) -> float:
+        return round(10 + (score - low) / max(high - low, 1) * (CHART_WIDTH - 20), 1)
+
+    return request.app.state.pages.render(
+        request,
+        "arena/leaderboard.html",
+        {
+            "filter": filter_,
+            "view": view,
+            "tags": tags,
+            "x": x,
+            "chart_width": CHART_WIDTH,
+            "all_tags": [t.name for t in samples_service.tag_counts(db)],
+            "query": "&".join(f"tag={t}" for t in tags),
+        },
+    )
+
+
+@router.get("/filters/{slug}/arena")
+def read_arena(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    tag: list[str] | None = Query(None),
+    set: int | None = None,
+    versions: str | None = None,
+) -> Response:
+    """Vote blind between two renders of one sample, with the keyboard."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    params = [f"tag={t}" for t in (tag or [])]
+    if set is not None:
+        params.append(f"set={set}")
+    if versions:
+        params.append(f"versions={versions}")
+    return request.app.state.pages.render(
+        request, "arena/arena.html", {"filter": filter_, "query": "&".join(params)}
+    )

@@ -1,0 +1,78 @@
+// The blind arena: fetch a pair, vote with buttons or keys, reveal the names, fetch the next.
+(() => {
+  const root = document.querySelector("[data-testid=arena]");
+  if (!root) return;
+  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  const status = root.querySelector(".arena-status");
+  const pairBox = root.querySelector(".arena-pair");
+  const left = root.querySelector("img[data-side=left]");
+  const right = root.querySelector("img[data-side=right]");
+  const input = root.querySelector("[data-testid=arena-input]");
+  const counter = root.querySelector("[data-testid=arena-count]");
+  const buttons = root.querySelectorAll("button[data-outcome]");
+  let pairId = null;
+  let busy = false;
+  let votes = 0;
+
+  const setBusy = (value) => {
+    busy = value;
+    buttons.forEach((b) => { b.disabled = value || !pairId; });
+  };
+
+  async function loadNext() {
+    setBusy(true);
+    root.querySelectorAll("[data-reveal]").forEach((el) => { el.textContent = ""; });
+    const response = await fetch(root.dataset.next, { headers: { Accept: "application/json" } });
+    const body = await response.json();
+    if (!response.ok) {
+      status.textContent = body.detail || `Could not load a pair (${response.status}).`;
+      return;
+    }
+    pairId = body.pair_id;
+    if (!pairId) {
+      pairBox.hidden = true;
+      status.textContent = body.message;
+      setBusy(false);
+      return;
+    }
+    left.src = body.left.render_url;
+    right.src = body.right.render_url;
+    input.src = body.input_url;
+    pairBox.hidden = false;
+    status.textContent = "Which is better?";
+    setBusy(false);
+  }
+
+  async function vote(outcome) {
+    if (busy || !pairId) return;
+    setBusy(true);
+    const response = await fetch("/api/v1/arena/votes", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ pair_id: pairId, outcome }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      status.textContent = body.detail || `The vote failed (${response.status}).`;
+      setBusy(false);
+      return;
+    }
+    votes += 1;
+    counter.textContent = String(votes);
+    root.querySelector("[data-reveal=left]").textContent = `${body.left.label} (${body.left.branch})`;
+    root.querySelector("[data-reveal=right]").textContent = `${body.right.label} (${body.right.branch})`;
+    status.textContent = `Voted ${outcome.replace("_", " ")}. Next pair…`;
+    setTimeout(loadNext, 700);
+  }
+
+  buttons.forEach((b) => b.addEventListener("click", () => vote(b.dataset.outcome)));
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea, select")) return;
+    const key = { ArrowLeft: "left", ArrowRight: "right", ArrowDown: "tie", t: "tie", b: "both_bad" }[event.key];
+    if (key) {
+      event.preventDefault();
+      vote(key);
+    }
+  });
+  loadNext();
+})();

@@ -1,0 +1,96 @@
+"""In a real browser: two viewers vote ten rounds each with the keyboard; the leaderboard agrees."""
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ganstudio.roles import Role
+from tests import checkpoints as ck
+from tests import imagegen
+from tests.e2e.conftest import LiveServer, sign_in_page
+from tests.factories import bearer, make_filter, make_sample, make_token, make_user, make_version
+
+pytestmark = pytest.mark.browser
+
+STRENGTH = {"strong": 3, "mid": 2, "weak": 1}
+COLOURS = {"strong": (1.0, -1.0, -1.0), "mid": (-1.0, 1.0, -1.0), "weak": (-1.0, -1.0, 1.0)}
+
+
+def render_everything(live_server: LiveServer, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """Make 3 solid-colour versions, render them on 4 samples; map render path → label."""
+    app = live_server.app
+    slug = make_filter(app, input_size=64)
+    for label, rgb in COLOURS.items():
+        make_version(
+            app,
+            filter_slug=slug,
+            label=label,
+            checkpoint=ck.torchscript_file(tmp_path / f"{label}.pt", ck.Solid(rgb)),
+        )
+    samples = [make_sample(app, imagegen.distinct_png(n), f"s{n}.png") for n in range(4)]
+    token = make_token(app, name=live_server.users[Role.VIEWER])
+    with TestClient(app) as api:
+        created = api.post(
+            "/api/v1/comparisons",
+            headers=bearer(token),
+            json={"filter": slug, "versions": list(COLOURS), "samples": samples},
+        ).json()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            grid = api.get(f"/api/v1/comparisons/{created['id']}", headers=bearer(token)).json()
+            if grid["job"]["status"] == "done":
+                break
+            time.sleep(0.2)
+    labels = {v["id"]: v["label"] for v in grid["versions"]}
+    return slug, {c["render_url"]: labels[c["version_id"]] for c in grid["cells"]}
+
+
+def vote_rounds(page, rounds: int, by_render: dict[str, str]) -> None:
+    """Press ← or → for the stronger side, `rounds` times, waiting for each new pair."""
+    for done in range(rounds):
+        page.wait_for_function(
+            "n => document.querySelector('[data-testid=arena-count]').textContent == String(n)"
+            " && !document.querySelector('button[data-outcome=left]').disabled",
+            arg=done,
+        )
+        left = page.get_by_test_id("arena-left").get_attribute("src")
+        right = page.get_by_test_id("arena-right").get_attribute("src")
+        stronger_left = STRENGTH[by_render[left]] > STRENGTH[by_render[right]]
+        page.keyboard.press("ArrowLeft" if stronger_left else "ArrowRight")
+        page.wait_for_function(
+            "n => document.querySelector('[data-testid=arena-count]').textContent == String(n)",
+            arg=done + 1,
+        )
+        revealed = page.locator("[data-reveal=left]").inner_text()
+        assert revealed.split(" ")[0] == by_render[left]  # names shown after the vote
+
+
+def test_two_viewers_vote_and_the_leaderboard_shows_their_order(
+    browser,
+    live_server: LiveServer,
+    tmp_path: Path,
+) -> None:
+    slug, by_render = render_everything(live_server, tmp_path)
+    make_user(live_server.app, role=Role.VIEWER, name="second-viewer")
+    for name in (live_server.users[Role.VIEWER], "second-viewer"):
+        context = browser.new_context(base_url=live_server.url)
+        page = context.new_page()
+        sign_in_page(page, name)
+        page.goto(f"/filters/{slug}")
+        page.get_by_test_id("arena-link").click()
+        vote_rounds(page, 10, by_render)
+        context.close()
+
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    sign_in_page(page, live_server.users[Role.VIEWER])
+    page.goto(f"/filters/{slug}/leaderboard")
+    rows = page.get_by_test_id("leaderboard").locator("tbody tr")
+    assert [rows.nth(i).get_attribute("data-label") for i in range(3)] == ["strong", "mid", "weak"]
+    assert "from 20 blind votes" in page.content()
+    assert page.get_by_test_id("win-matrix").is_visible()
+    page.goto("/leaderboards")
+    assert "strong" in page.get_by_test_id("leaderboard-card").first.inner_text()
+    context.close()
