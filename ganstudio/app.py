@@ -34,6 +34,7 @@ from ganstudio.web.routes import (
     auth,
     filters,
     pages,
+    reports,
     samples,
     sets,
     system,
@@ -51,7 +52,7 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
-        *(api_comparisons, api_reviews, arena),
+        *(api_comparisons, api_reviews, arena, reports),
     )
 )
 

@@ -232,3 +232,27 @@ def test_leaderboard_follows_the_votes_and_exports(
     assert len(csv_text.splitlines()) == 4
     tagged = client.get(f"/api/v1/filters/{slug}/leaderboard?tag=face", headers=judge).json()
     assert tagged["total_votes"] == 24  # samples 1 and 2 carry the tag: 2/3 of the votes
+
+
+def test_report_is_one_self_contained_file_with_picks_comments_and_leaderboard(
+    client: TestClient, app: FastAPI, tokens: dict, rendered: dict
+) -> None:
+    viewer = bearer(tokens[Role.VIEWER])
+    ref = rendered["comparison"]
+    v1 = rendered["versions"][0]
+    s0 = rendered["samples"][0]
+    client.post(f"/api/v1/comparisons/{ref}/picks", headers=viewer,
+                json={"sample_id": s0, "version_ids": [v1]})
+    client.post(f"/api/v1/comparisons/{ref}/comments", headers=viewer,
+                json={"body": "**Ship** v1 <script>alert(1)</script>"})
+    client.post(f"/api/v1/comparisons/{ref}/comments", headers=viewer,
+                json={"body": "teeth blur", "sample_id": s0, "version_id": v1})
+    response = client.get(f"/api/v1/comparisons/{ref}/report", headers=viewer)
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    html = response.text
+    assert html.count("data:image/webp;base64,") == 3 + 6  # 3 inputs, 6 renders
+    assert 'src="/' not in html and "http://" not in html and "https://" not in html
+    assert "<strong>Ship</strong>" in html and "<script>alert" not in html
+    assert "teeth blur" in html and "★ picked by 1" in html
+    assert "preferred in 1 of 1 rows" in html
