@@ -115,8 +115,9 @@ def run_full(
         mask = mask.resize(image.size, Image.Resampling.BILINEAR)
     x = to_tensor(image, mask if input_channels == 4 else None)
     x, size = pad_to_stride(x, max(stride, 1))
+    x = x.to(device or "cpu", memory_format=torch.channels_last)  # matches the loaded network
     with torch.inference_mode():
-        y = net(x.to(device) if device is not None else x)
+        y = net(x)
     if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] < 3:
         raise RenderError(f"the network returned {type(y).__name__} of an unexpected shape")
     if not torch.isfinite(y).all():

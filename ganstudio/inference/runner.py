@@ -25,7 +25,7 @@ from ganstudio.inference.errors import describe_error
 from ganstudio.inference.loader import CheckpointError, LoadedNetwork, load_network
 from ganstudio.inference.pipeline import PipelineSettings, RenderError, run_full
 from ganstudio.storage.blobs import BlobStore
-from ganstudio.storage.images import load_rgb, make_thumbnail, png_bytes
+from ganstudio.storage.images import load_rgb, png_bytes, thumbnail_of
 from ganstudio.vocabulary import RenderState
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,9 @@ class RenderWorker:
         started = time.perf_counter()
         try:
             output = self._render(net_spec, inputs, settings)
-            encoded = png_bytes(output)  # lossless, so differences between versions are real
-            output_blob = self.blobs.put_bytes(encoded)
-            thumb_blob = self.blobs.put_bytes(
-                make_thumbnail(encoded, max_pixels=self.settings.max_image_pixels)
-            )
+            # Lossless, so the differences between versions are real.
+            output_blob = self.blobs.put_bytes(png_bytes(output, fast=True))
+            thumb_blob = self.blobs.put_bytes(thumbnail_of(output))
             elapsed_ms = (time.perf_counter() - started) * 1000
             values = {
                 "state": RenderState.DONE,
@@ -200,7 +198,8 @@ class RenderWorker:
             architecture=architecture,
             config=config if architecture else None,
         )
-        network.net.to(self.device)
+        # channels_last: oneDNN's convolutions run ~25% faster on CPU in this layout (bench/).
+        network.net.to(self.device, memory_format=torch.channels_last)
         return network
 
     def run_until_idle(self, *, max_renders: int | None = None) -> int:

@@ -136,15 +136,24 @@ def load_mask(stream: BinaryIO, *, max_pixels: int) -> Image.Image:
     return load_rgb(stream, max_pixels=max_pixels).convert("L")
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image, *, fast: bool = False) -> bytes:
+    """Encode a lossless PNG; `fast` trades ~2× size for ~3× speed (renders, made in bulk)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    if fast:
+        image.save(buffer, format="PNG", compress_level=1)
+    else:
+        image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
 def make_thumbnail(source: BinaryIO | bytes, *, max_pixels: int, size: int = THUMBNAIL_PX) -> bytes:
     """Return a WebP thumbnail (longest side `size`) of an image, converted by `load_rgb`."""
-    image = load_rgb(source, max_pixels=max_pixels)
+    return thumbnail_of(load_rgb(source, max_pixels=max_pixels), size=size)
+
+
+def thumbnail_of(image: Image.Image, *, size: int = THUMBNAIL_PX) -> bytes:
+    """Return a WebP thumbnail (longest side `size`) of an RGB image already in memory."""
+    image = image.copy()
     image.thumbnail((size, size), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="WEBP", quality=82, method=4)
