@@ -28,8 +28,26 @@ def seed_demo(session: Session, settings: Settings) -> list[dict[str, str]]:
     """Seed every kind of demo content; return the demo accounts' credentials."""
     accounts = seed_demo_accounts(session, settings.resolved_data_dir)
     seed_demo_samples(session, settings)
-    seed_demo_filter(session, settings)
+    filter_ = seed_demo_filter(session, settings)
+    seed_demo_comparison(session, filter_=filter_)
     return accounts
+
+
+def seed_demo_comparison(session: Session, *, filter_: Filter) -> None:
+    """Queue one comparison of the demo versions on the demo set, unless one exists."""
+    from ganstudio.db.tables import Comparison
+    from ganstudio.services import comparisons as comparisons_service
+
+    if session.scalar(select(Comparison.id).where(Comparison.filter_id == filter_.id)):
+        return
+    versions = comparisons_service.default_versions(session, filter_=filter_)
+    samples = comparisons_service.resolve_samples(
+        session, set_ref=DEMO_SET_NAME, sample_ids=None, tags=None, limit=1000
+    )
+    comparisons_service.create_comparison(
+        session, filter_=filter_, versions=versions, samples=samples,
+        title="Demo: toon versions on the first-look set", actor=None,
+    )
 
 
 DEMO_CHECKPOINTS_DIR = Path(__file__).resolve().parent / "demo_assets" / "checkpoints"

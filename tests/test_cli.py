@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from ganstudio.app import create_app
@@ -93,3 +94,8 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
         assert by_label["v2-se"].branch == "se"
         assert by_label["v1"].status.value == "production"
         assert by_label["v2-se"].param_count > by_label["v2"].param_count  # SE blocks
+        from ganstudio.db.tables import Comparison
+
+        comparisons = session.scalars(select(Comparison)).all()
+        assert len(comparisons) == 1  # one demo comparison, not one per start
+    assert app.state.worker.run_until_idle() == 9 * 3  # the demo set × the three versions
