@@ -12,7 +12,6 @@ Machines are shared and noisy: compare the ratios, not the absolute numbers, acr
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
 import time
@@ -24,11 +23,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import models  # noqa: E402
-from ganstudio.app import create_app  # noqa: E402
-from ganstudio.roles import Role  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.factories import (  # noqa: E402
+import models
+from ganstudio.app import create_app
+from ganstudio.roles import Role
+from tests.conftest import make_settings
+from tests.factories import (
     bearer,
     make_filter,
     make_sample,

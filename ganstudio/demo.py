@@ -45,8 +45,12 @@ def seed_demo_comparison(session: Session, *, filter_: Filter) -> None:
         session, set_ref=DEMO_SET_NAME, sample_ids=None, tags=None, limit=1000
     )
     comparisons_service.create_comparison(
-        session, filter_=filter_, versions=versions, samples=samples,
-        title="Demo: toon versions on the first-look set", actor=None,
+        session,
+        filter_=filter_,
+        versions=versions,
+        samples=samples,
+        title="Demo: toon versions on the first-look set",
+        actor=None,
     )
 
 

@@ -86,3 +86,13 @@ def signed_in(app: FastAPI, role_users: dict[Role, str]):
     yield _sign_in
     for browser in clients:
         browser.close()
+
+
+@pytest.fixture
+def cli_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI (which reads GANSTUDIO_* settings) at a fresh data dir."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("GANSTUDIO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS", "0")
+    monkeypatch.setenv("GANSTUDIO_WORKER", "off")
+    return data_dir

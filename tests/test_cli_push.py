@@ -16,11 +16,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("GANSTUDIO_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS", "0")
-    return data_dir
+def data_dir(cli_data_dir: Path) -> Path:
+    return cli_data_dir
 
 
 def test_push_formats_with_parent_branch_notes_and_config(data_dir: Path, tmp_path: Path) -> None:

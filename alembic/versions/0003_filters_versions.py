@@ -94,8 +94,10 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_versions")),
-        sa.UniqueConstraint("filter_id", "checkpoint_sha256", name=op.f("uq_versions_filter_id")),
-        sa.UniqueConstraint("filter_id", "label", name=op.f("uq_versions_filter_id")),
+        sa.UniqueConstraint(
+            "filter_id", "checkpoint_sha256", name=op.f("uq_versions_filter_id_checkpoint_sha256")
+        ),
+        sa.UniqueConstraint("filter_id", "label", name=op.f("uq_versions_filter_id_label")),
     )
     with op.batch_alter_table("versions", schema=None) as batch_op:
         batch_op.create_index("ix_versions_filter_branch", ["filter_id", "branch"], unique=False)

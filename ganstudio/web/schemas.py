@@ -1,5 +1,6 @@
 """JSON shapes of the API (named ThingCreate / ThingUpdate / ThingPublic)."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,12 @@ class Page(BaseModel, Generic[Item]):
     total: int
     page: int
     per_page: int
+
+
+def page_of(items: list, *, page: int, per_page: int, shape: Callable) -> Page:
+    """Return one page of an in-memory list, each item shaped for the API."""
+    chunk = items[(page - 1) * per_page : page * per_page]
+    return Page(items=[shape(i) for i in chunk], total=len(items), page=page, per_page=per_page)
 
 
 class Me(BaseModel):

@@ -241,12 +241,21 @@ def test_report_is_one_self_contained_file_with_picks_comments_and_leaderboard(
     ref = rendered["comparison"]
     v1 = rendered["versions"][0]
     s0 = rendered["samples"][0]
-    client.post(f"/api/v1/comparisons/{ref}/picks", headers=viewer,
-                json={"sample_id": s0, "version_ids": [v1]})
-    client.post(f"/api/v1/comparisons/{ref}/comments", headers=viewer,
-                json={"body": "**Ship** v1 <script>alert(1)</script>"})
-    client.post(f"/api/v1/comparisons/{ref}/comments", headers=viewer,
-                json={"body": "teeth blur", "sample_id": s0, "version_id": v1})
+    client.post(
+        f"/api/v1/comparisons/{ref}/picks",
+        headers=viewer,
+        json={"sample_id": s0, "version_ids": [v1]},
+    )
+    client.post(
+        f"/api/v1/comparisons/{ref}/comments",
+        headers=viewer,
+        json={"body": "**Ship** v1 <script>alert(1)</script>"},
+    )
+    client.post(
+        f"/api/v1/comparisons/{ref}/comments",
+        headers=viewer,
+        json={"body": "teeth blur", "sample_id": s0, "version_id": v1},
+    )
     response = client.get(f"/api/v1/comparisons/{ref}/report", headers=viewer)
     assert response.status_code == 200
     assert "attachment" in response.headers["content-disposition"]

@@ -20,6 +20,7 @@ from ganstudio.web.schemas import (
     VersionRef,
     VersionStats,
     VersionUpdate,
+    page_of,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["filters and versions"])
@@ -92,13 +93,8 @@ def read_filters(
     per_page: int = Query(50, ge=1, le=500),
 ) -> Page[FilterPublic]:
     """List filters with their version counts and production version."""
-    summaries = filters_service.list_filters(db)
-    chunk = summaries[(page - 1) * per_page : page * per_page]
-    return Page(
-        items=[summary_public(s) for s in chunk],
-        total=len(summaries),
-        page=page,
-        per_page=per_page,
+    return page_of(
+        filters_service.list_filters(db), page=page, per_page=per_page, shape=summary_public
     )
 
 

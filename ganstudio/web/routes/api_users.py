@@ -14,6 +14,7 @@ from ganstudio.web.schemas import (
     UserCreated,
     UserPublic,
     UserUpdate,
+    page_of,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -55,13 +56,11 @@ def read_users(
     per_page: int = Query(50, ge=1, le=500),
 ) -> Page[UserPublic]:
     """List accounts (admins)."""
-    users = users_service.list_users(db)
-    chunk = users[(page - 1) * per_page : page * per_page]
-    return Page(
-        items=[UserPublic.model_validate(u) for u in chunk],
-        total=len(users),
+    return page_of(
+        users_service.list_users(db),
         page=page,
         per_page=per_page,
+        shape=UserPublic.model_validate,
     )
 
 
