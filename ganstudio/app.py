@@ -29,13 +29,16 @@ from ganstudio.web.routes import (
     api_samples,
     api_sets,
     api_users,
+    api_webtest,
     auth,
+    compare,
     filters,
     pages,
     samples,
     sets,
     system,
     users,
+    webtest,
 )
 from ganstudio.web.templating import Pages
 
@@ -49,7 +52,7 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
-        *(api_comparisons,),
+        *(compare, webtest, api_comparisons, api_webtest),
     )
 )
 

@@ -11,8 +11,6 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 # Sections whose pages arrive with later work; each says so plainly instead of a blank page.
 UPCOMING_SECTIONS = {
-    "compare": ("Compare", "Side-by-side comparison pages: versions × samples, zoom, slide, diff."),
-    "webtest": ("Web test", "Drop in a photo and see it through several versions at once."),
     "leaderboards": ("Leaderboards", "Blind pairwise votes ranked per filter."),
 }
 
