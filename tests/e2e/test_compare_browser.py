@@ -1,4 +1,4 @@
-"""In a real browser: a viewer compares versions, watches cells fill, zooms, slides, diffs, web-tests."""
+"""In a real browser: a viewer compares versions, zooms, slides, diffs, then runs a web test."""
 
 from pathlib import Path
 
@@ -80,7 +80,8 @@ def test_viewer_compares_zooms_slides_diffs_and_web_tests(
     page.wait_for_selector("[data-testid=diff-canvas][data-drawn=true]")
     lit = page.get_by_test_id("diff-canvas").evaluate(
         """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                  let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 0) lit++;
+                  let lit = 0;
+                  for (let i = 0; i < d.length; i += 4) if (d[i] + d[i+1] + d[i+2] > 0) lit++;
                   return lit; }"""
     )
     assert lit > 0
