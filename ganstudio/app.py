@@ -30,8 +30,10 @@ from ganstudio.web.routes import (
     api_samples,
     api_sets,
     api_users,
+    api_webtest,
     arena,
     auth,
+    compare,
     filters,
     pages,
     reports,
@@ -39,6 +41,7 @@ from ganstudio.web.routes import (
     sets,
     system,
     users,
+    webtest,
 )
 from ganstudio.web.templating import Pages
 
@@ -52,7 +55,8 @@ ROUTERS = tuple(
         *(system, auth, pages, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
-        *(api_comparisons, api_reviews, arena, reports),
+        *(compare, webtest, api_comparisons, api_webtest),
+        *(api_reviews, arena, reports),
     )
 )
 

@@ -1,6 +1,7 @@
 """API: comparisons and the jobs that fill them."""
 
 from fastapi import APIRouter, Request, status
+from fastapi.responses import StreamingResponse
 
 from ganstudio.db.tables import Render
 from ganstudio.roles import Role
@@ -10,7 +11,8 @@ from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import PermissionDeniedError
 from ganstudio.vocabulary import RenderState
-from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.downloads import zip_response
 from ganstudio.web.schemas_renders import (
     CellPublic,
     ColumnPublic,
@@ -137,6 +139,18 @@ def read_comparison(
         ],
         job=job_public(renders_service.job_progress(db, job=job)) if job else None,
     )
+
+
+@router.get(
+    "/comparisons/{ref}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def download_comparison(
+    ref: str, db: SessionDep, blobs: BlobsDep, _user: ViewerUser
+) -> StreamingResponse:
+    """Stream a ZIP: each done render as `{sample stem}__{version label}.png`, inputs in inputs/."""
+    return zip_response(db, blobs, comparisons_service.get_comparison(db, ref=ref))
 
 
 @router.get("/jobs/{job_id}")

@@ -1,4 +1,4 @@
-"""Home page and the sections of the navigation."""
+"""The home page."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -9,12 +9,6 @@ from ganstudio.web.deps import SessionDep, ViewerUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-# Sections whose pages arrive with later work; each says so plainly instead of a blank page.
-UPCOMING_SECTIONS = {
-    "compare": ("Compare", "Side-by-side comparison pages: versions × samples, zoom, slide, diff."),
-    "webtest": ("Web test", "Drop in a photo and see it through several versions at once."),
-}
-
 
 @router.get("/")
 def read_home(request: Request, db: SessionDep, user: ViewerUser) -> Response:
@@ -24,19 +18,3 @@ def read_home(request: Request, db: SessionDep, user: ViewerUser) -> Response:
         "home.html",
         {"role_summaries": ROLE_SUMMARIES, "events": audit.recent_events(db, limit=10)},
     )
-
-
-def _section_page(slug: str):
-    title, purpose = UPCOMING_SECTIONS[slug]
-
-    def read_section(request: Request, user: ViewerUser) -> Response:
-        return request.app.state.pages.render(
-            request, "section.html", {"title": title, "purpose": purpose}
-        )
-
-    read_section.__name__ = f"read_{slug}"
-    return read_section
-
-
-for _slug in UPCOMING_SECTIONS:
-    router.add_api_route(f"/{_slug}", _section_page(_slug), methods=["GET"])

@@ -1,0 +1,233 @@
+"""Read comparisons for pages: the recent list, column stats, live cells, rows and ZIP entries."""
+
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ganstudio.db.tables import (
+    Comparison,
+    ComparisonCell,
+    ComparisonSample,
+    ComparisonVersion,
+    JobItem,
+    Render,
+    Sample,
+    Version,
+)
+from ganstudio.services.comparisons import Cell, comparison_versions
+from ganstudio.services.errors import NotFoundError
+from ganstudio.vocabulary import RenderState
+
+MAX_NAME_CHARS = 80
+_UNSAFE_NAME = re.compile(r"[^\w.+-]+")
+_UNDERSCORES = re.compile(r"_{2,}")  # "__" is kept for joining sample and version
+
+
+@dataclass
+class ComparisonSummary:
+    """One line of the recent comparisons list."""
+
+    comparison: Comparison
+    labels: list[str] = field(default_factory=list)
+    sample_count: int = 0
+    total: int = 0
+    finished: int = 0
+    failed: int = 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.finished / self.total) if self.total else 100
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One sample of a comparison, its cells, and where it sits among the rows."""
+
+    sample: Sample
+    cells: list[Cell]
+    position: int  # 0-based
+    total: int
+    previous_id: int | None
+    next_id: int | None
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    name: str
+    sha256: str
+
+
+def recent_comparisons(
+    session: Session, *, page: int = 1, per_page: int = 20
+) -> tuple[list[ComparisonSummary], int]:
+    """Return one page of comparisons, newest first, with versions, size and progress."""
+    total = session.scalar(select(func.count()).select_from(Comparison)) or 0
+    comparisons = session.scalars(
+        select(Comparison)
+        .options(joinedload(Comparison.filter), joinedload(Comparison.created_by))
+        .order_by(Comparison.created_at.desc(), Comparison.id.desc())
+        .offset((max(1, page) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    summaries = {c.id: ComparisonSummary(c) for c in comparisons}
+    if not summaries:
+        return [], total
+    for comparison_id, label in session.execute(
+        select(ComparisonVersion.comparison_id, Version.label)
+        .join(Version, Version.id == ComparisonVersion.version_id)
+        .where(ComparisonVersion.comparison_id.in_(summaries))
+        .order_by(ComparisonVersion.comparison_id, ComparisonVersion.position)
+    ):
+        summaries[comparison_id].labels.append(label)
+    for comparison_id, count in session.execute(
+        select(ComparisonSample.comparison_id, func.count())
+        .where(ComparisonSample.comparison_id.in_(summaries))
+        .group_by(ComparisonSample.comparison_id)
+    ):
+        summaries[comparison_id].sample_count = count
+    by_job = {c.job_id: summaries[c.id] for c in comparisons if c.job_id is not None}
+    for job_id, state, count in session.execute(
+        select(JobItem.job_id, Render.state, func.count())
+        .join(Render, Render.id == JobItem.render_id)
+        .where(JobItem.job_id.in_(by_job))
+        .group_by(JobItem.job_id, Render.state)
+    ):
+        summary = by_job[job_id]
+        summary.total += count
+        if state in (RenderState.DONE, RenderState.FAILED):
+            summary.finished += count
+        if state == RenderState.FAILED:
+            summary.failed += count
+    return list(summaries.values()), total
+
+
+def median_render_ms(session: Session, *, comparison: Comparison) -> dict[int, float]:
+    """Return each column's median render time (ms) over its done cells."""
+    durations: dict[int, list[float]] = {}
+    for version_id, duration in session.execute(
+        select(ComparisonCell.version_id, Render.duration_ms)
+        .join(Render, Render.id == ComparisonCell.render_id)
+        .where(
+            ComparisonCell.comparison_id == comparison.id,
+            Render.state == RenderState.DONE,
+            Render.duration_ms.is_not(None),
+        )
+    ):
+        durations.setdefault(version_id, []).append(duration)
+    return {version_id: statistics.median(values) for version_id, values in durations.items()}
+
+
+def cells_of_renders(
+    session: Session, *, comparison: Comparison, render_ids: list[int]
+) -> list[Cell]:
+    """Return this comparison's cells filled by `render_ids` (ids from elsewhere are ignored)."""
+    if not render_ids:
+        return []
+    found = session.scalars(
+        select(ComparisonCell)
+        .options(joinedload(ComparisonCell.render))
+        .where(
+            ComparisonCell.comparison_id == comparison.id,
+            ComparisonCell.render_id.in_(render_ids),
+        )
+    ).all()
+    return [Cell(c.version_id, c.sample_id, c.render) for c in found]
+
+
+def read_row(session: Session, *, comparison: Comparison, sample_id: int) -> RowView:
+    """Return one row of a comparison with its neighbours, for the viewer."""
+    order = list(
+        session.scalars(
+            select(ComparisonSample.sample_id)
+            .where(ComparisonSample.comparison_id == comparison.id)
+            .order_by(ComparisonSample.position)
+        )
+    )
+    if sample_id not in order:
+        raise NotFoundError(
+            f"Sample {sample_id} is not a row of this comparison; open a row from its grid."
+        )
+    position = order.index(sample_id)
+    sample = session.get(Sample, sample_id)
+    assert sample is not None
+    versions = comparison_versions(session, comparison=comparison)
+    by_version = {
+        c.version_id: c
+        for c in session.scalars(
+            select(ComparisonCell)
+            .options(joinedload(ComparisonCell.render))
+            .where(
+                ComparisonCell.comparison_id == comparison.id,
+                ComparisonCell.sample_id == sample_id,
+            )
+        )
+    }
+    cells = [Cell(v.id, sample_id, by_version[v.id].render) for v in versions]
+    return RowView(
+        sample=sample,
+        cells=cells,
+        position=position,
+        total=len(order),
+        previous_id=order[position - 1] if position > 0 else None,
+        next_id=order[position + 1] if position + 1 < len(order) else None,
+    )
+
+
+def safe_name(text: str, *, fallback: str) -> str:
+    """Return `text` as a portable file-name part: letters, digits, '.', '_', '+', '-'."""
+    cleaned = (
+        _UNDERSCORES.sub("_", _UNSAFE_NAME.sub("_", text))
+        .strip("._ ")[:MAX_NAME_CHARS]
+        .rstrip("._ ")
+    )
+    return cleaned or fallback
+
+
+def _stem_and_ext(filename: str) -> tuple[str, str]:
+    stem, dot, ext = filename.rpartition(".")
+    return (stem, ext.lower()) if dot and stem and len(ext) <= 5 else (filename, "")
+
+
+def zip_entries(session: Session, *, comparison: Comparison) -> list[ZipEntry]:
+    """List the files of a comparison's ZIP: inputs under inputs/, then each done render."""
+    versions = comparison_versions(session, comparison=comparison)
+    samples = list(
+        session.scalars(
+            select(Sample)
+            .join(ComparisonSample, ComparisonSample.sample_id == Sample.id)
+            .where(ComparisonSample.comparison_id == comparison.id)
+            .order_by(ComparisonSample.position)
+        )
+    )
+    done = {
+        (version_id, sample_id): sha256
+        for version_id, sample_id, sha256 in session.execute(
+            select(ComparisonCell.version_id, ComparisonCell.sample_id, Render.output_sha256)
+            .join(Render, Render.id == ComparisonCell.render_id)
+            .where(
+                ComparisonCell.comparison_id == comparison.id,
+                Render.state == RenderState.DONE,
+                Render.output_sha256.is_not(None),
+            )
+        )
+    }
+    labels = {v.id: safe_name(v.label, fallback=f"version-{v.id}") for v in versions}
+    used: set[str] = set()
+    inputs: list[ZipEntry] = []
+    outputs: list[ZipEntry] = []
+    for sample in samples:
+        raw_stem, ext = _stem_and_ext(sample.filename)
+        stem = safe_name(raw_stem, fallback=f"sample-{sample.id}")
+        if stem.lower() in used:  # two samples named alike: the id tells them apart
+            stem = f"{stem}-{sample.id}"
+        used.add(stem.lower())
+        ext = safe_name(ext, fallback="") or sample.format.lower()
+        inputs.append(ZipEntry(f"inputs/{stem}.{ext}", sample.sha256))
+        for version in versions:
+            sha256 = done.get((version.id, sample.id))
+            if sha256:
+                outputs.append(ZipEntry(f"{stem}__{labels[version.id]}.png", sha256))
+    return [*inputs, *outputs]

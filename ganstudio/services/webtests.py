@@ -1,0 +1,162 @@
+"""Web tests: one photo (not a sample) through a few versions, at the front of the queue.
+
+The photo is stored as a blob that the job's renders name (`Render.input_sha256`), so the blob
+sweep keeps it while they exist. A web test's job title is the photo's cleaned file name.
+"""
+
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ganstudio.config import Settings
+from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
+from ganstudio.inference.pipeline import PipelineSettings
+from ganstudio.services import audit
+from ganstudio.services import renders as renders_service
+from ganstudio.services.comparisons import MAX_VERSIONS, default_versions
+from ganstudio.services.errors import InvalidInputError, NotFoundError
+from ganstudio.services.sample_uploads import Accepted, Uploader
+from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
+from ganstudio.storage.images import ImageRejectedError, clean_filename, probe_image
+from ganstudio.vocabulary import JobKind
+
+
+@dataclass(frozen=True)
+class WebTestRender:
+    version: Version
+    render: Render
+
+
+@dataclass(frozen=True)
+class WebTest:
+    job: Job
+    filename: str
+    photo_sha256: str
+    renders: list[WebTestRender]
+
+
+def resolve_versions(session: Session, *, filter_: Filter | None, refs: list[str]) -> list[Version]:
+    """Find 1–8 versions by label (of `filter_`) or id; with no refs, the filter's defaults."""
+    refs = [r.strip() for ref in refs for r in str(ref).split(",") if r.strip()]
+    if not refs:
+        if filter_ is None:
+            raise InvalidInputError("Choose versions: give `versions` (ids), or a `filter`.")
+        found = default_versions(session, filter_=filter_)
+        if not found:
+            raise InvalidInputError(f"{filter_.name} has no versions yet; push one first.")
+        return found
+    found = []
+    for ref in dict.fromkeys(refs):
+        query = select(Version)
+        if filter_ is not None:
+            query = query.where(Version.filter_id == filter_.id)
+        version = session.scalar(query.where(Version.label == ref)) if filter_ else None
+        if version is None and ref.isdigit():
+            version = session.scalar(query.where(Version.id == int(ref)))
+        if version is None:
+            where = f"a version of {filter_.name}" if filter_ else "a version id"
+            raise InvalidInputError(
+                f"'{ref[:64]}' is not {where}; give labels (with `filter`) or ids of versions."
+            )
+        found.append(version)
+    if len({v.filter_id for v in found}) > 1:
+        raise InvalidInputError("A web test compares versions of one filter; pick from one.")
+    if len(found) > MAX_VERSIONS:
+        raise InvalidInputError(
+            f"A web test shows 1 to {MAX_VERSIONS} versions; {len(found)} were given."
+        )
+    return found
+
+
+def start_webtest(
+    session: Session,
+    *,
+    blobs: BlobStore,
+    settings: Settings,
+    photo: BinaryIO,
+    filename: str,
+    versions: list[Version],
+    actor: User | None,
+) -> WebTest:
+    """Check and store the photo, find or queue each version's render, in a priority job."""
+    display = clean_filename(filename or "", fallback="photo")
+    photo.seek(0, 2)
+    if photo.tell() == 0:
+        raise InvalidInputError(f"The photo {display} is empty; send an image file.")
+    try:
+        probe_image(photo, max_pixels=settings.max_image_pixels)
+        photo.seek(0)
+        stored = blobs.put_stream(photo, max_bytes=settings.max_image_bytes)
+    except ImageRejectedError as exc:
+        raise InvalidInputError(f"The photo {display} was refused: {exc}.") from None
+    except BlobTooLargeError as exc:
+        raise InvalidInputError(f"The photo {display} is {exc}; send a smaller one.") from None
+    filter_ = session.get(Filter, versions[0].filter_id)
+    assert filter_ is not None
+    pipeline = PipelineSettings.for_filter(pipeline=filter_.pipeline, input_size=filter_.input_size)
+    renders = [
+        renders_service.ensure_render(
+            session,
+            version=version,
+            input_sha256=stored.sha256,
+            mask_sha256=None,
+            settings=pipeline,
+        )
+        for version in versions
+    ]
+    job = renders_service.create_job(
+        session, kind=JobKind.WEBTEST, renders=renders, actor=actor, title=display
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="webtest.create",
+        subject_type="job",
+        subject_id=job.id,
+        filter=filter_.slug,
+        versions=[v.label for v in versions],
+        sha256=stored.sha256,
+    )
+    pairs = sorted(
+        zip(versions, renders, strict=True), key=lambda pair: (pair[0].created_at, pair[0].id)
+    )
+    return WebTest(job, display, stored.sha256, [WebTestRender(v, r) for v, r in pairs])
+
+
+def get_webtest(session: Session, *, job_id: int) -> WebTest:
+    """Return a web test by its job id, with each version's render."""
+    job = session.get(Job, job_id)
+    if job is None or job.kind != JobKind.WEBTEST:
+        raise NotFoundError(f"No web test has the job id {job_id}; start one on /webtest.")
+    rows = session.execute(
+        select(Render, Version)
+        .join(JobItem, JobItem.render_id == Render.id)
+        .join(Version, Version.id == Render.version_id)
+        .where(JobItem.job_id == job.id)
+        .order_by(Version.created_at, Version.id)
+    ).all()
+    renders = [WebTestRender(version, render) for render, version in rows]
+    return WebTest(job, job.title or "photo", renders[0].render.input_sha256, renders)
+
+
+def save_photo(
+    session: Session,
+    *,
+    blobs: BlobStore,
+    settings: Settings,
+    webtest: WebTest,
+    sample_set: SampleSet,
+    actor: User | None,
+) -> tuple[Accepted, bool]:
+    """Add a web test's photo to the sample library and `sample_set`; return it, and if new."""
+    uploader = Uploader(session, blobs, settings, sample_set=sample_set, actor=actor)
+    with blobs.open(webtest.photo_sha256) as photo:
+        uploader.add_file(photo, webtest.filename)
+    outcome = uploader.finish()
+    if outcome.rejected:
+        raise InvalidInputError(f"The photo could not be added: {outcome.rejected[0].reason}")
+    if outcome.created:
+        return outcome.created[0], True
+    return outcome.existing[0], False

@@ -1,0 +1,125 @@
+"""API: web tests — one photo through a few versions, and saving that photo as a sample."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from sqlalchemy.orm import Session
+
+from ganstudio.db.tables import Filter
+from ganstudio.services import filters as filters_service
+from ganstudio.services import renders as renders_service
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import webtests as webtests_service
+from ganstudio.vocabulary import RenderState
+from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.routes.api_comparisons import blob_url, job_public
+from ganstudio.web.schemas_webtest import (
+    WebTestPublic,
+    WebTestRenderPublic,
+    WebTestSave,
+    WebTestSaved,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["web test"])
+
+
+def webtest_public(db: Session, webtest: webtests_service.WebTest) -> WebTestPublic:
+    filter_ = db.get(Filter, webtest.renders[0].version.filter_id)
+    assert filter_ is not None
+    return WebTestPublic(
+        job=job_public(renders_service.job_progress(db, job=webtest.job)),
+        url=f"/api/v1/webtest/{webtest.job.id}",
+        filter=filter_.slug,
+        filename=webtest.filename,
+        photo_sha256=webtest.photo_sha256,
+        photo_url=f"/blobs/{webtest.photo_sha256}",
+        renders=[
+            WebTestRenderPublic(
+                version_id=item.version.id,
+                label=item.version.label,
+                branch=item.version.branch,
+                status=item.version.status,
+                render_id=item.render.id,
+                state=item.render.state,
+                error=item.render.error or None,
+                render_url=blob_url(item.render.output_sha256)
+                if item.render.state == RenderState.DONE
+                else None,
+                thumb_url=blob_url(item.render.thumb_sha256)
+                if item.render.state == RenderState.DONE
+                else None,
+                width=item.render.width,
+                height=item.render.height,
+                duration_ms=item.render.duration_ms,
+            )
+            for item in webtest.renders
+        ],
+    )
+
+
+@router.post("/webtest", status_code=status.HTTP_201_CREATED)
+def create_webtest(
+    request: Request,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: ViewerUser,
+    image: Annotated[UploadFile, File(description="the photo (JPEG, PNG, WebP, GIF, BMP, TIFF)")],
+    versions: Annotated[
+        list[str], Form(description="ids, or labels with `filter`; repeat or comma-separate")
+    ] = [],  # noqa: B006
+    filter: Annotated[
+        str, Form(max_length=64, description="the filter's slug; needed for labels")
+    ] = "",
+) -> WebTestPublic:
+    """Render one photo by 1–8 versions (default: production + newest per branch), first in line.
+
+    The photo is not added to the sample library. Poll `url` (or `/api/v1/jobs/{job.id}`)
+    until the job is finished; each render then has its `render_url`.
+    """
+    filter_ = filters_service.get_filter(db, slug=filter) if filter.strip() else None
+    chosen = webtests_service.resolve_versions(db, filter_=filter_, refs=versions)
+    webtest = webtests_service.start_webtest(
+        db,
+        blobs=blobs,
+        settings=settings,
+        photo=image.file,
+        filename=image.filename or "",
+        versions=chosen,
+        actor=user,
+    )
+    db.commit()
+    request.app.state.worker.wake.set()
+    return webtest_public(db, webtest)
+
+
+@router.get("/webtest/{job_id}")
+def read_webtest(job_id: int, db: SessionDep, _user: ViewerUser) -> WebTestPublic:
+    """Return a web test's progress and each version's render."""
+    return webtest_public(db, webtests_service.get_webtest(db, job_id=job_id))
+
+
+@router.post("/webtest/{job_id}/save")
+def save_webtest_photo(
+    job_id: int,
+    body: WebTestSave,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+) -> WebTestSaved:
+    """Add a web test's photo to the sample library, in a set (made if new)."""
+    webtest = webtests_service.get_webtest(db, job_id=job_id)
+    sample_set = sets_service.resolve_set(db, ref=str(body.set), actor=user, create_missing=True)
+    accepted, created = webtests_service.save_photo(
+        db, blobs=blobs, settings=settings, webtest=webtest, sample_set=sample_set, actor=user
+    )
+    db.commit()
+    return WebTestSaved(
+        sample_id=accepted.id,
+        filename=accepted.filename,
+        created=created,
+        set_id=sample_set.id,
+        set_name=sample_set.name,
+        sample_url=f"/samples/{accepted.id}",
+    )

@@ -1,0 +1,269 @@
+"""Pages: new comparison, the comparison grid (live), the viewer, and the ZIP download."""
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from ganstudio.db.tables import Comparison, Render, Version
+from ganstudio.services import comparison_views as views_service
+from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import filters as filters_service
+from ganstudio.services import renders as renders_service
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import samples as samples_service
+from ganstudio.services import versions as versions_service
+from ganstudio.services.errors import ServiceError
+from ganstudio.vocabulary import RenderState
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.downloads import zip_response
+from ganstudio.web.templating import flash
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+ROWS_PER_PAGE = 50
+LIST_PER_PAGE = 20
+MAX_PICKER_VERSIONS = 200  # newest first
+LAST_SET_KEY = "compare_last_set"
+
+
+def split_refs(values: list[str]) -> list[str]:
+    """Return refs from repeated and/or comma-separated values, in order, once each."""
+    return list(dict.fromkeys(r.strip() for v in values for r in v.split(",") if r.strip()))
+
+
+@router.get("/compare")
+def read_compare(
+    request: Request,
+    db: SessionDep,
+    _user: ViewerUser,
+    filter: Annotated[str, Query(max_length=64)] = "",
+    versions: Annotated[list[str], Query()] = [],  # noqa: B006
+    sample_set: Annotated[str, Query(alias="set", max_length=200)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """List recent comparisons and offer a form for a new one (prefilled from the query)."""
+    summaries, total = views_service.recent_comparisons(db, page=page, per_page=LIST_PER_PAGE)
+    filters = [s.filter for s in filters_service.list_filters(db)]
+    chosen = next((f for f in filters if f.slug == filter), None)
+    if chosen is None and len(filters) == 1:
+        chosen = filters[0]
+    versions_of_filter: list[Version] = []
+    checked: set[int] = set()
+    if chosen is not None:
+        versions_of_filter, _ = versions_service.list_versions(
+            db, filter_=chosen, per_page=MAX_PICKER_VERSIONS
+        )
+        versions_of_filter.reverse()  # oldest first: parents before children
+        wanted = split_refs(versions)
+        if wanted:
+            checked = {v.id for v in versions_of_filter if v.label in wanted or str(v.id) in wanted}
+        else:
+            checked = {v.id for v in comparisons_service.default_versions(db, filter_=chosen)}
+            for version in reversed(versions_of_filter):  # fewer than 2: tick the newest too
+                if len(checked) >= comparisons_service.MIN_VERSIONS:
+                    break
+                checked.add(version.id)
+    sets = sets_service.all_sets(db)
+    chosen_set = sample_set or request.session.get(LAST_SET_KEY, "")
+    if not any(str(s.id) == str(chosen_set) for s in sets):
+        chosen_set = str(sets[0].id) if sets else ""
+    return request.app.state.pages.render(
+        request,
+        "compare/new.html",
+        {
+            "summaries": summaries,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // LIST_PER_PAGE)),
+            "filters": filters,
+            "chosen": chosen,
+            "versions": versions_of_filter,
+            "checked": checked,
+            "sets": sets,
+            "chosen_set": str(chosen_set),
+            "max_versions": comparisons_service.MAX_VERSIONS,
+        },
+    )
+
+
+@router.post("/compare")
+def create_comparison(
+    request: Request,
+    db: SessionDep,
+    settings: SettingsDep,
+    user: ViewerUser,
+    filter: Annotated[str, Form(max_length=64)],
+    versions: Annotated[list[str], Form()] = [],  # noqa: B006
+    sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    title: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Save a comparison from the form, queue its renders, and open its page."""
+    refs = split_refs(versions)
+    try:
+        filter_ = filters_service.get_filter(db, slug=filter)
+        chosen = comparisons_service.resolve_versions(db, filter_=filter_, refs=refs)
+        samples = comparisons_service.resolve_samples(
+            db,
+            set_ref=sample_set or None,
+            sample_ids=None,
+            tags=samples_service.normalize_tags(tags) or None,
+            limit=settings.max_comparison_samples,
+        )
+        comparison, _job = comparisons_service.create_comparison(
+            db, filter_=filter_, versions=chosen, samples=samples, title=title, actor=user
+        )
+    except ServiceError as exc:
+        db.rollback()
+        flash(request, exc.message, "error")
+        query = urlencode({"filter": filter, "versions": ",".join(refs), "set": sample_set})
+        return RedirectResponse(f"/compare?{query}#new", status_code=303)
+    db.commit()
+    request.app.state.worker.wake.set()
+    if sample_set:
+        request.session[LAST_SET_KEY] = sample_set
+    return RedirectResponse(f"/c/{comparison.slug}", status_code=303)
+
+
+def _grid_context(db: Session, comparison: Comparison, page: int) -> dict[str, object]:
+    grid = comparisons_service.read_grid(
+        db, comparison=comparison, page=page, per_page=ROWS_PER_PAGE
+    )
+    job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
+    return {
+        "comparison": comparison,
+        "grid": grid,
+        "labels": {v.id: v.label for v in grid.versions},
+        "medians": views_service.median_render_ms(db, comparison=comparison),
+        "progress": renders_service.job_progress(db, job=job) if job else None,
+        "page": page,
+        "pages": max(1, -(-grid.total_rows // ROWS_PER_PAGE)),
+    }
+
+
+@router.get("/c/{slug}")
+def read_comparison(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Show the grid: a row per sample, the input then a column per version; fills live."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    context = _grid_context(db, comparison, page)
+    if page > context["pages"]:
+        return RedirectResponse(f"/c/{comparison.slug}?page={context['pages']}", status_code=303)
+    return request.app.state.pages.render(request, "compare/grid.html", context)
+
+
+@router.get("/c/{slug}/live")
+def read_comparison_live(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    waiting: Annotated[str, Query(max_length=20_000)] = "",
+) -> Response:
+    """Answer a poll: the progress bar, plus the cells (of `waiting` render ids) that moved on."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    render_ids = [int(part) for part in waiting.split(",") if part.strip().isdigit()][:2000]
+    cells = views_service.cells_of_renders(db, comparison=comparison, render_ids=render_ids)
+    moved = [c for c in cells if c.render.state != RenderState.QUEUED]
+    job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
+    return request.app.state.pages.render(
+        request,
+        "compare/_live.html",
+        {
+            "comparison": comparison,
+            "progress": renders_service.job_progress(db, job=job) if job else None,
+            "cells": moved,
+            "labels": {
+                v.id: v.label
+                for v in comparisons_service.comparison_versions(db, comparison=comparison)
+            },
+            "medians": views_service.median_render_ms(db, comparison=comparison) if moved else {},
+        },
+    )
+
+
+def _row_payload(
+    comparison: Comparison, row: views_service.RowView, versions: list[Version]
+) -> dict[str, object]:
+    """Return one row as the viewer's columns (input first), as JSON-ready data."""
+    sample = row.sample
+    columns = [
+        {
+            "key": "input",
+            "label": "Input",
+            "sub": f"{sample.width}×{sample.height}",
+            "url": f"/blobs/{sample.sha256}",
+            "width": sample.width,
+            "height": sample.height,
+            "state": "done",
+            "error": None,
+        }
+    ]
+    for version, cell in zip(versions, row.cells, strict=True):
+        render: Render = cell.render
+        done = render.state == RenderState.DONE
+        columns.append(
+            {
+                "key": str(version.id),
+                "label": version.label,
+                "sub": f"{version.branch} · {version.status.value}"
+                + (f" · {render.duration_ms:.0f} ms" if done and render.duration_ms else ""),
+                "url": f"/blobs/{render.output_sha256}" if done else None,
+                "state": render.state.value,
+                "error": render.error or None,
+            }
+        )
+    base = f"/c/{comparison.slug}/view?sample="
+    return {
+        "sample": {"id": sample.id, "filename": sample.filename},
+        "position": row.position + 1,
+        "total": row.total,
+        "previous": base + str(row.previous_id) if row.previous_id else None,
+        "next": base + str(row.next_id) if row.next_id else None,
+        "grid": f"/c/{comparison.slug}?page={row.position // ROWS_PER_PAGE + 1}",
+        "columns": columns,
+        "finished": all(c["state"] in ("done", "failed") for c in columns),
+    }
+
+
+@router.get("/c/{slug}/view")
+def read_viewer(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    sample: Annotated[int, Query(ge=1)],
+) -> Response:
+    """Show one row full size: synced zoom and pan, a before/after slider, a difference map."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    row = views_service.read_row(db, comparison=comparison, sample_id=sample)
+    versions = comparisons_service.comparison_versions(db, comparison=comparison)
+    return request.app.state.pages.render(
+        request,
+        "compare/view.html",
+        {"comparison": comparison, "row": row, "payload": _row_payload(comparison, row, versions)},
+    )
+
+
+@router.get("/c/{slug}/row")
+def read_viewer_row(
+    slug: str, db: SessionDep, _user: ViewerUser, sample: Annotated[int, Query(ge=1)]
+) -> JSONResponse:
+    """Return one row's columns as JSON, for the viewer to poll while renders land."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    row = views_service.read_row(db, comparison=comparison, sample_id=sample)
+    versions = comparisons_service.comparison_versions(db, comparison=comparison)
+    return JSONResponse(_row_payload(comparison, row, versions))
+
+
+@router.get("/c/{slug}/download.zip")
+def download_comparison(slug: str, db: SessionDep, blobs: BlobsDep, _user: ViewerUser) -> Response:
+    """Download the renders (named sample__version.png) and the inputs (inputs/) as a ZIP."""
+    return zip_response(db, blobs, comparisons_service.get_comparison(db, ref=slug))

@@ -1,0 +1,51 @@
+"""Page: web test — drop in photos, pick versions, see the renders side by side."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ganstudio.db.tables import Version
+from ganstudio.roles import Role
+from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import filters as filters_service
+from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import versions as versions_service
+from ganstudio.web.deps import SessionDep, ViewerUser
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+MAX_PICKER_VERSIONS = 200
+
+
+@router.get("/webtest")
+def read_webtest(
+    request: Request,
+    db: SessionDep,
+    user: ViewerUser,
+    filter: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """Show the drop zone and the version picker (default: production + newest per branch)."""
+    filters = [s.filter for s in filters_service.list_filters(db)]
+    chosen = next((f for f in filters if f.slug == filter), filters[0] if filters else None)
+    versions: list[Version] = []
+    checked: set[int] = set()
+    if chosen is not None:
+        versions, _ = versions_service.list_versions(
+            db, filter_=chosen, per_page=MAX_PICKER_VERSIONS
+        )
+        versions.reverse()  # oldest first: parents before children
+        checked = {v.id for v in comparisons_service.default_versions(db, filter_=chosen)}
+    can_save = user.role.allows(Role.QA)
+    return request.app.state.pages.render(
+        request,
+        "webtest/page.html",
+        {
+            "filters": filters,
+            "chosen": chosen,
+            "versions": versions,
+            "checked": checked,
+            "can_save": can_save,
+            "sets": sets_service.all_sets(db) if can_save else [],
+            "max_versions": comparisons_service.MAX_VERSIONS,
+        },
+    )

@@ -1,0 +1,147 @@
+"""Web test API: one photo through a few versions; bad input is refused; saving needs QA."""
+
+import io
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import func, select
+
+from ganstudio.db.tables import Job, Sample
+from ganstudio.roles import Role
+from tests import imagegen
+from tests.factories import bearer
+from tests.web.compare_helpers import make_bench
+
+
+def post_webtest(
+    client: TestClient, token: str, data: bytes, versions: str | list[str], **form: str
+):
+    return client.post(
+        "/api/v1/webtest",
+        files={"image": ("selfie.png", data, "image/png")},
+        data={"versions": versions, **form},
+        headers=bearer(token),
+    )
+
+
+def sample_count(app: FastAPI) -> int:
+    with app.state.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Sample)) or 0
+
+
+def test_a_photo_is_rendered_by_each_version_and_kept_out_of_the_library(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    bench = make_bench(app, tmp_path, labels=("v1", "v2", "v3"))
+    before = sample_count(app)
+    photo = imagegen.distinct_png(42, size=(90, 60))
+    token = tokens[Role.VIEWER]
+    response = post_webtest(client, token, photo, "v3,v1", filter="toon")
+    assert response.status_code == 201, response.text
+    started = response.json()
+    assert started["job"]["kind"] == "webtest" and started["job"]["status"] == "queued"
+    assert [r["label"] for r in started["renders"]] == ["v1", "v3"]  # oldest first
+    assert {r["state"] for r in started["renders"]} == {"queued"}
+    assert started["filename"] == "selfie.png" and started["filter"] == "toon"
+
+    assert app.state.worker.run_until_idle() == 2
+    result = client.get(started["url"], headers=bearer(token)).json()
+    assert result["job"]["status"] == "done" and result["job"]["done"] == 2
+    for render in result["renders"]:
+        assert render["state"] == "done" and render["error"] is None
+        image = client.get(render["render_url"], headers=bearer(token))
+        assert Image.open(io.BytesIO(image.content)).size == (64, 43)  # fitted to input 64
+    assert client.get(result["photo_url"], headers=bearer(token)).content == photo
+    assert sample_count(app) == before  # not a sample
+    job = client.get(f"/api/v1/jobs/{started['job']['id']}", headers=bearer(token)).json()
+    assert job["status"] == "done"
+
+    by_id = post_webtest(client, token, photo, [str(bench.versions["v2"])])
+    assert by_id.status_code == 201 and [r["label"] for r in by_id.json()["renders"]] == ["v2"]
+    defaults = post_webtest(client, token, photo, [], filter="toon")
+    assert [r["label"] for r in defaults.json()["renders"]] == ["v3"]  # newest of main
+    assert defaults.json()["renders"][0]["state"] == "done"  # same photo: rendered once, ever
+
+
+def test_bad_input_is_refused_with_the_reason(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    make_bench(app, tmp_path)
+    token = tokens[Role.VIEWER]
+    photo = imagegen.distinct_png(1)
+    cases = [
+        (
+            post_webtest(client, token, b"%PDF-1.4 not an image", "v1", filter="toon"),
+            422,
+            "is not an image GAN Studio can read",
+        ),
+        (
+            post_webtest(client, token, imagegen.truncated_jpeg(), "v1", filter="toon"),
+            422,
+            "truncated",
+        ),
+        (
+            post_webtest(client, token, imagegen.huge_declared_png(), "v1", filter="toon"),
+            422,
+            "decompression",
+        ),
+        (post_webtest(client, token, b"", "v1", filter="toon"), 422, "is empty"),
+        (post_webtest(client, token, photo, "v9", filter="toon"), 422, "'v9' is not a version"),
+        (post_webtest(client, token, photo, "v1"), 422, "'v1' is not a version id"),
+        (post_webtest(client, token, photo, "99999"), 422, "'99999' is not a version id"),
+        (post_webtest(client, token, photo, "v1", filter="nope"), 404, "No filter"),
+        (post_webtest(client, token, photo, [], filter=""), 422, "Choose versions"),
+        (client.get("/api/v1/webtest/99999", headers=bearer(token)), 404, "No web test"),
+    ]
+    for response, status, reason in cases:
+        assert response.status_code == status, response.text
+        assert reason in response.json()["detail"], response.json()
+    with app.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0  # nothing queued
+
+
+def test_more_than_eight_versions_are_refused(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    labels = tuple(f"v{n}" for n in range(1, 10))
+    make_bench(app, tmp_path, labels=labels, filenames=("a.png",))
+    response = post_webtest(
+        client, tokens[Role.VIEWER], imagegen.distinct_png(3), ",".join(labels), filter="toon"
+    )
+    assert response.status_code == 422
+    assert "1 to 8 versions; 9 were given" in response.json()["detail"]
+
+
+def test_only_qa_may_save_the_photo_to_a_set(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    make_bench(app, tmp_path)
+    photo = imagegen.distinct_png(77)
+    started = post_webtest(client, tokens[Role.VIEWER], photo, "v1,v2", filter="toon").json()
+    save = f"/api/v1/webtest/{started['job']['id']}/save"
+    refused = client.post(save, json={"set": "Faces"}, headers=bearer(tokens[Role.VIEWER]))
+    assert refused.status_code == 403 and "needs the 'qa' role" in refused.json()["detail"]
+    before = sample_count(app)
+
+    saved = client.post(save, json={"set": "Faces"}, headers=bearer(tokens[Role.QA]))
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["created"] and body["set_name"] == "Faces" and body["filename"] == "selfie.png"
+    assert sample_count(app) == before + 1
+    members = client.get("/api/v1/samples?set=Faces", headers=bearer(tokens[Role.QA])).json()
+    assert body["sample_id"] in [s["id"] for s in members["items"]]
+    again = client.post(save, json={"set": "New set"}, headers=bearer(tokens[Role.QA])).json()
+    assert not again["created"] and again["sample_id"] == body["sample_id"]
+    assert again["set_name"] == "New set"
+
+
+def test_web_test_page_offers_saving_to_qa_only(app: FastAPI, signed_in, tmp_path: Path) -> None:
+    make_bench(app, tmp_path, labels=("v1", "v2"))
+    viewer, _ = signed_in(Role.VIEWER)
+    page = viewer.get("/webtest").text
+    assert 'data-testid="webtest-dropzone"' in page and "data-save-form" not in page
+    assert page.count('name="versions"') == 2 and page.count("checked>") == 1  # newest of main
+    qa, _ = signed_in(Role.QA)
+    assert "data-save-form" in qa.get("/webtest").text
