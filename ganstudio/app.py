@@ -37,6 +37,7 @@ from ganstudio.web.routes import (
     filters,
     pages,
     reports,
+    reviews,
     samples,
     sets,
     system,
@@ -56,7 +57,7 @@ ROUTERS = tuple(
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
-        *(api_reviews, arena, reports),
+        *(api_reviews, reviews, arena, reports),
     )
 )
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from ganstudio.db.tables import Comparison, Render, Version
+from ganstudio.db.tables import Comparison, Render, User, Version
 from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
@@ -19,6 +19,7 @@ from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.routes.reviews import review_context
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -127,7 +128,9 @@ def create_comparison(
     return RedirectResponse(f"/c/{comparison.slug}", status_code=303)
 
 
-def _grid_context(db: Session, comparison: Comparison, page: int) -> dict[str, object]:
+def _grid_context(
+    db: Session, comparison: Comparison, page: int, user: User | None
+) -> dict[str, object]:
     grid = comparisons_service.read_grid(
         db, comparison=comparison, page=page, per_page=ROWS_PER_PAGE
     )
@@ -140,6 +143,7 @@ def _grid_context(db: Session, comparison: Comparison, page: int) -> dict[str, o
         "progress": renders_service.job_progress(db, job=job) if job else None,
         "page": page,
         "pages": max(1, -(-grid.total_rows // ROWS_PER_PAGE)),
+        **review_context(db, comparison, user),
     }
 
 
@@ -153,7 +157,7 @@ def read_comparison(
 ) -> Response:
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
-    context = _grid_context(db, comparison, page)
+    context = _grid_context(db, comparison, page, _user)
     if page > context["pages"]:
         return RedirectResponse(f"/c/{comparison.slug}?page={context['pages']}", status_code=303)
     return request.app.state.pages.render(request, "compare/grid.html", context)
@@ -185,6 +189,8 @@ def read_comparison_live(
                 for v in comparisons_service.comparison_versions(db, comparison=comparison)
             },
             "medians": views_service.median_render_ms(db, comparison=comparison) if moved else {},
+            "page": 1,
+            **review_context(db, comparison, _user),
         },
     )
 

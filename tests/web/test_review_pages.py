@@ -1,0 +1,64 @@
+"""The grid's review controls: pick toggles, comments in place, only one's own edited."""
+
+import html
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ganstudio.roles import Role
+from tests.web.test_reviews import rendered  # noqa: F401 - the fixture
+
+
+def test_pick_toggles_and_comments_show_in_place(
+    client: TestClient,
+    app: FastAPI,
+    signed_in,
+    rendered: dict,  # noqa: F811
+) -> None:
+    browser, csrf = signed_in(Role.VIEWER)
+    slug = client.get(
+        f"/api/v1/comparisons/{rendered['comparison']}", headers={"Authorization": "Bearer x"}
+    ).status_code  # unauthenticated
+    assert slug == 401
+    ref = rendered["comparison"]
+    s0, v1 = rendered["samples"][0], rendered["versions"][0]
+    form = {"sample_id": s0, "version_id": v1, "csrf_token": csrf}
+    page = browser.post(f"/c/{ref}/picks", data=form)
+    assert "★ preferred in 1 of 1" in page.text
+    assert 'aria-pressed="true"' in page.text
+    page = browser.post(f"/c/{ref}/picks", data=form)  # the same star again unpicks
+    assert "★ preferred in 0 of 0" in page.text
+
+    page = browser.post(
+        f"/c/{ref}/comments", data={**form, "body": "<img src=x onerror=alert(1)> blurry *teeth*"}
+    )
+    text = page.text
+    assert "<em>teeth</em>" in text and "<img src=x" not in text
+    assert "💬 1" in text
+
+
+def test_others_cannot_edit_or_delete_a_comment(
+    client: TestClient,
+    app: FastAPI,
+    signed_in,
+    rendered: dict,  # noqa: F811
+) -> None:
+    author, csrf = signed_in(Role.VIEWER)
+    ref = rendered["comparison"]
+    author.post(f"/c/{ref}/comments", data={"body": "mine", "csrf_token": csrf})
+    comment_id = (
+        app.state.sessions()
+        .execute(__import__("sqlalchemy").text("select id from comments"))
+        .scalar()
+    )
+    other, other_csrf = signed_in(Role.QA)
+    refused = other.post(
+        f"/c/{ref}/comments/{comment_id}", data={"body": "hijacked", "csrf_token": other_csrf}
+    )
+    assert refused.status_code == 403
+    assert "only your own comments" in html.unescape(refused.text)
+    gone = other.post(f"/c/{ref}/comments/{comment_id}/delete", data={"csrf_token": other_csrf})
+    assert gone.status_code == 403
+    assert "mine" in author.get(f"/c/{ref}").text
+    empty = author.post(f"/c/{ref}/comments", data={"body": "  ", "csrf_token": csrf})
+    assert empty.status_code == 422 and "empty" in empty.text
