@@ -62,3 +62,17 @@ def test_others_cannot_edit_or_delete_a_comment(
     assert "mine" in author.get(f"/c/{ref}").text
     empty = author.post(f"/c/{ref}/comments", data={"body": "  ", "csrf_token": csrf})
     assert empty.status_code == 422 and "empty" in empty.text
+
+
+def test_arena_page_narrows_by_set_and_tag(
+    client: TestClient, app: FastAPI, signed_in, rendered: dict  # noqa: F811
+) -> None:
+    browser, _ = signed_in(Role.VIEWER)
+    slug = rendered["slug"]
+    page = browser.get(f"/filters/{slug}/arena?set=&tag=&versions=")  # the form's "any"
+    assert page.status_code == 200
+    assert f'data-next="/api/v1/filters/{slug}/arena/next"' in page.text
+    page = browser.get(f"/filters/{slug}/arena?tag=face&versions=v1,v2")
+    assert "arena/next?tag=face&amp;versions=v1%2Cv2" in page.text
+    pair = browser.get(f"/api/v1/filters/{slug}/arena/next?tag=face&versions=v1,v2").json()
+    assert pair["sample_id"] in rendered["samples"][1:]  # only the tagged samples

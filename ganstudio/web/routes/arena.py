@@ -1,10 +1,13 @@
 """Pages: the blind arena of a filter and the leaderboards."""
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ganstudio.services import arena as arena_service
 from ganstudio.services import filters as filters_service
+from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.web.deps import SessionDep, ViewerUser
 
@@ -63,16 +66,28 @@ def read_arena(
     db: SessionDep,
     _user: ViewerUser,
     tag: list[str] | None = Query(None),
-    set: int | None = None,
+    set: str | None = None,
     versions: str | None = None,
 ) -> Response:
     """Vote blind between two renders of one sample, with the keyboard."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    params = [f"tag={t}" for t in (tag or [])]
-    if set is not None:
-        params.append(f"set={set}")
-    if versions:
-        params.append(f"versions={versions}")
+    tag = [t for t in (tag or []) if t.strip()]  # the form sends "" for "any"
+    set_id = int(set) if set and set.isdigit() else None
+    query = urlencode(
+        [("tag", t) for t in (tag or [])]
+        + ([("set", set_id)] if set_id is not None else [])
+        + ([("versions", versions)] if versions else [])
+    )
     return request.app.state.pages.render(
-        request, "arena/arena.html", {"filter": filter_, "query": "&".join(params)}
+        request,
+        "arena/arena.html",
+        {
+            "filter": filter_,
+            "query": query,
+            "tags": tag or [],
+            "set_id": set,
+            "versions": versions or "",
+            "all_tags": [t.name for t in samples_service.tag_counts(db)],
+            "all_sets": sets_service.all_sets(db),
+        },
     )
