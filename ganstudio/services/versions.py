@@ -33,6 +33,13 @@ class PushRequest:
     architecture: str | None = None
     config_json: str | None = None
 
+    def __post_init__(self) -> None:
+        # Forms send "" for a field left empty: that means "not given", in one place.
+        for name in ("parent", "branch", "architecture", "config_json"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                object.__setattr__(self, name, None)
+
 
 def _check_label(value: str, what: str) -> str:
     value = value.strip()

@@ -140,10 +140,10 @@ def push_version(
         filename=checkpoint.filename or "",
         request=versions_service.PushRequest(
             label=label,
-            parent=parent or None,
-            branch=branch or None,
+            parent=parent,
+            branch=branch,
             notes=notes,
-            architecture=architecture or None,
+            architecture=architecture,
             config_json=config,
         ),
         actor=user,
