@@ -62,12 +62,17 @@ def test_push_formats_with_parent_branch_notes_and_config(data_dir: Path, tmp_pa
         ],
     )
     assert second.exit_code == 0, second.output
+    third = runner.invoke(cli, ["push", "toon", str(ck.torchscript_file(tmp_path / "ts.pt")),
+                                "--label", "v2-ts", "--parent", "v1", "--branch", "torchscript"])
+    assert third.exit_code == 0, third.output
     app = create_app(make_settings(data_dir))
     with app.state.sessions() as session:
         filter_ = filters_service.get_filter(session, slug="toon")
         v2 = versions_service.find_version(session, filter_=filter_, label="v2")
         assert v2 is not None and v2.branch == "eyemask" and v2.notes == "Eye mask branch."
         assert v2.checkpoint_format == "state_dict"
+        ts = versions_service.find_version(session, filter_=filter_, label="v2-ts")
+        assert ts is not None and ts.checkpoint_format == "torchscript"
         v1 = versions_service.get_version(session, version_id=v2.parent_id)
         assert v1.label == "v1" and v1.created_by.name == "dev"
     assert "toon" in runner.invoke(cli, ["filters", "list"]).output
