@@ -62,8 +62,20 @@ def test_push_formats_with_parent_branch_notes_and_config(data_dir: Path, tmp_pa
         ],
     )
     assert second.exit_code == 0, second.output
-    third = runner.invoke(cli, ["push", "toon", str(ck.torchscript_file(tmp_path / "ts.pt")),
-                                "--label", "v2-ts", "--parent", "v1", "--branch", "torchscript"])
+    third = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.torchscript_file(tmp_path / "ts.pt")),
+            "--label",
+            "v2-ts",
+            "--parent",
+            "v1",
+            "--branch",
+            "torchscript",
+        ],
+    )
     assert third.exit_code == 0, third.output
     app = create_app(make_settings(data_dir))
     with app.state.sessions() as session:

@@ -56,18 +56,20 @@ def test_reviewer_comments_picks_and_downloads_the_report(
     page.goto(f"/c/{slug}")
     first_cell = page.get_by_test_id("cell").first
     first_cell.get_by_test_id("cell-comments").click()
-    first_cell.get_by_label("Comment on this cell").fill("The **eyes** lose their highlight")
-    first_cell.get_by_role("button", name="Comment").click()
+    dialog = page.get_by_test_id("comment-dialog")
+    assert dialog.get_by_text("On v1 × s0.png").is_visible()
+    dialog.get_by_label("Comment on this cell").fill("The **eyes** lose their highlight")
+    dialog.get_by_role("button", name="Comment").click()
     page.wait_for_url(f"**/c/{slug}?page=1#row-*")
     assert page.get_by_test_id("cell").first.get_by_test_id("cell-comments").inner_text() == "💬 1"
     assert "The eyes lose their highlight" in page.get_by_test_id("comments").inner_text()
 
-    page.get_by_test_id("cell").nth(1).get_by_test_id("pick").click()
-    page.wait_for_load_state()
-    assert (
-        page.get_by_test_id("cell").nth(1).get_by_test_id("pick").get_attribute("aria-pressed")
-        == "true"
+    star = page.get_by_test_id("cell").nth(1).get_by_test_id("pick")
+    star.click()  # no reload: the script updates the row and the column headers
+    page.wait_for_function(
+        "el => el.getAttribute('aria-pressed') == 'true'", arg=star.element_handle()
     )
+    assert star.inner_text() == "★ 1"
     heads = page.get_by_test_id("preferred").all_inner_texts()
     assert heads == ["★ preferred in 0 of 1", "★ preferred in 1 of 1"]
 

@@ -4,7 +4,7 @@ from collections import defaultdict
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Comparison, User
@@ -40,11 +40,11 @@ def toggle_pick(
     slug: str,
     db: SessionDep,
     user: ViewerUser,
-    sample_id: Annotated[int, Form()],
-    version_id: Annotated[int, Form()],
-    page: Annotated[int, Form()] = 1,
+    sample_id: int,
+    version_id: int,
+    page: int = 1,
 ) -> Response:
-    """Add or remove one version from your best picks on a row."""
+    """Add or remove one version from your best picks on a row (JSON for the page's script)."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     summary = reviews_service.summarize_picks(db, comparison=comparison, reviewer=user)
     mine = set(summary.mine.get(sample_id, set())) ^ {version_id}
@@ -52,7 +52,17 @@ def toggle_pick(
         db, comparison=comparison, sample_id=sample_id, version_ids=sorted(mine), reviewer=user
     )
     db.commit()
-    return _back(comparison, page, sample_id)
+    if "application/json" not in request.headers.get("accept", ""):
+        return _back(comparison, page, sample_id)
+    after = reviews_service.summarize_picks(db, comparison=comparison, reviewer=user)
+    return JSONResponse(
+        {
+            "mine": sorted(after.mine.get(sample_id, set())),
+            "row": {str(k): v for k, v in after.by_row.get(sample_id, {}).items()},
+            "preferred": {str(k): v for k, v in after.preferred.items()},
+            "rows_with_picks": after.rows_with_picks,
+        }
+    )
 
 
 @router.post("/c/{slug}/comments")
