@@ -1,4 +1,4 @@
-// Review on the grid: ★ toggles a best pick without reloading; 💬 opens one shared comment form.
+// Review on the grid: ★ toggles a best pick without reloading; "Comment" opens one shared comment form.
 (() => {
   const grid = document.querySelector("[data-compare-grid]");
   if (!grid) return;
