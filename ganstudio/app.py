@@ -21,6 +21,7 @@ from ganstudio.services.throttle import SignInThrottle
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
+from ganstudio.web.fragments import FragmentCache
 from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import BodySizeLimit
 from ganstudio.web.routes import (
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.blobs = BlobStore(settings.blob_dir)
     app.state.throttle = SignInThrottle()
     app.state.pages = Pages(demo=settings.demo)
+    app.state.fragments = FragmentCache()
     app.state.worker = RenderWorker(
         sessions=app.state.sessions, blobs=app.state.blobs, settings=settings
     )

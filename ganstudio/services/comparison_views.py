@@ -104,6 +104,40 @@ def recent_comparisons(
     return list(summaries.values()), total
 
 
+def grid_revision(session: Session, *, comparison: Comparison) -> tuple:
+    """Return what changes whenever the grid would: render states, picks, comments, columns."""
+    from ganstudio.db.tables import Comment, ComparisonVersion, Pick, Version
+
+    states = tuple(
+        sorted(
+            (state.value, count)
+            for state, count in session.execute(
+                select(Render.state, func.count())
+                .join(ComparisonCell, ComparisonCell.render_id == Render.id)
+                .where(ComparisonCell.comparison_id == comparison.id)
+                .group_by(Render.state)
+            )
+        )
+    )
+    picks = session.execute(
+        select(func.count(), func.max(Pick.created_at)).where(Pick.comparison_id == comparison.id)
+    ).one()
+    comments = session.execute(
+        select(func.count(), func.max(Comment.updated_at)).where(
+            Comment.comparison_id == comparison.id
+        )
+    ).one()
+    columns = tuple(
+        session.execute(
+            select(Version.id, Version.label, Version.status)
+            .join(ComparisonVersion, ComparisonVersion.version_id == Version.id)
+            .where(ComparisonVersion.comparison_id == comparison.id)
+            .order_by(ComparisonVersion.position)
+        )
+    )
+    return (states, tuple(picks), tuple(comments), columns)
+
+
 def median_render_ms(session: Session, *, comparison: Comparison) -> dict[int, float]:
     """Return each column's median render time (ms) over its done cells."""
     durations: dict[int, list[float]] = {}

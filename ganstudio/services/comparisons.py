@@ -230,12 +230,8 @@ def comparison_versions(session: Session, *, comparison: Comparison) -> list[Ver
     )
 
 
-def read_grid(
-    session: Session, *, comparison: Comparison, page: int = 1, per_page: int = 50
-) -> Grid:
-    """Return one page of rows with every cell's render (4 queries, whatever the size)."""
-    versions = comparison_versions(session, comparison=comparison)
-    total = (
+def count_rows(session: Session, *, comparison: Comparison) -> int:
+    return (
         session.scalar(
             select(func.count())
             .select_from(ComparisonSample)
@@ -243,6 +239,14 @@ def read_grid(
         )
         or 0
     )
+
+
+def read_grid(
+    session: Session, *, comparison: Comparison, page: int = 1, per_page: int = 50
+) -> Grid:
+    """Return one page of rows with every cell's render (4 queries, whatever the size)."""
+    versions = comparison_versions(session, comparison=comparison)
+    total = count_rows(session, comparison=comparison)
     samples = list(
         session.scalars(
             select(Sample)

@@ -78,3 +78,35 @@ def test_arena_page_narrows_by_set_and_tag(
     assert "arena/next?tag=face&amp;versions=v1%2Cv2" in page.text
     pair = browser.get(f"/api/v1/filters/{slug}/arena/next?tag=face&versions=v1,v2").json()
     assert pair["sample_id"] in rendered["samples"][1:]  # only the tagged samples
+
+
+def test_cached_grid_changes_whenever_what_it_shows_changes(
+    client: TestClient,
+    app: FastAPI,
+    signed_in,
+    tokens: dict,
+    rendered: dict,  # noqa: F811
+) -> None:
+    browser, _ = signed_in(Role.VIEWER)
+    ref, (v1, _, _) = rendered["comparison"], rendered["versions"]
+    first = browser.get(f"/c/{ref}").text
+    assert browser.get(f"/c/{ref}").text == first  # unchanged: served from the cache
+    assert app.state.fragments.hits >= 1
+    api = {"Authorization": f"Bearer {tokens[Role.QA]}"}
+    client.post(f"/api/v1/comparisons/{ref}/comments", headers=api, json={"body": "fresh note"})
+    assert "fresh note" in browser.get(f"/c/{ref}").text
+    client.post(
+        f"/api/v1/comparisons/{ref}/picks",
+        headers=api,
+        json={"sample_id": rendered["samples"][0], "version_ids": [v1]},
+    )
+    assert "★ preferred in 1 of 1" in browser.get(f"/c/{ref}").text
+    client.patch(
+        f"/api/v1/versions/{v1}",
+        json={"status": "approved"},
+        headers={"Authorization": f"Bearer {tokens[Role.DEVELOPER]}"},
+    )
+    assert "status-approved" in browser.get(f"/c/{ref}").text
+    other, _ = signed_in(Role.QA)  # another reader never sees this reader's cached page
+    assert 'aria-pressed="true"' in other.get(f"/c/{ref}").text
+    assert 'aria-pressed="true"' not in browser.get(f"/c/{ref}").text

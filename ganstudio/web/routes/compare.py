@@ -20,6 +20,7 @@ from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
 from ganstudio.web.routes.reviews import review_context
+from ganstudio.web.security import csrf_token
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -157,10 +158,27 @@ def read_comparison(
 ) -> Response:
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
-    context = _grid_context(db, comparison, page, _user)
-    if page > context["pages"]:
-        return RedirectResponse(f"/c/{comparison.slug}?page={context['pages']}", status_code=303)
-    return request.app.state.pages.render(request, "compare/grid.html", context)
+    total = comparisons_service.count_rows(db, comparison=comparison)
+    pages = max(1, -(-total // ROWS_PER_PAGE))
+    if page > pages:
+        return RedirectResponse(f"/c/{comparison.slug}?page={pages}", status_code=303)
+    pages_env = request.app.state.pages
+    # The body (hundreds of cells) is rendered once per revision of what it shows, per session:
+    # it holds this reader's picks and CSRF token. Planners reload it far more than it changes.
+    key = (
+        comparison.id,
+        page,
+        _user.id,
+        csrf_token(request),
+        views_service.grid_revision(db, comparison=comparison),
+    )
+    body = request.app.state.fragments.get_or_render(
+        key,
+        lambda: pages_env.templates.get_template("compare/_grid_body.html").render(
+            request=request, user=_user, **_grid_context(db, comparison, page, _user)
+        ),
+    )
+    return pages_env.render(request, "compare/grid.html", {"comparison": comparison, "body": body})
 
 
 @router.get("/c/{slug}/live")
