@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
-from ganstudio.inference.pipeline import PipelineSettings, render_key
+from ganstudio.inference.pipeline import PipelineSettings
 from ganstudio.services import audit, ranking
+from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
 from ganstudio.vocabulary import RenderState, VersionStatus, VoteOutcome
@@ -70,11 +71,10 @@ def rendered_cells(
     wanted: dict[str, tuple[int, int]] = {}
     for sample in samples:
         for version in versions:
-            mask = sample.mask_sha256 if version.input_channels == 4 else None
-            key = render_key(
-                checkpoint_sha256=version.checkpoint_sha256,
+            key = renders_service.version_render_key(
+                version=version,
                 input_sha256=sample.sha256,
-                mask_sha256=mask,
+                mask_sha256=sample.mask_sha256,
                 settings=settings,
             )
             wanted[key] = (sample.id, version.id)

@@ -17,6 +17,18 @@ MISSING_MASK = (
 )
 
 
+def version_render_key(
+    *, version: Version, input_sha256: str, mask_sha256: str | None, settings: PipelineSettings
+) -> str:
+    """Return the key of `version`'s render of an input; only 4-channel versions see the mask."""
+    return render_key(
+        checkpoint_sha256=version.checkpoint_sha256,
+        input_sha256=input_sha256,
+        mask_sha256=mask_sha256 if version.input_channels == 4 else None,
+        settings=settings,
+    )
+
+
 def ensure_render(
     session: Session,
     *,
@@ -27,11 +39,8 @@ def ensure_render(
 ) -> Render:
     """Return the render of `version` on this input, queuing it when it was never made."""
     mask = mask_sha256 if version.input_channels == 4 else None
-    key = render_key(
-        checkpoint_sha256=version.checkpoint_sha256,
-        input_sha256=input_sha256,
-        mask_sha256=mask,
-        settings=settings,
+    key = version_render_key(
+        version=version, input_sha256=input_sha256, mask_sha256=mask, settings=settings
     )
     render = session.scalar(select(Render).where(Render.render_key == key))
     if render is not None:

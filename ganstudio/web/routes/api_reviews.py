@@ -121,11 +121,14 @@ def read_picks(ref: str, db: SessionDep, user: ViewerUser) -> list[PreferredPubl
 
 
 def parse_scope(
-    db: SessionDep, filter_id: int, versions: str | None, set_id: int | None, tag: list[str] | None
+    db: SessionDep,
+    filter_: Filter,
+    versions: str | None,
+    set_id: int | None,
+    tag: list[str] | None,
 ) -> arena_service.ArenaScope:
     version_ids: tuple[int, ...] = ()
     if versions:
-        filter_ = db.get(Filter, filter_id)
         refs = [r for r in versions.split(",") if r.strip()]
         version_ids = tuple(
             v.id for v in comparisons_service.resolve_versions(db, filter_=filter_, refs=refs)
@@ -148,7 +151,7 @@ def read_next_pair(
 ) -> ArenaPairPublic:
     """Serve a blind pair: one sample, two renders, random sides, no version names."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    scope = parse_scope(db, filter_.id, versions, set, tag)
+    scope = parse_scope(db, filter_, versions, set, tag)
     served = arena_service.next_pair(db, filter_=filter_, voter=user, scope=scope)
     db.commit()
     if served is None:

@@ -208,7 +208,8 @@ def read_comparison_live(
             },
             "medians": views_service.median_render_ms(db, comparison=comparison) if moved else {},
             "page": 1,
-            **review_context(db, comparison, _user),
+            # Only cells that moved are re-rendered; a poll where none did needs no review data.
+            **(review_context(db, comparison, _user) if moved else {}),
         },
     )
 
