@@ -137,6 +137,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         app.state.worker.wake.set()
         worker_thread.join(timeout=60)  # a render in flight finishes; the queue keeps the rest
+    app.state.worker.pool.close()
     app.state.engine.dispose()
 
 

@@ -36,7 +36,17 @@ class Settings(BaseSettings):
         "thread", description="run renders in a background thread of the server, or not at all"
     )
     network_cache_size: int = Field(4, description="networks kept loaded by the render worker")
-    render_time_limit_seconds: float = Field(120, description="a slower render fails its cell")
+    render_time_limit_seconds: float = Field(
+        120, description="a render running longer is stopped (its executor killed) and fails"
+    )
+    sandbox: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: run networks under Landlock + seccomp where the kernel has them; "
+        "off: resource limits only (for debugging), and TorchScript pushes are refused",
+    )
+    executor_memory_bytes: int = Field(
+        16 * 1024**3, description="address space of each network's process on CPU (0: no limit)"
+    )
     max_comparison_samples: int = Field(1000, description="rows a comparison may have")
     demo: bool = Field(False, description="seed demo content and show demo sign-ins")
     secure_cookies: bool = Field(False, description="set when served over HTTPS only")

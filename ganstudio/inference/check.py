@@ -1,19 +1,19 @@
 """Check an uploaded checkpoint before it is stored: load it, run a probe, measure it.
 
-Runs in a child process (`python -m ganstudio.inference.check`), so a checkpoint that hangs,
-crashes or eats memory costs a killed child, never the server. `check_checkpoint` is the
-entry point the services call; it enforces the time limit.
+The check runs in a fresh executor (`ganstudio.inference.networks.start_network`): a
+checkpoint that hangs, crashes, eats memory or tries to reach the server's files costs a
+killed, sandboxed child, never the server. `check_checkpoint` is the entry point the services
+call; `measure_network` is what the executor runs.
 """
 
-import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the executor imports this module; it needs no settings
+    from ganstudio.config import Settings
 
 PROBE_SIZE = 256  # divisible by the stride of any U-Net up to depth 8
 MEASURE_SIZE = 512
@@ -40,38 +40,53 @@ def check_checkpoint(
     *,
     architecture: str | None,
     config: dict[str, Any] | None,
-    timeout_seconds: float,
+    settings: "Settings",
 ) -> CheckReport:
-    """Check `path` in a child process; raise CheckpointRejectedError with the reason."""
-    request = json.dumps({"path": str(path), "architecture": architecture, "config": config})
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    """Check `path` in a fresh executor; raise CheckpointRejectedError with the reason."""
+    from ganstudio.inference.executor import ExecutorError, ExecutorTimeoutError
+    from ganstudio.inference.formats import CheckpointError
+    from ganstudio.inference.networks import start_network
+
+    limit = settings.checkpoint_check_seconds
+    deadline = time.monotonic() + limit
+    loaded = None
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "ganstudio.inference.check"],
-            input=request,
-            capture_output=True,
-            text=True,
-            timeout=timeout_seconds,
-            env=env,
-            check=False,
+        loaded = start_network(
+            settings, path.read_bytes(), architecture=architecture, config=config, timeout=limit
         )
-    except subprocess.TimeoutExpired:
+        answer, _ = loaded.executor.request(
+            {"op": "check"}, timeout=max(1.0, deadline - time.monotonic())
+        )
+        return _report(answer, format=loaded.format)
+    except ExecutorTimeoutError:
         raise CheckpointRejectedError(
-            f"The check took longer than the {timeout_seconds:.0f} s limit (loading it and "
-            f"running one {PROBE_SIZE}×{PROBE_SIZE} probe and {LATENCY_RUNS + 1} runs at "
+            f"The check took longer than the {limit:.0f} s limit (loading it and running one "
+            f"{PROBE_SIZE}×{PROBE_SIZE} probe and {LATENCY_RUNS + 1} runs at "
             f"{MEASURE_SIZE}×{MEASURE_SIZE}). Push a lighter network, or ask an admin to raise "
             "GANSTUDIO_CHECKPOINT_CHECK_SECONDS."
         ) from None
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        tail = (result.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        raise CheckpointRejectedError(
-            f"Checking the checkpoint crashed (exit code {result.returncode}: {tail[0][:300]})."
+    except (CheckpointError, ExecutorError) as exc:
+        raise CheckpointRejectedError(str(exc)) from None
+    finally:
+        if loaded is not None:
+            loaded.executor.close()
+
+
+def _report(answer: dict[str, Any], *, format: str) -> CheckReport:
+    """Build the report from an executor's answer, trusting none of its types."""
+    try:
+        gflops = answer["gflops_512"]
+        return CheckReport(
+            format=format,
+            architecture=str(answer["architecture"]) if answer["architecture"] else None,
+            config=dict(answer["config"] or {}),
+            input_channels=int(answer["input_channels"]),
+            param_count=int(answer["param_count"]),
+            gflops_512=None if gflops is None else float(gflops),
+            latency_ms_512=float(answer["latency_ms_512"]),
         )
-    answer = json.loads(lines[-1])
-    if "error" in answer:
-        raise CheckpointRejectedError(answer["error"])
-    return CheckReport(**answer)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointRejectedError(f"The check returned a malformed report ({exc}).") from None
 
 
 def probe_image(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
@@ -85,37 +100,34 @@ def probe_image(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
     return torch.stack([planes[i % len(planes)] for i in range(channels)])[None]  # (1, C, H, W)
 
 
-def _run_checks(path: Path, architecture: str | None, config: dict[str, Any] | None) -> dict:
+def measure_network(loaded: "LoadedNetwork") -> dict[str, Any]:  # noqa: F821
+    """Probe a loaded network (in the executor) and measure it; raise with what is wrong."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from ganstudio.inference.errors import describe_error
-    from ganstudio.inference.loader import CheckpointError, load_network
+    from ganstudio.inference.formats import CheckpointError
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    try:
-        loaded = load_network(path, architecture=architecture, config=config)
-    except CheckpointError as exc:
-        return {"error": str(exc)}
     net = loaded.net
+    device = next((p.device for p in net.parameters()), torch.device("cpu"))
     channels_to_try = [loaded.input_channels] if loaded.input_channels else [3, 4]
     output, channels, failure = None, 0, ""
     with torch.inference_mode():
         for channels in channels_to_try:
             try:
-                output = net(probe_image(channels, PROBE_SIZE))
+                output = net(probe_image(channels, PROBE_SIZE).to(device))
                 break
             except Exception as exc:  # a network may raise anything on the wrong input
                 failure = describe_error(exc)
     if output is None:
-        return {
-            "error": f"The network raised an error on a {PROBE_SIZE}×{PROBE_SIZE} probe "
+        raise CheckpointError(
+            f"The network raised an error on a {PROBE_SIZE}×{PROBE_SIZE} probe "
             f"image with {'/'.join(map(str, channels_to_try))} channels: {failure}"
-        }
+        )
     problem = _output_problem(output, PROBE_SIZE)
     if problem:
-        return {"error": problem}
-    big = probe_image(channels, MEASURE_SIZE)
+        raise CheckpointError(problem)
+    big = probe_image(channels, MEASURE_SIZE).to(device)
     with torch.inference_mode():
         gflops = None
         try:
@@ -129,13 +141,12 @@ def _run_checks(path: Path, architecture: str | None, config: dict[str, Any] | N
             start = time.perf_counter()
             net(big)
             timings.append((time.perf_counter() - start) * 1000)
-    params = sum(p.numel() for p in net.parameters())
     report = CheckReport(
         format=loaded.format,
         architecture=loaded.architecture,
         config=loaded.config,
         input_channels=channels,
-        param_count=params,
+        param_count=sum(p.numel() for p in net.parameters()),
         gflops_512=gflops,
         latency_ms_512=round(statistics.median(timings), 2),
     )
@@ -159,13 +170,3 @@ def _output_problem(output: object, size: int) -> str | None:
     if not torch.isfinite(output).all():
         return "The network's output contains NaN or infinite values on the probe image."
     return None
-
-
-def main() -> None:
-    request = json.loads(sys.stdin.read())
-    answer = _run_checks(Path(request["path"]), request.get("architecture"), request.get("config"))
-    sys.stdout.write("\n" + json.dumps(answer) + "\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -3,43 +3,56 @@
 The queue is the `renders` table itself (state = queued), so nothing is lost in a crash: a
 render left `running` by a worker that died is queued again by the next worker's `recover`,
 and a render that is done is never run again.
+
+The worker never loads a network itself: it decodes and prepares the input here, and an
+isolated executor (`ganstudio.inference.networks`) runs the network, killed at the render time
+limit so a slow network fails its own cell and the next render starts at once.
 """
 
-import io
 import logging
 import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-import torch
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, Version
-from ganstudio.inference.cache import NetworkCache
 from ganstudio.inference.errors import describe_error
-from ganstudio.inference.loader import CheckpointError, LoadedNetwork, load_network
-from ganstudio.inference.pipeline import PipelineSettings, RenderError, run_full
+from ganstudio.inference.executor import (
+    ExecutorCrashedError,
+    ExecutorError,
+    ExecutorRefusedError,
+    ExecutorTimeoutError,
+)
+from ganstudio.inference.formats import CheckpointError
+from ganstudio.inference.networks import ExecutorPool, NetworkSpec, render_image
+from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
 from ganstudio.storage.blobs import BlobStore
-from ganstudio.storage.images import load_rgb, png_bytes, thumbnail_of
+from ganstudio.storage.images import load_mask, load_rgb, png_bytes, thumbnail_of
 from ganstudio.vocabulary import RenderState
 
 log = logging.getLogger(__name__)
 
 
-def pick_device(setting: str) -> torch.device:
-    """Return the device to render on: CUDA when asked for or available ("auto")."""
-    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+@dataclass(frozen=True)
+class RenderInputs:
+    """What one claimed render needs, read from its rows in one short session."""
+
+    network: NetworkSpec
+    input_channels: int
+    input_sha256: str
+    mask_sha256: str | None
+    settings: PipelineSettings
 
 
 class RenderWorker:
-    """Runs queued renders, one at a time, on all the cores (or the GPU)."""
+    """Runs queued renders, one at a time, each in its network's warm executor."""
 
     def __init__(
         self,
@@ -47,17 +60,14 @@ class RenderWorker:
         sessions: sessionmaker[Session],
         blobs: BlobStore,
         settings: Settings,
-        cache: NetworkCache | None = None,
     ) -> None:
         self.sessions = sessions
         self.blobs = blobs
         self.settings = settings
-        self.cache = cache or NetworkCache(settings.network_cache_size)
+        self.pool = ExecutorPool(settings)
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.device = pick_device(settings.device)
         self.wake = threading.Event()
         self.renders_run = 0
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     def recover(self, *, stale_after_seconds: float = 0) -> int:
         """Queue again the renders that a dead worker left `running`; return how many."""
@@ -114,49 +124,27 @@ class RenderWorker:
 
     def run_one(self, render_id: int) -> RenderState:
         """Render one claimed render and record the result or the reason it failed."""
-        with self.sessions() as session:
-            render = session.get(Render, render_id)
-            assert render is not None
-            version = session.get(Version, render.version_id)
-            assert version is not None
-            settings = PipelineSettings(**render.settings)
-            inputs = (render.input_sha256, render.mask_sha256)
-            net_spec = (
-                version.checkpoint_sha256,
-                version.architecture,
-                dict(version.config),
-                version.input_channels,
-            )
+        inputs = self._inputs(render_id)
         started = time.perf_counter()
         try:
-            output = self._render(net_spec, inputs, settings)
+            output = self._render(inputs)
             # Lossless, so the differences between versions are real.
             output_blob = self.blobs.put_bytes(png_bytes(output, fast=True))
             thumb_blob = self.blobs.put_bytes(thumbnail_of(output))
-            elapsed_ms = (time.perf_counter() - started) * 1000
             values = {
                 "state": RenderState.DONE,
                 "output_sha256": output_blob.sha256,
                 "thumb_sha256": thumb_blob.sha256,
                 "width": output.width,
                 "height": output.height,
-                "duration_ms": round(elapsed_ms, 1),
                 "error": "",
             }
-            limit = self.settings.render_time_limit_seconds
-            if elapsed_ms > limit * 1000:
-                values = {
-                    "state": RenderState.FAILED,
-                    "error": (
-                        f"The render took {elapsed_ms / 1000:.0f} s, over the {limit:.0f} s limit."
-                    ),
-                    "duration_ms": round(elapsed_ms, 1),
-                }
-        except (RenderError, CheckpointError) as exc:
+        except (RenderError, CheckpointError, ExecutorError) as exc:
             values = {"state": RenderState.FAILED, "error": _sentence(str(exc))}
-        except Exception as exc:  # a network may raise anything; the job goes on
+        except Exception as exc:  # the job goes on whatever happens to one render
             log.warning("Render %s failed: %s", render_id, describe_error(exc))
             values = {"state": RenderState.FAILED, "error": describe_error(exc)}
+        values["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         with self.sessions() as session, session.begin():
             session.execute(
                 update(Render)
@@ -166,41 +154,53 @@ class RenderWorker:
         self.renders_run += 1
         return values["state"]
 
-    def _render(self, net_spec: tuple, inputs: tuple, settings: PipelineSettings):
-        checkpoint_sha256, architecture, config, input_channels = net_spec
-        input_sha256, mask_sha256 = inputs
-        network = self.cache.get(
-            checkpoint_sha256, lambda: self._load(checkpoint_sha256, architecture, config)
-        )
+    def _inputs(self, render_id: int) -> RenderInputs:
+        with self.sessions() as session:
+            render = session.get(Render, render_id)
+            assert render is not None
+            version = session.get(Version, render.version_id)
+            assert version is not None
+            return RenderInputs(
+                network=NetworkSpec(
+                    checkpoint_sha256=version.checkpoint_sha256,
+                    architecture=version.architecture,
+                    config=dict(version.config),
+                ),
+                input_channels=version.input_channels,
+                input_sha256=render.input_sha256,
+                mask_sha256=render.mask_sha256,
+                settings=PipelineSettings(**render.settings),
+            )
+
+    def _render(self, inputs: RenderInputs):
+        limits = self.settings
         rgb = load_rgb(
-            self.blobs.read_bytes(input_sha256), max_pixels=self.settings.max_image_pixels
+            self.blobs.read_bytes(inputs.input_sha256), max_pixels=limits.max_image_pixels
         )
         mask = None
-        if mask_sha256:
-            from PIL import Image
-
-            mask = Image.open(io.BytesIO(self.blobs.read_bytes(mask_sha256))).convert("L")
-        return run_full(
-            network.net,
-            rgb,
-            settings=settings,
-            stride=network.stride,
-            input_channels=input_channels,
-            mask=mask,
-            device=self.device,
+        if inputs.mask_sha256:
+            with self.blobs.open(inputs.mask_sha256) as stream:
+                mask = load_mask(stream, max_pixels=limits.max_image_pixels)
+        image, mask = prepare_input(
+            rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )
-
-    def _load(
-        self, checkpoint_sha256: str, architecture: str | None, config: dict
-    ) -> LoadedNetwork:
-        network = load_network(
-            self.blobs.path_for(checkpoint_sha256),
-            architecture=architecture,
-            config=config if architecture else None,
-        )
-        # channels_last: oneDNN's convolutions run ~25% faster on CPU in this layout (bench/).
-        network.net.to(self.device, memory_format=torch.channels_last)
-        return network
+        sha256 = inputs.network.checkpoint_sha256
+        warm = self.pool.get(inputs.network, lambda: self.blobs.read_bytes(sha256))
+        limit = limits.render_time_limit_seconds
+        try:
+            return render_image(warm, image, mask, timeout=limit)
+        except ExecutorTimeoutError:
+            self.pool.discard(sha256)
+            raise RenderError(
+                f"The render took longer than the {limit:.0f} s limit, so it was stopped. This "
+                f"version is too slow on a {image.width}×{image.height} input; make it lighter, "
+                "or ask an admin to raise GANSTUDIO_RENDER_TIME_LIMIT_SECONDS."
+            ) from None
+        except ExecutorCrashedError:
+            self.pool.discard(sha256)
+            raise
+        except ExecutorRefusedError as exc:
+            raise RenderError(f"The network failed on this image: {exc}") from None
 
     def run_until_idle(self, *, max_renders: int | None = None) -> int:
         """Run queued renders until none is left (or `max_renders`); return how many ran."""

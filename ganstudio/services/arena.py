@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
-from ganstudio.inference.pipeline import PipelineSettings
+from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit, ranking
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service

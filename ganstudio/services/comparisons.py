@@ -18,7 +18,7 @@ from ganstudio.db.tables import (
     User,
     Version,
 )
-from ganstudio.inference.pipeline import PipelineSettings
+from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
-from ganstudio.inference.pipeline import PipelineSettings, render_key
+from ganstudio.inference.render_spec import PipelineSettings, render_key
 from ganstudio.services.errors import NotFoundError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 

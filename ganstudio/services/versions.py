@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from ganstudio.config import Settings
 from ganstudio.db.tables import Filter, User, Version, VersionStatusChange
 from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
-from ganstudio.inference.loader import CheckpointError, parse_config
+from ganstudio.inference.formats import CheckpointError, parse_config
 from ganstudio.services import audit
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
 from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
@@ -107,7 +107,7 @@ def push_version(
                 staged.path,
                 architecture=request.architecture or None,
                 config=config,
-                timeout_seconds=settings.checkpoint_check_seconds,
+                settings=settings,
             )
             blobs.commit(staged)  # bytes on disk before the row that names them commits
     except BlobTooLargeError as exc:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
 from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
-from ganstudio.inference.pipeline import PipelineSettings
+from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
 from ganstudio.services.comparisons import MAX_VERSIONS, default_versions

@@ -15,7 +15,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from ganstudio.db.tables import Render
-from ganstudio.inference.pipeline import PipelineSettings, pad_to_stride, run_full
+from ganstudio.inference.pipeline import pad_to_stride, run_full
+from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.roles import Role
 from ganstudio.services import samples as samples_service
@@ -86,7 +87,7 @@ def test_cells_fill_and_a_second_comparison_renders_nothing(
     assert first["job"]["status"] == "queued" and first["job"]["total"] == 6
     worker: RenderWorker = app.state.worker
     assert worker.run_until_idle() == 6
-    assert worker.cache.loads == 2  # each network loaded once for the whole batch
+    assert worker.pool.loads == 2  # each network loaded once for the whole batch
     grid = client.get(f"/api/v1/comparisons/{first['slug']}", headers=bearer(token)).json()
     assert [v["label"] for v in grid["versions"]] == ["v1", "v2"]
     assert {c["state"] for c in grid["cells"]} == {"done"}

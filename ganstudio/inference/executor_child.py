@@ -1,0 +1,219 @@
+"""Inside the executor processes: a zygote that forks sandboxed executors, and their loop.
+
+`python -I -m ganstudio.inference.executor_child CONTROL_FD` starts the zygote with an empty
+environment in an empty scratch directory. It imports torch once, confines itself (Landlock),
+then forks one executor per request: each applies its resource limits and seccomp filter and
+serves load / check / render requests on the socket it was given (`protocol`). A fork costs
+~0.2 s where a fresh interpreter importing torch costs seconds, and the zygote never runs a
+network, so every executor starts clean.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+from ganstudio.inference import sandbox
+from ganstudio.inference.protocol import PeerGoneError, receive_message, send_message
+
+MAX_REQUEST_BYTES = 2 * 1024**3  # a checkpoint (bounded by the upload limit) or an image
+
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    start = json.loads(control.recv(65536))
+    _preload()
+    abi = 0
+    if start["sandbox"]:
+        packages = [Path(_module_dir("ganstudio")), Path(_module_dir("models"))]
+        abi = sandbox.restrict_filesystem(sandbox.read_allowlist(packages), sandbox.device_files())
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # executors are reaped by the kernel
+    control.send(json.dumps({"pid": os.getpid(), "landlock_abi": abi}).encode())
+    while True:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
+        except OSError:
+            return
+        if not message:
+            return  # the worker went away: so does the zygote
+        request = json.loads(message)
+        pid = os.fork()
+        if pid == 0:
+            control.close()
+            _run_executor(fds, request, landlock_abi=abi, sandboxed=start["sandbox"])
+            os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # it died already
+            control.send(json.dumps({"pid": pid}).encode())
+            continue
+        socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
+
+
+def _module_dir(name: str) -> str:
+    return os.path.dirname(sys.modules[name].__file__ or "")
+
+
+def _preload() -> None:
+    """Import everything executors use, before the zygote is confined and forks."""
+    import tempfile
+
+    import numpy  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import safetensors.torch  # noqa: F401
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import models  # noqa: F401
+    from ganstudio.inference import check, loader, pipeline  # noqa: F401
+
+    # Libraries that ask for a temp dir (torch._dynamo does, on import) get the scratch dir
+    # without probing it with a write, which the sandbox would deny.
+    tempfile.tempdir = os.getcwd()
+    # Run the lazy imports of a FLOP count now; on one thread, so no OpenMP pool exists for
+    # fork to break (each executor sets its own thread count).
+    torch.set_num_threads(1)
+    with torch.inference_mode(), FlopCounterMode(display=False):
+        torch.nn.functional.conv2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3))
+    torch.set_grad_enabled(False)
+
+
+def _run_executor(fds: list[int], request: dict, *, landlock_abi: int, sandboxed: bool) -> None:
+    sock_fd, log_fd = fds
+    os.dup2(log_fd, 2)
+    os.dup2(log_fd, 1)  # a network's print() must not reach the protocol socket
+    os.close(log_fd)
+    limits = sandbox.ExecutorLimits(**request["limits"])
+    report = sandbox.SandboxReport(
+        landlock_abi=landlock_abi,
+        limits=limits.apply(gpu=str(request["device"]).startswith("cuda")),
+    )
+    if sandboxed:
+        report.seccomp = sandbox.forbid_processes_and_sockets()
+    conn = socket.socket(fileno=sock_fd)
+    _Executor(conn, request, report).serve()
+
+
+class _Executor:
+    """Serves one worker's requests for one network."""
+
+    def __init__(self, conn: socket.socket, request: dict, report: sandbox.SandboxReport) -> None:
+        import torch
+
+        self.conn = conn
+        self.report = report
+        self.network = None
+        torch.set_num_threads(max(1, int(request["threads"])))
+        self.device = _pick_device(request["device"])
+
+    def serve(self) -> None:
+        handlers = {
+            "selftest": self.selftest,
+            "load": self.load,
+            "check": self.check,
+            "render": self.render,
+        }
+        while True:
+            try:
+                header, payload = receive_message(self.conn, max_payload=MAX_REQUEST_BYTES)
+            except PeerGoneError:
+                return
+            handler = handlers.get(header.get("op"))
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown request {header.get('op')!r}")
+                answer, data = handler(header, payload)
+            except Exception as exc:
+                answer, data = _error_answer(exc), b""
+            send_message(self.conn, answer, data)
+
+    def selftest(self, header: dict, _payload: bytes) -> tuple[dict, bytes]:
+        self.report.checks = sandbox.self_test(
+            [Path(p) for p in header.get("canaries", [])], Path.cwd()
+        )
+        return {
+            "landlock_abi": self.report.landlock_abi,
+            "seccomp": self.report.seccomp,
+            "limits": self.report.limits,
+            "checks": self.report.checks,
+            "device": str(self.device),
+        }, b""
+
+    def load(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        import torch
+
+        from ganstudio.inference.loader import load_network
+
+        network = load_network(
+            payload, architecture=header.get("architecture"), config=header.get("config")
+        )
+        # channels_last: oneDNN's convolutions run ~25% faster on CPU in this layout (bench/).
+        network.net.to(self.device, memory_format=torch.channels_last)
+        self.network = network
+        return {
+            "format": network.format,
+            "architecture": network.architecture,
+            "config": network.config,
+            "stride": network.stride,
+            "input_channels": network.input_channels,
+            "device": str(self.device),
+        }, b""
+
+    def check(self, _header: dict, _payload: bytes) -> tuple[dict, bytes]:
+        from ganstudio.inference.check import measure_network
+
+        if self.network is None:
+            raise ValueError("no network is loaded")
+        return measure_network(self.network), b""
+
+    def render(self, header: dict, payload: bytes) -> tuple[dict, bytes]:
+        from PIL import Image
+
+        from ganstudio.inference.pipeline import forward_image
+
+        if self.network is None:
+            raise ValueError("no network is loaded")
+        width, height, channels = int(header["width"]), int(header["height"]), header["channels"]
+        rgb_size = width * height * 3
+        if len(payload) != rgb_size + (width * height if channels == 4 else 0):
+            raise ValueError("the image bytes do not match its size")
+        view = memoryview(payload)
+        image = Image.frombuffer("RGB", (width, height), view[:rgb_size], "raw", "RGB", 0, 1)
+        mask = None
+        if channels == 4:
+            mask = Image.frombuffer("L", (width, height), view[rgb_size:], "raw", "L", 0, 1)
+        output = forward_image(
+            self.network.net, image, stride=self.network.stride, mask=mask, device=self.device
+        )
+        return {"width": output.width, "height": output.height}, output.tobytes()
+
+
+def _pick_device(setting: str):
+    import torch
+
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)
+
+
+def _error_answer(exc: BaseException) -> dict:
+    from ganstudio.inference.errors import describe_error
+    from ganstudio.inference.formats import CheckpointError
+    from ganstudio.inference.render_spec import RenderError
+
+    if isinstance(exc, CheckpointError):
+        return {"error": str(exc), "kind": "checkpoint"}
+    if isinstance(exc, RenderError):
+        return {"error": str(exc), "kind": "render"}
+    traceback.print_exc()  # to the executor's log, which the worker keeps the tail of
+    return {"error": describe_error(exc), "kind": "network"}
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,221 @@
+"""Run pushed networks in executors: start one, prove its sandbox, load, check, render; a pool.
+
+The rules that decide whether a checkpoint may run at all live here, once, for the push check
+and the render worker alike:
+- the format is read from the bytes in the worker (no torch, no code runs);
+- a TorchScript archive must pass `torchscript_check` (pure tensor operations only), and
+  runs only in an executor whose self-test shows the kernel sandbox denies reading the data
+  directory and writing files; without that, TorchScript is refused.
+"""
+
+import io
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ganstudio.config import Settings
+from ganstudio.inference.executor import (
+    Executor,
+    ExecutorError,
+    ExecutorRefusedError,
+    ExecutorSpec,
+    zygote,
+)
+from ganstudio.inference.formats import CheckpointError, detect_format
+from ganstudio.inference.sandbox import ExecutorLimits, SandboxReport
+from ganstudio.inference.torchscript_check import check_torchscript
+
+TORCHSCRIPT_NEEDS_SANDBOX = (
+    "TorchScript archives carry code, and this server has no active kernel sandbox to run them "
+    "in (Landlock is unavailable or turned off). Push safetensors, or ask an admin to enable "
+    "the sandbox (a Linux kernel with Landlock, GANSTUDIO_SANDBOX=auto)."
+)
+MAX_STRIDE = 1 << 12
+
+
+def executor_spec(settings: Settings) -> ExecutorSpec:
+    """Return how this install starts executors (device, threads, limits, sandbox)."""
+    return ExecutorSpec(
+        device=settings.device,
+        threads=max(1, os.cpu_count() or 1),
+        limits=ExecutorLimits(address_space_bytes=settings.executor_memory_bytes),
+        sandbox=settings.sandbox == "auto",
+    )
+
+
+def canaries(settings: Settings) -> list[Path]:
+    """Return files of the data directory a sandboxed executor must not be able to read."""
+    data_dir = settings.resolved_data_dir
+    found = [data_dir / "secret_key", data_dir / "ganstudio.db"]
+    return [p for p in found if p.exists()] or [data_dir]
+
+
+@dataclass
+class LoadedExecutor:
+    """An executor with a network loaded, and what the load reported."""
+
+    executor: Executor
+    format: str
+    architecture: str | None
+    config: dict[str, Any]
+    stride: int
+    input_channels: int | None
+    report: SandboxReport
+
+
+def start_network(
+    settings: Settings,
+    checkpoint: bytes,
+    *,
+    architecture: str | None,
+    config: dict[str, Any] | None,
+    timeout: float,
+) -> LoadedExecutor:
+    """Start a fresh executor, prove its sandbox, and load `checkpoint` into it."""
+    kind = detect_format(io.BytesIO(checkpoint))
+    if kind == "torchscript":
+        check_torchscript(io.BytesIO(checkpoint))
+    spec = executor_spec(settings)
+    executor = zygote(sandbox=spec.sandbox).spawn(spec)
+    try:
+        report = executor.selftest(canaries(settings), timeout=timeout)
+        _remember(report)
+        if kind == "torchscript" and not report.active:
+            raise CheckpointError(TORCHSCRIPT_NEEDS_SANDBOX)
+        try:
+            answer, _ = executor.request(
+                {"op": "load", "architecture": architecture, "config": config},
+                checkpoint,
+                timeout=timeout,
+            )
+        except ExecutorRefusedError as exc:
+            raise CheckpointError(str(exc)) from None
+        return LoadedExecutor(
+            executor=executor,
+            format=kind if kind == "torchscript" else str(answer["format"]),
+            architecture=_optional_str(answer.get("architecture")),
+            config=dict(answer.get("config") or {}),
+            stride=_bounded_int(answer.get("stride"), 1, MAX_STRIDE),
+            input_channels=_optional_channels(answer.get("input_channels")),
+            report=report,
+        )
+    except BaseException:
+        executor.kill()
+        raise
+
+
+def render_image(
+    loaded: LoadedExecutor, image: Image.Image, mask: Image.Image | None, *, timeout: float
+) -> Image.Image:
+    """Render a prepared image (and mask) in `loaded`'s executor; same size out as in."""
+    width, height = image.size
+    payload = image.tobytes() + (mask.tobytes() if mask is not None else b"")
+    answer, data = loaded.executor.request(
+        {"op": "render", "width": width, "height": height, "channels": 4 if mask else 3},
+        payload,
+        timeout=timeout,
+        max_payload=width * height * 3,
+    )
+    if (answer.get("width"), answer.get("height")) != (width, height) or len(data) != (
+        width * height * 3
+    ):
+        loaded.executor.kill()
+        raise ExecutorError("The network's process returned an image of the wrong size.")
+    return Image.frombytes("RGB", (width, height), bytes(data))
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _bounded_int(value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or not low <= value <= high:
+        raise ExecutorError(f"The network's process reported an impossible value ({value!r}).")
+    return value
+
+
+def _optional_channels(value: object) -> int | None:
+    return None if value is None else _bounded_int(value, 1, 64)
+
+
+# The last self-test any executor of this process ran: the status page and /healthz show it.
+_last_report: SandboxReport | None = None
+
+
+def _remember(report: SandboxReport) -> None:
+    global _last_report
+    _last_report = report
+
+
+def last_sandbox_report() -> SandboxReport | None:
+    """Return what the newest executor's self-test measured (None before the first one)."""
+    return _last_report
+
+
+@dataclass
+class NetworkSpec:
+    """Which network a render needs, as its version row says."""
+
+    checkpoint_sha256: str
+    architecture: str | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+class ExecutorPool:
+    """Warm executors, one per loaded network, least recently used closed first."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.max_networks = max(1, settings.network_cache_size)
+        self._warm: OrderedDict[str, LoadedExecutor] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a checkpoint was loaded (tests, benchmarks)
+
+    def get(self, spec: NetworkSpec, read_checkpoint: Callable[[], bytes]) -> LoadedExecutor:
+        """Return a warm executor holding `spec`'s network, loading it when none is."""
+        with self._lock:
+            warm = self._warm.get(spec.checkpoint_sha256)
+            if warm is not None and warm.executor.alive:
+                self._warm.move_to_end(spec.checkpoint_sha256)
+                return warm
+        loaded = start_network(
+            self.settings,
+            read_checkpoint(),
+            architecture=spec.architecture,
+            config=spec.config if spec.architecture else None,
+            timeout=self.settings.checkpoint_check_seconds,
+        )
+        with self._lock:
+            self.loads += 1
+            stale = self._warm.pop(spec.checkpoint_sha256, None)
+            self._warm[spec.checkpoint_sha256] = loaded
+            evicted = [stale] if stale else []
+            while len(self._warm) > self.max_networks:
+                evicted.append(self._warm.popitem(last=False)[1])
+        for old in evicted:
+            old.executor.close()
+        return loaded
+
+    def discard(self, checkpoint_sha256: str) -> None:
+        """Forget (and stop) the executor of a network, e.g. after it was killed."""
+        with self._lock:
+            warm = self._warm.pop(checkpoint_sha256, None)
+        if warm is not None:
+            warm.executor.kill()
+
+    def executors(self) -> list[tuple[str, LoadedExecutor]]:
+        """Return the warm executors by checkpoint sha256, most recently used last."""
+        with self._lock:
+            return list(self._warm.items())
+
+    def close(self) -> None:
+        with self._lock:
+            warm, self._warm = list(self._warm.values()), OrderedDict()
+        for loaded in warm:
+            loaded.executor.close()
