@@ -25,6 +25,7 @@ from ganstudio.web.fragments import FragmentCache
 from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import BodySizeLimit
 from ganstudio.web.routes import (
+    admin,
     api_comparisons,
     api_filters,
     api_reviews,
@@ -59,6 +60,7 @@ ROUTERS = tuple(
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
         *(api_reviews, reviews, arena, reports),
+        admin,
     )
 )
 

@@ -123,3 +123,81 @@ class Solid(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.color.expand(x.shape[0], 3, x.shape[2], x.shape[3])
+
+
+class ReadsFile(nn.Module):
+    """Maps a file into a tensor (`torch.from_file`) and mixes its bytes into the output."""
+
+    def __init__(self, path: str, size: int = 16) -> None:
+        super().__init__()
+        self.path = path
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        leaked = torch.from_file(self.path, shared=False, size=self.size, dtype=torch.uint8)
+        return x[:, :3] * 0.0 + leaked.float().mean() / 255.0
+
+
+class WritesFile(nn.Module):
+    """Writes its input to a file (`torch.save`, the aten::save op) on every forward."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch.save(x, self.path)
+        return x[:, :3]
+
+
+class CreatesFile(nn.Module):
+    """Creates and fills a file through a shared mapping (`from_file(shared=True)`)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mapped = torch.from_file(self.path, shared=True, size=64, dtype=torch.uint8)
+        mapped.fill_(65)
+        return x[:, :3] + mapped.float().mean() * 0.0  # used, so TorchScript keeps the calls
+
+
+class ReadsAtLoad(nn.Module):
+    """Reads a file in `__setstate__`, which TorchScript runs when the archive is loaded."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.seen = 0
+
+    @torch.jit.export
+    def __getstate__(self) -> tuple[str, int, bool]:
+        return (self.path, self.seen, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: tuple[str, int, bool]) -> None:
+        self.path = state[0]
+        self.training = state[2]
+        self.seen = int(torch.from_file(self.path, shared=False, size=4, dtype=torch.uint8).sum())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :3] * 0.0 + float(self.seen)
+
+
+class SlowOnBright(nn.Module):
+    """Fast on the push check's probe (mean ~0), endless on a bright photo."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x[:, :3]
+        if bool(x.mean() > 0.5):
+            for _ in range(1_000_000_000):
+                y = y + 0.0
+        return y
+
+
+def scripted_bytes(module: nn.Module) -> bytes:
+    """Return `module` scripted and saved as a TorchScript archive, in memory."""
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(module), buffer)
+    return buffer.getvalue()

@@ -286,4 +286,8 @@ class Executor:
             seccomp=bool(answer.get("seccomp")),
             limits={str(k): int(v) for k, v in dict(answer.get("limits", {})).items()},
             checks={str(k): str(v) for k, v in dict(answer.get("checks", {})).items()},
+            environment=[str(name) for name in answer.get("environment", [])],
+            isolated_mode=bool(answer.get("isolated_mode")),
+            cwd=str(answer.get("cwd", "")),
+            device=str(answer.get("device", "")),
         )

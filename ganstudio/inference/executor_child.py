@@ -143,6 +143,9 @@ class _Executor:
             "limits": self.report.limits,
             "checks": self.report.checks,
             "device": str(self.device),
+            "environment": sorted(os.environ),
+            "isolated_mode": bool(sys.flags.isolated),
+            "cwd": os.getcwd(),
         }, b""
 
     def load(self, header: dict, payload: bytes) -> tuple[dict, bytes]:

@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from ganstudio.inference.executor import (
     zygote,
 )
 from ganstudio.inference.formats import CheckpointError, detect_format
-from ganstudio.inference.sandbox import ExecutorLimits, SandboxReport
+from ganstudio.inference.sandbox import ExecutorLimits, SandboxReport, landlock_abi
 from ganstudio.inference.torchscript_check import check_torchscript
 
 TORCHSCRIPT_NEEDS_SANDBOX = (
@@ -85,7 +86,7 @@ def start_network(
     executor = zygote(sandbox=spec.sandbox).spawn(spec)
     try:
         report = executor.selftest(canaries(settings), timeout=timeout)
-        _remember(report)
+        _remember(report, sandboxed=spec.sandbox)
         if kind == "torchscript" and not report.active:
             raise CheckpointError(TORCHSCRIPT_NEEDS_SANDBOX)
         try:
@@ -144,18 +145,62 @@ def _optional_channels(value: object) -> int | None:
     return None if value is None else _bounded_int(value, 1, 64)
 
 
-# The last self-test any executor of this process ran: the status page and /healthz show it.
-_last_report: SandboxReport | None = None
+# The newest self-test of an executor of this process, per sandbox mode: status pages show it.
+_last_reports: dict[bool, tuple[SandboxReport, datetime]] = {}
 
 
-def _remember(report: SandboxReport) -> None:
-    global _last_report
-    _last_report = report
+def _remember(report: SandboxReport, *, sandboxed: bool) -> None:
+    _last_reports[sandboxed] = (report, datetime.now(UTC))
 
 
-def last_sandbox_report() -> SandboxReport | None:
-    """Return what the newest executor's self-test measured (None before the first one)."""
-    return _last_report
+@dataclass(frozen=True)
+class SandboxStatus:
+    """What the status page and /healthz say about the sandbox."""
+
+    mode: str  # the GANSTUDIO_SANDBOX setting
+    active: bool | None  # None: no executor has been measured yet
+    summary: str
+    kernel_landlock_abi: int
+    report: SandboxReport | None
+    measured_at: datetime | None
+
+
+def sandbox_status(settings: Settings) -> SandboxStatus:
+    """Return the newest measurement of this install's sandbox (never starts anything)."""
+    abi = landlock_abi()
+    if settings.sandbox == "off":
+        return SandboxStatus(
+            "off",
+            False,
+            "turned off (GANSTUDIO_SANDBOX=off): resource limits only; TorchScript pushes are "
+            "refused",
+            abi,
+            None,
+            None,
+        )
+    measured = _last_reports.get(True)
+    if measured is None:
+        summary = (
+            f"not measured yet: the kernel offers Landlock ABI {abi}; the first executor runs "
+            "the self-test"
+            if abi
+            else "no kernel sandbox (Landlock unavailable): TorchScript pushes are refused"
+        )
+        return SandboxStatus("auto", False if not abi else None, summary, abi, None, None)
+    report, at = measured
+    return SandboxStatus("auto", report.active, report.describe(), abi, report, at)
+
+
+def measure_sandbox(settings: Settings, *, timeout: float = 300) -> SandboxReport:
+    """Start an executor, run its self-test, stop it; return (and remember) what it found."""
+    spec = executor_spec(settings)
+    executor = zygote(sandbox=spec.sandbox).spawn(spec)
+    try:
+        report = executor.selftest(canaries(settings), timeout=timeout)
+    finally:
+        executor.close()
+    _remember(report, sandboxed=spec.sandbox)
+    return report
 
 
 @dataclass

@@ -31,7 +31,12 @@ from ganstudio.inference.executor import (
     ExecutorTimeoutError,
 )
 from ganstudio.inference.formats import CheckpointError
-from ganstudio.inference.networks import ExecutorPool, NetworkSpec, render_image
+from ganstudio.inference.networks import (
+    ExecutorPool,
+    NetworkSpec,
+    measure_sandbox,
+    render_image,
+)
 from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.storage.images import load_mask, load_rgb, png_bytes, thumbnail_of
@@ -202,6 +207,16 @@ class RenderWorker:
         except ExecutorRefusedError as exc:
             raise RenderError(f"The network failed on this image: {exc}") from None
 
+    def measure_sandbox(self) -> None:
+        """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""
+        try:
+            report = measure_sandbox(self.settings)
+        except ExecutorError as exc:
+            log.error("Could not start an executor to measure the sandbox: %s", exc)
+            return
+        level = logging.INFO if report.active or self.settings.sandbox == "off" else logging.WARNING
+        log.log(level, "Executor sandbox: %s %s", report.describe(), report.checks)
+
     def run_until_idle(self, *, max_renders: int | None = None) -> int:
         """Run queued renders until none is left (or `max_renders`); return how many ran."""
         ran = 0
@@ -216,6 +231,7 @@ class RenderWorker:
     def serve(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         """Loop until `stop` is set: run what is queued, then sleep until woken or polled."""
         self.recover()
+        self.measure_sandbox()
         while not stop.is_set():
             try:
                 if self.run_until_idle(max_renders=1):

@@ -280,7 +280,11 @@ class SandboxReport:
     landlock_abi: int = 0
     seccomp: bool = False
     limits: dict[str, int] = field(default_factory=dict)
-    checks: dict[str, str] = field(default_factory=dict)  # e.g. {"read data dir": "denied"}
+    checks: dict[str, str] = field(default_factory=dict)  # e.g. {"write file": "denied"}
+    environment: list[str] = field(default_factory=list)  # the variable names it was given
+    isolated_mode: bool = False  # python -I: no PYTHON* variables, no cwd on sys.path
+    cwd: str = ""
+    device: str = ""
 
     @property
     def active(self) -> bool:

@@ -29,6 +29,7 @@ NAVIGATION = (
     NavItem("Web test", "/webtest"),
     NavItem("Leaderboards", "/leaderboards"),
     NavItem("Users", "/users", Role.ADMIN),
+    NavItem("Status", "/admin/status", Role.ADMIN),
 )
 
 

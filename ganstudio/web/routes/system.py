@@ -4,17 +4,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import text
 
+from ganstudio.inference.networks import sandbox_status
 from ganstudio.services.errors import NotFoundError
 from ganstudio.storage.blobs import is_sha256, sniff_media_type
-from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 
 router = APIRouter(tags=["system"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @router.get("/healthz")
-def read_health(db: SessionDep, blobs: BlobsDep) -> JSONResponse:
-    """Answer 200 when the database and the blob store both answer."""
+def read_health(db: SessionDep, blobs: BlobsDep, settings: SettingsDep) -> JSONResponse:
+    """Answer 200 when the database and the blob store both answer; say which sandbox runs."""
     problems = []
     try:
         db.execute(text("SELECT 1"))
@@ -22,9 +23,12 @@ def read_health(db: SessionDep, blobs: BlobsDep) -> JSONResponse:
         problems.append(f"database: {exc.__class__.__name__}")
     if not blobs.root.is_dir() or not blobs.tmp_dir.is_dir():
         problems.append(f"blob store: {blobs.root} is missing")
+    sandbox = sandbox_status(settings)
+    detail = {"mode": sandbox.mode, "active": sandbox.active, "summary": sandbox.summary}
     if problems:
-        return JSONResponse({"status": "unhealthy", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "blobs": "ok"})
+        body = {"status": "unhealthy", "problems": problems, "sandbox": detail}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok", "blobs": "ok", "sandbox": detail})
 
 
 @router.get("/blobs/{sha256}", response_class=FileResponse)
