@@ -230,7 +230,11 @@ class ExecutorLimits:
     open_files: int = 256
 
     def apply(self, *, gpu: bool) -> dict[str, int]:
-        """Set the rlimits; return them by name (CUDA maps more address space than it uses)."""
+        """Set the rlimits; return them by name (CUDA maps more address space than it uses).
+
+        No RLIMIT_NPROC: it counts every process and thread of the user (the server's too) and
+        root ignores it; seccomp refuses new processes instead.
+        """
         applied = {"file_size_bytes": 0, "core_bytes": 0, "open_files": self.open_files}
         _setrlimit(resource.RLIMIT_FSIZE, 0)  # Python ignores SIGXFSZ, so writes fail EFBIG
         _setrlimit(resource.RLIMIT_CORE, 0)
