@@ -19,6 +19,7 @@ from ganstudio.inference.runner import RenderWorker
 from ganstudio.paths import resource_dir
 from ganstudio.services.throttle import SignInThrottle
 from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.private import make_private_dir
 from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.fragments import FragmentCache
@@ -66,7 +67,7 @@ ROUTERS = tuple(
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Create GAN Studio on `settings`' data dir, migrating its database to this code's schema."""
     settings = settings or Settings()
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.resolved_data_dir)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
 

@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ganstudio.storage.private import make_private_dir, write_new_private_file
+
 MiB = 1024 * 1024
+MIN_SECRET_KEY_BYTES = 32
+
+
+class SecretKeyError(ValueError):
+    """The secret key is too short or unreadable; the message says how to fix it."""
 
 
 class Settings(BaseSettings):
@@ -59,12 +66,32 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """Return the secret key, generating and keeping one in the data dir when unset."""
         if self.secret_key:
-            return self.secret_key
-        key_file = self.resolved_data_dir / "secret_key"
-        if key_file.exists():
-            return key_file.read_text().strip()
-        self.resolved_data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        key_file.touch(mode=0o600)
-        key_file.write_text(key)
-        return key
+            return _checked_key(self.secret_key, source="GANSTUDIO_SECRET_KEY")
+        key_file = make_private_dir(self.resolved_data_dir) / "secret_key"
+        if not key_file.exists():
+            write_new_private_file(key_file, secrets.token_urlsafe(48).encode())
+        try:
+            key = key_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretKeyError(
+                f"Cannot read the secret key in {key_file} ({exc}). Fix its permissions, or "
+                "delete it to generate a new one (this signs everyone out)."
+            ) from None
+        return _checked_key(key, source=str(key_file))
+
+
+def _checked_key(key: str, *, source: str) -> str:
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        hint = (
+            "set it to at least 32 random characters, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            if source == "GANSTUDIO_SECRET_KEY"
+            else "delete the file to generate a new one (this signs everyone out), or set "
+            "GANSTUDIO_SECRET_KEY to at least 32 random characters"
+        )
+        raise SecretKeyError(
+            f"The secret key in {source} is {len(key.encode())} bytes long; it needs at least "
+            f"{MIN_SECRET_KEY_BYTES} (a short key lets anyone forge sessions; an empty file is "
+            f"left by a crash of an older version). To fix it, {hint}."
+        )
+    return key
