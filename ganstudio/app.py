@@ -99,8 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SessionMiddleware,
         secret_key=settings.signing_key,
         session_cookie=SESSION_COOKIE,
-        # The cookie outlives the idle limit, so an expired session can be told apart from none.
-        max_age=settings.session_idle_seconds + COOKIE_GRACE_SECONDS,
+        # The cookie outlives the session, so an expired session can be told apart from none.
+        max_age=settings.session_max_age_seconds + COOKIE_GRACE_SECONDS,
         same_site="lax",
         https_only=settings.secure_cookies,
     )

@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     max_zip_members: int = Field(2000, description="most files one uploaded .zip may hold")
     max_zip_bytes: int = Field(2048 * MiB, description="most bytes one .zip may expand to")
     secret_key: str | None = Field(None, description="signs cookies; generated when unset")
-    session_idle_seconds: int = Field(14 * 24 * 3600, description="sign-in lifetime")
+    session_idle_seconds: int = Field(14 * 24 * 3600, description="an unused session ends")
+    session_max_age_seconds: int = Field(
+        30 * 24 * 3600, description="a session ends this long after sign-in, however busy"
+    )
     blob_grace_seconds: int = Field(3600, description="unreferenced blobs younger stay")
     blob_sweep_interval_seconds: int = Field(6 * 3600, description="0 turns the sweep off")
     worker: Literal["thread", "off"] = Field(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ApiToken, User
 from ganstudio.roles import Role
-from ganstudio.services import audit
+from ganstudio.services import audit, user_sessions
 from ganstudio.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -137,11 +137,11 @@ def update_user(
             _keep_one_admin(session, user=user, losing_admin=True)
         changes["active"] = active
         user.active = active
-        user.session_epoch += 1  # signs the user out everywhere
+        user_sessions.end_sessions_of(session, user=user)
     if password:
         _check_password(password)
         user.password_hash = hash_password(password)
-        user.session_epoch += 1
+        user_sessions.end_sessions_of(session, user=user)  # whoever knew the old one is out
         changes["password_changed"] = True
     if changes:
         audit.record(

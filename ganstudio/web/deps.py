@@ -39,9 +39,9 @@ SessionDep = Annotated[Session, Depends(get_db)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 
 
-def resolve_caller(request: Request, db: SessionDep, settings: SettingsDep) -> Caller | None:
+def resolve_caller(request: Request, db: SessionDep) -> Caller | None:
     """Return the signed-in caller, or None for an anonymous request."""
-    caller = caller_from_request(request, db, idle_seconds=settings.session_idle_seconds)
+    caller = caller_from_request(request, db)
     request.state.user = caller.user if caller else None
     return caller
 

@@ -56,9 +56,7 @@ def _remember_user(request: Request) -> None:
         return
     try:
         with request.app.state.sessions() as db:
-            caller = caller_from_request(
-                request, db, idle_seconds=request.app.state.settings.session_idle_seconds
-            )
+            caller = caller_from_request(request, db)
     except NotAuthenticatedError:
         caller = None
     request.state.user = caller.user if caller else None

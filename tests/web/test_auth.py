@@ -1,7 +1,5 @@
 """Sign-in, sessions, CSRF, back-off, API tokens."""
 
-import time
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -9,6 +7,7 @@ from ganstudio.roles import Role
 from ganstudio.services.throttle import FREE_ATTEMPTS, SignInThrottle
 from tests.conftest import csrf_from, sign_in
 from tests.factories import PASSWORD, bearer, make_user
+from tests.web.session_helpers import age_sessions
 
 
 def test_pages_require_sign_in_and_come_back_after_it(client: TestClient, app: FastAPI) -> None:
@@ -97,11 +96,9 @@ def test_sign_out_ends_the_session(signed_in) -> None:
     assert browser.get("/api/v1/me").status_code == 401
 
 
-def test_expired_session_says_so(signed_in, app: FastAPI, monkeypatch) -> None:
+def test_expired_session_says_so(signed_in, app: FastAPI) -> None:
     browser, _ = signed_in(Role.VIEWER)
-    idle = app.state.settings.session_idle_seconds
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + idle + 5)
+    age_sessions(app, last_seen_seconds=app.state.settings.session_idle_seconds + 5)
     response = browser.get("/api/v1/me")
     assert response.status_code == 401
     assert response.json()["detail"] == "Your session has expired. Sign in again."

@@ -54,7 +54,7 @@ def read_login(
 ) -> Response:
     """Show the sign-in form (or go on, when already signed in)."""
     try:
-        caller = caller_from_request(request, db, idle_seconds=settings.session_idle_seconds)
+        caller = caller_from_request(request, db)
     except NotAuthenticatedError as exc:
         flash(request, exc.message, "warning")
         caller = None
@@ -87,7 +87,6 @@ async def sign_in(
         if exc.status_code == 429:
             response.headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
         return response
-    sign_in_session(request, user)
     flash(request, f"Signed in as {user.name} ({user.role.value}).", "success")
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -98,13 +97,15 @@ def _authenticate(request: Request, name: str, password: str) -> User:
         user = users_service.authenticate(
             db, name=name, password=password, throttle=request.app.state.throttle
         )
+        sign_in_session(request, db, user)
         db.commit()
         return user
 
 
 @router.post("/logout")
-def sign_out(request: Request, _user: ViewerUser) -> Response:
-    """End this browser's session."""
-    sign_out_session(request)
+def sign_out(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
+    """End this browser's session, here and on the server."""
+    sign_out_session(request, db)
+    db.commit()
     flash(request, "You are signed out.", "info")
     return RedirectResponse("/login", status_code=303)
