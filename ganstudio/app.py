@@ -24,7 +24,7 @@ from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.fragments import FragmentCache
 from ganstudio.web.headers import SecurityHeaders
-from ganstudio.web.limits import BodySizeLimit
+from ganstudio.web.limits import RequestBodyGuard, upload_routes
 from ganstudio.web.routes import (
     api_comparisons,
     api_filters,
@@ -94,7 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
 
-    # Added last = runs first: refuse oversize bodies before anything reads them.
+    # Added last = runs first. The body guard runs inside the session middleware (it needs the
+    # session to tell who is signed in) and before anything reads a body.
+    app.add_middleware(
+        RequestBodyGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        uploads=upload_routes(route for router in ROUTERS for route in router.routes),
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.signing_key,
@@ -105,7 +112,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     return app
 
 

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="SQLite file, blobs and the secret key")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_upload_bytes: int = Field(600 * MiB, description="largest request body accepted")
+    max_upload_bytes: int = Field(600 * MiB, description="largest body of an upload route")
+    max_body_bytes: int = Field(
+        1 * MiB, description="largest JSON or form body of every route that takes no file"
+    )
     max_checkpoint_bytes: int = Field(500 * MiB, description="largest checkpoint accepted")
     checkpoint_check_seconds: float = Field(
         120, description="time limit for loading, probing and timing a pushed checkpoint"

@@ -11,6 +11,7 @@ from ganstudio.db.tables import User
 from ganstudio.roles import Role
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.web.security import (
+    SIGN_IN_FIRST,
     UNSAFE_METHODS,
     Caller,
     NotAuthenticatedError,
@@ -52,7 +53,7 @@ MaybeCaller = Annotated[Caller | None, Depends(resolve_caller)]
 async def require_caller(request: Request, caller: MaybeCaller) -> Caller:
     """Return the caller, refusing anonymous requests and cookie writes without a CSRF token."""
     if caller is None:
-        raise NotAuthenticatedError("Sign in to use GAN Studio.")
+        raise NotAuthenticatedError(SIGN_IN_FIRST)
     if caller.via == "session" and request.method in UNSAFE_METHODS:
         await check_csrf(request)
     return caller

@@ -62,6 +62,17 @@ def _remember_user(request: Request) -> None:
     request.state.user = caller.user if caller else None
 
 
+def not_authenticated_response(request: Request, message: str) -> Response:
+    """Answer a request that needs a sign-in: 401 JSON for the API, the sign-in page for people."""
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    flash(request, message, "warning")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
 def describe_validation_errors(exc: RequestValidationError) -> str:
     """Return one sentence per invalid field, e.g. "body → role: Input should be 'viewer'…"."""
     parts = []
@@ -76,11 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
-        if wants_json(request):
-            return error_response(request, 401, exc.message, headers={"WWW-Authenticate": "Bearer"})
-        flash(request, exc.message, "warning")
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return not_authenticated_response(request, exc.message)
 
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> Response:

@@ -17,6 +17,10 @@ from ganstudio.services.user_sessions import SessionLimits
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SIGN_IN_FIRST = (
+    "Sign in to use GAN Studio (scripts: send 'Authorization: Bearer <token>'; create one with "
+    "`ganstudio users token NAME` or on your account page)."
+)
 SESSION_ID_FIELD = "sid"  # the cookie's only credential: the token of a user_sessions row
 
 
@@ -148,12 +152,12 @@ def identify_caller(request: Request, db: Session) -> Caller | None:
     return Caller(user, "session", user_session)
 
 
-def carries_credentials(request: Request, db: Session) -> bool:
-    """Return whether the request is signed in (a live session or a valid bearer token)."""
-    try:
-        return identify_caller(request, db) is not None
-    except NotAuthenticatedError:
-        return False
+def require_credentials(request: Request, db: Session) -> Caller:
+    """Return the caller, or raise NotAuthenticatedError for an anonymous or ended one."""
+    caller = identify_caller(request, db)
+    if caller is None:
+        raise NotAuthenticatedError(SIGN_IN_FIRST)
+    return caller
 
 
 def caller_from_request(request: Request, db: Session) -> Caller | None:
