@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ganstudio.services.errors import ServiceError, TooManyAttemptsError
+from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.web.security import ForbiddenError, NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
 
@@ -94,9 +94,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 403, exc.message)
 
     @app.exception_handler(TooManyAttemptsError)
-    async def too_many(request: Request, exc: TooManyAttemptsError) -> Response:
+    @app.exception_handler(BusyError)
+    async def try_later(request: Request, exc: TooManyAttemptsError | BusyError) -> Response:
         return error_response(
-            request, 429, exc.message, headers={"Retry-After": str(exc.retry_after)}
+            request, exc.status_code, exc.message, headers={"Retry-After": str(exc.retry_after)}
         )
 
     @app.exception_handler(ServiceError)

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ganstudio.roles import Role
-from ganstudio.services.throttle import FREE_ATTEMPTS, SignInThrottle
+from ganstudio.services.throttle import FREE_ATTEMPTS
 from tests.conftest import csrf_from, sign_in
 from tests.factories import PASSWORD, bearer, make_user
 from tests.web.session_helpers import age_sessions
@@ -132,22 +132,6 @@ def test_failed_sign_ins_back_off(client: TestClient, app: FastAPI) -> None:
     assert response.status_code == 429  # even the right password waits
     assert "Wait" in response.text
     assert int(response.headers["retry-after"]) >= 1
-
-
-def test_throttle_doubles_the_wait_and_forgets_on_success() -> None:
-    now = [1000.0]
-    throttle = SignInThrottle(clock=lambda: now[0])
-    for _ in range(FREE_ATTEMPTS):
-        assert throttle.seconds_to_wait("Bob") == 0
-        throttle.failed("bob")
-    first = throttle.seconds_to_wait("bob")
-    throttle.failed("bob")
-    assert throttle.seconds_to_wait("BOB") == 2 * first
-    now[0] += 2 * first
-    assert throttle.seconds_to_wait("bob") == 0
-    throttle.succeeded("bob")
-    throttle.failed("bob")
-    assert throttle.seconds_to_wait("bob") == 0
 
 
 def test_api_token_authenticates_and_can_be_revoked(

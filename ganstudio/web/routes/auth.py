@@ -9,12 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from ganstudio.db.tables import User
 from ganstudio.demo import read_demo_credentials
 from ganstudio.services import users as users_service
-from ganstudio.services.errors import ServiceError
+from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.security import (
     NotAuthenticatedError,
     caller_from_request,
     check_csrf,
+    client_address,
     sign_in_session,
     sign_out_session,
 )
@@ -84,8 +85,8 @@ async def sign_in(
             error=exc.message,
             status_code=exc.status_code,
         )
-        if exc.status_code == 429:
-            response.headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
+        if isinstance(exc, TooManyAttemptsError | BusyError):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     flash(request, f"Signed in as {user.name} ({user.role.value}).", "success")
     return RedirectResponse(safe_next(next), status_code=303)
@@ -95,7 +96,11 @@ def _authenticate(request: Request, name: str, password: str) -> User:
     # Argon2 is deliberately slow: run it off the event loop.
     with request.app.state.sessions() as db:
         user = users_service.authenticate(
-            db, name=name, password=password, throttle=request.app.state.throttle
+            db,
+            name=name,
+            password=password,
+            address=client_address(request),
+            throttle=request.app.state.throttle,
         )
         sign_in_session(request, db, user)
         db.commit()
