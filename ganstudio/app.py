@@ -19,11 +19,12 @@ from ganstudio.inference.runner import RenderWorker
 from ganstudio.paths import resource_dir
 from ganstudio.services.throttle import SignInThrottle
 from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.private import make_private_dir
 from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.fragments import FragmentCache
 from ganstudio.web.headers import SecurityHeaders
-from ganstudio.web.limits import BodySizeLimit
+from ganstudio.web.limits import RequestBodyGuard, upload_routes
 from ganstudio.web.routes import (
     admin,
     api_comparisons,
@@ -68,7 +69,7 @@ ROUTERS = tuple(
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Create GAN Studio on `settings`' data dir, migrating its database to this code's schema."""
     settings = settings or Settings()
-    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.resolved_data_dir)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
 
@@ -95,18 +96,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
 
-    # Added last = runs first: refuse oversize bodies before anything reads them.
+    # Added last = runs first. The body guard runs inside the session middleware (it needs the
+    # session to tell who is signed in) and before anything reads a body.
+    app.add_middleware(
+        RequestBodyGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        uploads=upload_routes(route for router in ROUTERS for route in router.routes),
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.signing_key,
         session_cookie=SESSION_COOKIE,
-        # The cookie outlives the idle limit, so an expired session can be told apart from none.
-        max_age=settings.session_idle_seconds + COOKIE_GRACE_SECONDS,
+        # The cookie outlives the session, so an expired session can be told apart from none.
+        max_age=settings.session_max_age_seconds + COOKIE_GRACE_SECONDS,
         same_site="lax",
         https_only=settings.secure_cookies,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     return app
 
 

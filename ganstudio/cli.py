@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ganstudio.cli_samples import samples_app
-from ganstudio.config import Settings
+from ganstudio.config import SecretKeyError, Settings
 from ganstudio.db.migrate import SchemaAheadError
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def _build_app(settings: Settings):
 
     try:
         return create_app(settings)
-    except SchemaAheadError as exc:
+    except (SchemaAheadError, SecretKeyError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 

@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ganstudio.storage.private import make_private_dir, write_new_private_file
+
 MiB = 1024 * 1024
+MIN_SECRET_KEY_BYTES = 32
+
+
+class SecretKeyError(ValueError):
+    """The secret key is too short or unreadable; the message says how to fix it."""
 
 
 class Settings(BaseSettings):
@@ -19,7 +26,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="SQLite file, blobs and the secret key")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_upload_bytes: int = Field(600 * MiB, description="largest request body accepted")
+    max_upload_bytes: int = Field(600 * MiB, description="largest body of an upload route")
+    max_body_bytes: int = Field(
+        1 * MiB, description="largest JSON or form body of every route that takes no file"
+    )
     max_checkpoint_bytes: int = Field(500 * MiB, description="largest checkpoint accepted")
     checkpoint_check_seconds: float = Field(
         120, description="time limit for loading, probing and timing a pushed checkpoint"
@@ -29,7 +39,10 @@ class Settings(BaseSettings):
     max_zip_members: int = Field(2000, description="most files one uploaded .zip may hold")
     max_zip_bytes: int = Field(2048 * MiB, description="most bytes one .zip may expand to")
     secret_key: str | None = Field(None, description="signs cookies; generated when unset")
-    session_idle_seconds: int = Field(14 * 24 * 3600, description="sign-in lifetime")
+    session_idle_seconds: int = Field(14 * 24 * 3600, description="an unused session ends")
+    session_max_age_seconds: int = Field(
+        30 * 24 * 3600, description="a session ends this long after sign-in, however busy"
+    )
     blob_grace_seconds: int = Field(3600, description="unreferenced blobs younger stay")
     blob_sweep_interval_seconds: int = Field(6 * 3600, description="0 turns the sweep off")
     worker: Literal["thread", "off"] = Field(
@@ -69,12 +82,32 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """Return the secret key, generating and keeping one in the data dir when unset."""
         if self.secret_key:
-            return self.secret_key
-        key_file = self.resolved_data_dir / "secret_key"
-        if key_file.exists():
-            return key_file.read_text().strip()
-        self.resolved_data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        key_file.touch(mode=0o600)
-        key_file.write_text(key)
-        return key
+            return _checked_key(self.secret_key, source="GANSTUDIO_SECRET_KEY")
+        key_file = make_private_dir(self.resolved_data_dir) / "secret_key"
+        if not key_file.exists():
+            write_new_private_file(key_file, secrets.token_urlsafe(48).encode())
+        try:
+            key = key_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SecretKeyError(
+                f"Cannot read the secret key in {key_file} ({exc}). Fix its permissions, or "
+                "delete it to generate a new one (this signs everyone out)."
+            ) from None
+        return _checked_key(key, source=str(key_file))
+
+
+def _checked_key(key: str, *, source: str) -> str:
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        hint = (
+            "set it to at least 32 random characters, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            if source == "GANSTUDIO_SECRET_KEY"
+            else "delete the file to generate a new one (this signs everyone out), or set "
+            "GANSTUDIO_SECRET_KEY to at least 32 random characters"
+        )
+        raise SecretKeyError(
+            f"The secret key in {source} is {len(key.encode())} bytes long; it needs at least "
+            f"{MIN_SECRET_KEY_BYTES} (a short key lets anyone forge sessions; an empty file is "
+            f"left by a crash of an older version). To fix it, {hint}."
+        )
+    return key

@@ -55,3 +55,31 @@ def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(SchemaAheadError, match="newer GAN Studio"):
         create_app(settings)
+
+
+def test_sessions_migration_keeps_users_and_their_tokens(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    command.upgrade(alembic_config(url), "0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, role, password_hash, active, session_epoch, "
+                "created_at, updated_at) VALUES (1, 'alice', 'admin', 'x', 1, 3, "
+                "'2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO api_tokens (user_id, label, token_sha256, prefix, created_at) "
+                "VALUES (1, 'ci', :sha, 'gst_abc', '2026-01-01')"
+            ),
+            {"sha": "0" * 64},
+        )
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 1
+        assert connection.execute(text("SELECT name FROM users")).scalar() == "alice"
+    columns = {column["name"] for column in inspect(engine).get_columns("users")}
+    assert "session_epoch" not in columns
+    assert "user_sessions" in inspect(engine).get_table_names()

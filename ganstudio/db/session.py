@@ -2,9 +2,12 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from ganstudio.storage.private import make_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -12,6 +15,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 def make_engine(url: str) -> Engine:
     """Create an engine for `url`, tuned for SQLite when it is one."""
     if url.startswith("sqlite"):
+        _make_sqlite_file_private(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -19,6 +23,21 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _make_sqlite_file_private(url: str) -> None:
+    # SQLite gives its -wal and -shm files the database file's mode, so a 0600 database
+    # keeps all three private.
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        make_private_file(path)
+        for suffix in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + suffix)
+            if sidecar.exists():
+                make_private_file(sidecar)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

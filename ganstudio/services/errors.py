@@ -33,3 +33,13 @@ class TooManyAttemptsError(ServiceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BusyError(ServiceError):
+    """The server is at capacity for this kind of work; try again after `retry_after` seconds."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,50 +1,199 @@
-"""Failed sign-in back-off: each failure past a few doubles the wait, per sign-in name."""
+"""Sign-in throttle: attempts are reserved before the password is checked, per name and address.
+
+The rule. Three counters of unproven attempts, each with a few free attempts and then a wait
+that doubles with every further one (2 s, 4 s, … up to 15 min), forgotten after an hour without
+attempts:
+- per (name, client address), 5 free: one address guessing one account's password;
+- per client address, 50 free (an office behind one NAT shares it): one address trying many
+  names;
+- per name across all addresses, 100 free: many addresses guessing one account together. This
+  one holds back only addresses that have already failed for that name, so an address's first
+  attempt at a name is never refused by it: a flood, however wide, cannot lock the owner out.
+
+An attempt is counted as a failure of all three when it is reserved, atomically with the check
+that it may go ahead, so parallel requests cannot slip past the count while the slow password
+hash runs. A right password then takes its reservation back and clears its (name, address)
+counter; a wrong one leaves it counted.
+
+Argon2 is slow and memory-hungry by design, so at most `max_concurrent_checks` passwords are
+checked at once; an attempt that finds every slot taken for `slot_wait_seconds` is refused as
+busy (and not counted) instead of queueing without end.
+
+Each counter table holds at most `max_entries` keys, the least recently used going first, so a
+spray of made-up names cannot grow memory without bound.
+"""
 
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-FREE_ATTEMPTS = 5
+from ganstudio.services.errors import BusyError, TooManyAttemptsError
+
+FREE_ATTEMPTS = 5  # per (name, address)
+FREE_ATTEMPTS_PER_ADDRESS = 50
+FREE_ATTEMPTS_PER_NAME = 100
 FIRST_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 15 * 60.0
 FORGET_AFTER_SECONDS = 3600.0
+MAX_ENTRIES = 10_000  # per table
+MAX_CONCURRENT_CHECKS = 4  # argon2id as configured takes 64 MiB and a few cores per check
+SLOT_WAIT_SECONDS = 5.0
+BUSY_RETRY_SECONDS = 2
 
 
 @dataclass
-class _Failures:
+class _Counter:
     count: int = 0
     last_at: float = 0.0
 
 
+class _Counters:
+    """Counters by key, least recently used first, at most `max_entries` of them."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[Hashable, _Counter] = OrderedDict()
+        self._max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def count(self, key: Hashable, now: float) -> _Counter | None:
+        counter = self._entries.get(key)
+        if counter is not None and now - counter.last_at > FORGET_AFTER_SECONDS:
+            del self._entries[key]
+            return None
+        return counter
+
+    def add(self, key: Hashable, now: float) -> None:
+        counter = self.count(key, now) or _Counter()
+        counter.count += 1
+        counter.last_at = now
+        self._entries[key] = counter
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def take_back(self, key: Hashable) -> None:
+        counter = self._entries.get(key)
+        if counter is not None:
+            counter.count -= 1
+            if counter.count <= 0:
+                del self._entries[key]
+
+    def clear(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
+
+def _wait(counter: _Counter | None, free: int, now: float) -> int:
+    if counter is None or counter.count < free:
+        return 0
+    doublings = min(counter.count - free, 20)  # 2 s · 2**20 is far past the cap already
+    wait = min(FIRST_WAIT_SECONDS * 2**doublings, MAX_WAIT_SECONDS)
+    return max(0, math.ceil(counter.last_at + wait - now))
+
+
+class Reservation:
+    """One reserved sign-in attempt: a failure until `succeeded` or `cancel` says otherwise."""
+
+    def __init__(self, throttle: "SignInThrottle", name: str, address: str) -> None:
+        self._throttle = throttle
+        self.name = name
+        self.address = address
+        self._open = True
+
+    def succeeded(self) -> None:
+        """The password was right: give the attempt back and forget this pair's failures."""
+        self._close(clear_pair=True)
+
+    def cancel(self) -> None:
+        """The password was never checked (the server was busy): give the attempt back."""
+        self._close(clear_pair=False)
+
+    def _close(self, *, clear_pair: bool) -> None:
+        if self._open:
+            self._open = False
+            self._throttle._release(self.name, self.address, clear_pair=clear_pair)
+
+
 class SignInThrottle:
-    """Remember failed sign-ins per name (known or not, so it reveals nothing about accounts)."""
+    """Count sign-in attempts per name, address and both (names known or not: it tells nothing)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int = MAX_ENTRIES,
+        max_concurrent_checks: int = MAX_CONCURRENT_CHECKS,
+        slot_wait_seconds: float = SLOT_WAIT_SECONDS,
+    ) -> None:
         self._clock = clock
-        self._failures: dict[str, _Failures] = {}
+        self._pairs = _Counters(max_entries)
+        self._addresses = _Counters(max_entries)
+        self._names = _Counters(max_entries)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrent_checks)
+        self._slot_wait_seconds = slot_wait_seconds
 
-    def seconds_to_wait(self, name: str) -> int:
-        """Return how long `name` must wait before the next attempt (0: go ahead)."""
+    def __len__(self) -> int:
+        """Return how many counters are held (all tables together)."""
         with self._lock:
-            failures = self._failures.get(name.lower())
-            if failures is None or failures.count < FREE_ATTEMPTS:
-                return 0
-            wait = min(FIRST_WAIT_SECONDS * 2 ** (failures.count - FREE_ATTEMPTS), MAX_WAIT_SECONDS)
-            remaining = failures.last_at + wait - self._clock()
-            return max(0, math.ceil(remaining))
+            return len(self._pairs) + len(self._addresses) + len(self._names)
 
-    def failed(self, name: str) -> None:
+    def reserve(self, *, name: str, address: str) -> Reservation:
+        """Reserve one attempt for `name` from `address`, or raise TooManyAttemptsError."""
+        name = name.strip().lower()
         with self._lock:
             now = self._clock()
-            failures = self._failures.setdefault(name.lower(), _Failures())
-            if now - failures.last_at > FORGET_AFTER_SECONDS:
-                failures.count = 0
-            failures.count += 1
-            failures.last_at = now
+            pair = self._pairs.count((name, address), now)
+            wait = _wait(pair, FREE_ATTEMPTS, now)
+            if wait:
+                raise TooManyAttemptsError(
+                    f"Too many failed sign-ins for '{name[:40]}'. Wait {wait} seconds and try "
+                    "again; an admin can reset a forgotten password.",
+                    retry_after=wait,
+                )
+            wait = _wait(self._addresses.count(address, now), FREE_ATTEMPTS_PER_ADDRESS, now)
+            if wait:
+                raise TooManyAttemptsError(
+                    f"Too many failed sign-ins from your network address. Wait {wait} seconds "
+                    "and try again.",
+                    retry_after=wait,
+                )
+            if pair is not None:  # only addresses that already failed for this name
+                wait = _wait(self._names.count(name, now), FREE_ATTEMPTS_PER_NAME, now)
+                if wait:
+                    raise TooManyAttemptsError(
+                        f"Many failed sign-ins for '{name[:40]}' are coming from several "
+                        f"places. Wait {wait} seconds and try again.",
+                        retry_after=wait,
+                    )
+            self._pairs.add((name, address), now)
+            self._addresses.add(address, now)
+            self._names.add(name, now)
+        return Reservation(self, name, address)
 
-    def succeeded(self, name: str) -> None:
+    @contextmanager
+    def checking_slot(self) -> Iterator[None]:
+        """Hold one of the few password-checking slots, or raise BusyError when none frees up."""
+        if not self._slots.acquire(timeout=self._slot_wait_seconds):
+            raise BusyError(
+                "GAN Studio is checking many sign-ins at once. Try again in a few seconds.",
+                retry_after=BUSY_RETRY_SECONDS,
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def _release(self, name: str, address: str, *, clear_pair: bool) -> None:
         with self._lock:
-            self._failures.pop(name.lower(), None)
+            if clear_pair:
+                self._pairs.clear((name, address))
+            else:
+                self._pairs.take_back((name, address))
+            self._addresses.take_back(address)
+            self._names.take_back(name)

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ApiToken, User
 from ganstudio.roles import Role
-from ganstudio.services import audit
+from ganstudio.services import audit, user_sessions
 from ganstudio.services.errors import (
+    BusyError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    TooManyAttemptsError,
 )
 from ganstudio.services.passwords import (
     MIN_PASSWORD_LENGTH,
@@ -137,11 +137,11 @@ def update_user(
             _keep_one_admin(session, user=user, losing_admin=True)
         changes["active"] = active
         user.active = active
-        user.session_epoch += 1  # signs the user out everywhere
+        user_sessions.end_sessions_of(session, user=user)
     if password:
         _check_password(password)
         user.password_hash = hash_password(password)
-        user.session_epoch += 1
+        user_sessions.end_sessions_of(session, user=user)  # whoever knew the old one is out
         changes["password_changed"] = True
     if changes:
         audit.record(
@@ -176,24 +176,29 @@ def _keep_one_admin(session: Session, *, user: User, losing_admin: bool) -> None
         )
 
 
-def authenticate(session: Session, *, name: str, password: str, throttle: SignInThrottle) -> User:
-    """Return the user whose name and password match, or raise a SignInError."""
+def authenticate(
+    session: Session, *, name: str, password: str, address: str, throttle: SignInThrottle
+) -> User:
+    """Return the user whose name and password match, or raise a SignInError.
+
+    Raises TooManyAttemptsError when `throttle` holds the name or `address` back, and
+    BusyError when too many passwords are being checked at once.
+    """
     key = name.strip().lower()
-    wait = throttle.seconds_to_wait(key)
-    if wait:
-        raise TooManyAttemptsError(
-            f"Too many failed sign-ins for '{key[:40]}'. Wait {wait} seconds and try again.",
-            retry_after=wait,
-        )
+    attempt = throttle.reserve(name=key, address=address)  # a failure until proven right
     user = session.scalar(select(User).where(User.name == key))
-    ok = verify_password(user.password_hash if user else None, password)
+    try:
+        with throttle.checking_slot():
+            ok = verify_password(user.password_hash if user else None, password)
+    except BusyError:
+        attempt.cancel()
+        raise
     if user is None or not ok or not user.active:
-        throttle.failed(key)
         raise SignInError(
             "Wrong user name or password (or the account is deactivated). Check both and try "
             "again; an admin can reset a forgotten password."
         )
-    throttle.succeeded(key)
+    attempt.succeeded()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_sign_in_at = utcnow()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ganstudio.storage.private import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
+
 CHUNK = 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -48,7 +50,8 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / ".tmp"  # same filesystem as the blobs, so rename is atomic
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root)
+        make_private_dir(self.tmp_dir)
 
     def path_for(self, sha256: str) -> Path:
         if not is_sha256(sha256):
@@ -101,8 +104,9 @@ class BlobStore:
             # Fresh mtime: the sweep's grace period now protects it until its row commits.
             os.utime(final)
             return StoredBlob(staged.sha256, staged.size, created=False)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(staged.path, 0o644)
+        for folder in (final.parent.parent, final.parent):  # mkdir(parents=True) ignores mode
+            folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(staged.path, PRIVATE_FILE_MODE)  # mkstemp's mode already; said for the reader
         os.replace(staged.path, final)
         _fsync_dir(final.parent)
         return StoredBlob(staged.sha256, staged.size, created=True)

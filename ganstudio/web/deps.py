@@ -11,6 +11,7 @@ from ganstudio.db.tables import User
 from ganstudio.roles import Role
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.web.security import (
+    SIGN_IN_FIRST,
     UNSAFE_METHODS,
     Caller,
     NotAuthenticatedError,
@@ -39,9 +40,9 @@ SessionDep = Annotated[Session, Depends(get_db)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 
 
-def resolve_caller(request: Request, db: SessionDep, settings: SettingsDep) -> Caller | None:
+def resolve_caller(request: Request, db: SessionDep) -> Caller | None:
     """Return the signed-in caller, or None for an anonymous request."""
-    caller = caller_from_request(request, db, idle_seconds=settings.session_idle_seconds)
+    caller = caller_from_request(request, db)
     request.state.user = caller.user if caller else None
     return caller
 
@@ -52,7 +53,7 @@ MaybeCaller = Annotated[Caller | None, Depends(resolve_caller)]
 async def require_caller(request: Request, caller: MaybeCaller) -> Caller:
     """Return the caller, refusing anonymous requests and cookie writes without a CSRF token."""
     if caller is None:
-        raise NotAuthenticatedError("Sign in to use GAN Studio.")
+        raise NotAuthenticatedError(SIGN_IN_FIRST)
     if caller.via == "session" and request.method in UNSAFE_METHODS:
         await check_csrf(request)
     return caller

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ganstudio.services.errors import ServiceError, TooManyAttemptsError
+from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.web.security import ForbiddenError, NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
 
@@ -56,12 +56,21 @@ def _remember_user(request: Request) -> None:
         return
     try:
         with request.app.state.sessions() as db:
-            caller = caller_from_request(
-                request, db, idle_seconds=request.app.state.settings.session_idle_seconds
-            )
+            caller = caller_from_request(request, db)
     except NotAuthenticatedError:
         caller = None
     request.state.user = caller.user if caller else None
+
+
+def not_authenticated_response(request: Request, message: str) -> Response:
+    """Answer a request that needs a sign-in: 401 JSON for the API, the sign-in page for people."""
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    flash(request, message, "warning")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
 
 def describe_validation_errors(exc: RequestValidationError) -> str:
@@ -78,20 +87,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
-        if wants_json(request):
-            return error_response(request, 401, exc.message, headers={"WWW-Authenticate": "Bearer"})
-        flash(request, exc.message, "warning")
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return not_authenticated_response(request, exc.message)
 
     @app.exception_handler(ForbiddenError)
     async def forbidden(request: Request, exc: ForbiddenError) -> Response:
         return error_response(request, 403, exc.message)
 
     @app.exception_handler(TooManyAttemptsError)
-    async def too_many(request: Request, exc: TooManyAttemptsError) -> Response:
+    @app.exception_handler(BusyError)
+    async def try_later(request: Request, exc: TooManyAttemptsError | BusyError) -> Response:
         return error_response(
-            request, 429, exc.message, headers={"Retry-After": str(exc.retry_after)}
+            request, exc.status_code, exc.message, headers={"Retry-After": str(exc.retry_after)}
         )
 
     @app.exception_handler(ServiceError)

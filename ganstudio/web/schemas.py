@@ -78,6 +78,19 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="send as 'Authorization: Bearer <token>'; shown only once")
 
 
+class SessionPublic(BaseModel):
+    """A signed-in browser (never its token)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str
+    address: str
+    current: bool = Field(False, description="whether this is the caller's own session")
+
+
 class FilterCreate(BaseModel):
     name: str = Field(max_length=120, examples=["Anime face"])
     slug: str | None = Field(None, max_length=63, description="made from the name when omitted")

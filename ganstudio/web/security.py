@@ -2,20 +2,26 @@
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from ganstudio.db.tables import User
+from ganstudio.config import Settings
+from ganstudio.db.tables import User, UserSession
 from ganstudio.roles import Role
+from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
+from ganstudio.services.user_sessions import SessionLimits
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-SEEN_REFRESH_SECONDS = 60
+SIGN_IN_FIRST = (
+    "Sign in to use GAN Studio (scripts: send 'Authorization: Bearer <token>'; create one with "
+    "`ganstudio users token NAME` or on your account page)."
+)
+SESSION_ID_FIELD = "sid"  # the cookie's only credential: the token of a user_sessions row
 
 
 class NotAuthenticatedError(Exception):
@@ -38,6 +44,7 @@ class ForbiddenError(Exception):
 class Caller:
     user: User
     via: str  # "session" or "token"
+    user_session: UserSession | None = None  # the browser's session, when via == "session"
 
 
 def csrf_token(request: Request) -> str:
@@ -69,30 +76,59 @@ def _is_form(request: Request) -> bool:
     return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
-def sign_in_session(request: Request, user: User) -> None:
-    """Start a fresh browser session for `user` (a new CSRF token, no old state)."""
-    flashes = request.session.get("flash", [])
-    request.session.clear()
-    request.session.update(
-        uid=user.id,
-        epoch=user.session_epoch,
-        seen=int(time.time()),
-        csrf=secrets.token_urlsafe(32),
-        flash=flashes,
+def session_limits(settings: Settings) -> SessionLimits:
+    """Return the idle and absolute lifetimes of browser sessions."""
+    return SessionLimits(
+        idle_seconds=settings.session_idle_seconds,
+        max_age_seconds=settings.session_max_age_seconds,
     )
 
 
-def sign_out_session(request: Request) -> None:
+def client_address(request: Request) -> str:
+    """Return the caller's network address (the proxy's, unless uvicorn trusts its headers)."""
+    return request.client.host if request.client else ""
+
+
+def sign_in_session(request: Request, db: Session, user: User) -> UserSession:
+    """Start a fresh server-side session for `user`; the cookie gets only its token."""
+    flashes = request.session.get("flash", [])
+    old_token = request.session.get(SESSION_ID_FIELD)
+    if isinstance(old_token, str):
+        user_sessions.end_session(db, token=old_token)
+    user_session, token = user_sessions.start_session(
+        db,
+        user=user,
+        limits=session_limits(request.app.state.settings),
+        user_agent=request.headers.get("user-agent", ""),
+        address=client_address(request),
+    )
+    request.session.clear()
+    request.session.update(
+        {SESSION_ID_FIELD: token, "csrf": secrets.token_urlsafe(32), "flash": flashes}
+    )
+    return user_session
+
+
+def sign_out_session(request: Request, db: Session) -> None:
+    """End this browser's session on the server, so a copy of its cookie is worthless too."""
+    token = request.session.get(SESSION_ID_FIELD)
+    if isinstance(token, str):
+        user_sessions.end_session(db, token=token)
     request.session.clear()
 
 
-def caller_from_request(request: Request, session: Session, *, idle_seconds: int) -> Caller | None:
-    """Resolve the caller from a bearer token or the session cookie; None when anonymous."""
+def identify_caller(request: Request, db: Session) -> Caller | None:
+    """Return who the request's credentials name: a live session or a valid bearer token.
+
+    The one rule for "is this request signed in": the body limits ask it before reading a
+    body, the routes ask it before running. None when the request carries no credentials;
+    NotAuthenticatedError when it carries some that are not (or no longer) valid.
+    """
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         user = (
-            users_service.user_for_token(session, token=token.strip())
+            users_service.user_for_token(db, token=token.strip())
             if scheme.lower() == "bearer"
             else None
         )
@@ -102,22 +138,41 @@ def caller_from_request(request: Request, session: Session, *, idle_seconds: int
                 "Create a new one with `ganstudio users token NAME` or on your account page, "
                 "and send it as 'Authorization: Bearer <token>'."
             )
-        session.commit()  # keep last_used_at
         return Caller(user, "token")
-    uid = request.session.get("uid")
-    if uid is None:
+    token = request.session.get(SESSION_ID_FIELD) if "session" in request.scope else None
+    if not isinstance(token, str):
         return None
-    now = int(time.time())
-    if now - int(request.session.get("seen", 0)) > idle_seconds:
-        request.session.clear()
-        raise NotAuthenticatedError("Your session has expired. Sign in again.")
-    user = session.get(User, uid)
-    if user is None or not user.active or user.session_epoch != request.session.get("epoch"):
-        request.session.clear()
-        raise NotAuthenticatedError("You were signed out (the account changed). Sign in again.")
-    if now - int(request.session["seen"]) > SEEN_REFRESH_SECONDS:
-        request.session["seen"] = now
-    return Caller(user, "session")
+    limits = session_limits(request.app.state.settings)
+    try:
+        user_session = user_sessions.live_session(db, token=token, limits=limits)
+    except user_sessions.SessionEndedError as exc:
+        raise NotAuthenticatedError(exc.message) from None
+    user = db.get(User, user_session.user_id)
+    assert user is not None  # live_session checked it
+    return Caller(user, "session", user_session)
+
+
+def require_credentials(request: Request, db: Session) -> Caller:
+    """Return the caller, or raise NotAuthenticatedError for an anonymous or ended one."""
+    caller = identify_caller(request, db)
+    if caller is None:
+        raise NotAuthenticatedError(SIGN_IN_FIRST)
+    return caller
+
+
+def caller_from_request(request: Request, db: Session) -> Caller | None:
+    """Resolve the caller, noting the use of its session or token; None when anonymous."""
+    try:
+        caller = identify_caller(request, db)
+    except NotAuthenticatedError:
+        if "session" in request.scope:
+            request.session.pop(SESSION_ID_FIELD, None)
+        raise
+    if caller is not None and caller.user_session is not None:
+        user_sessions.touch_session(caller.user_session)
+    if db.dirty:
+        db.commit()  # keep last_seen_at / last_used_at
+    return caller
 
 
 class RoleGuard:

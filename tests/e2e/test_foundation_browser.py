@@ -51,8 +51,7 @@ def test_admin_adds_a_user_who_can_then_sign_in(page, live_server: LiveServer) -
     form.get_by_label("Name").fill("carol")
     form.get_by_label("Role").select_option("qa")
     form.get_by_role("button", name="Add").click()
-    flash = page.locator(".flash-success").inner_text()
-    password = flash.split("Its password is ")[1].split(" ")[0]
+    password = page.get_by_test_id("new-password").inner_text()
     page.get_by_role("button", name="Sign out").click()
     sign_in_page(page, "carol", password)
     assert page.get_by_test_id("user-role").inner_text() == "qa"

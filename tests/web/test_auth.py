@@ -1,14 +1,13 @@
 """Sign-in, sessions, CSRF, back-off, API tokens."""
 
-import time
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ganstudio.roles import Role
-from ganstudio.services.throttle import FREE_ATTEMPTS, SignInThrottle
+from ganstudio.services.throttle import FREE_ATTEMPTS
 from tests.conftest import csrf_from, sign_in
 from tests.factories import PASSWORD, bearer, make_user
+from tests.web.session_helpers import age_sessions
 
 
 def test_pages_require_sign_in_and_come_back_after_it(client: TestClient, app: FastAPI) -> None:
@@ -97,11 +96,9 @@ def test_sign_out_ends_the_session(signed_in) -> None:
     assert browser.get("/api/v1/me").status_code == 401
 
 
-def test_expired_session_says_so(signed_in, app: FastAPI, monkeypatch) -> None:
+def test_expired_session_says_so(signed_in, app: FastAPI) -> None:
     browser, _ = signed_in(Role.VIEWER)
-    idle = app.state.settings.session_idle_seconds
-    real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + idle + 5)
+    age_sessions(app, last_seen_seconds=app.state.settings.session_idle_seconds + 5)
     response = browser.get("/api/v1/me")
     assert response.status_code == 401
     assert response.json()["detail"] == "Your session has expired. Sign in again."
@@ -135,22 +132,6 @@ def test_failed_sign_ins_back_off(client: TestClient, app: FastAPI) -> None:
     assert response.status_code == 429  # even the right password waits
     assert "Wait" in response.text
     assert int(response.headers["retry-after"]) >= 1
-
-
-def test_throttle_doubles_the_wait_and_forgets_on_success() -> None:
-    now = [1000.0]
-    throttle = SignInThrottle(clock=lambda: now[0])
-    for _ in range(FREE_ATTEMPTS):
-        assert throttle.seconds_to_wait("Bob") == 0
-        throttle.failed("bob")
-    first = throttle.seconds_to_wait("bob")
-    throttle.failed("bob")
-    assert throttle.seconds_to_wait("BOB") == 2 * first
-    now[0] += 2 * first
-    assert throttle.seconds_to_wait("bob") == 0
-    throttle.succeeded("bob")
-    throttle.failed("bob")
-    assert throttle.seconds_to_wait("bob") == 0
 
 
 def test_api_token_authenticates_and_can_be_revoked(

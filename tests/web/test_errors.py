@@ -55,20 +55,23 @@ def test_malformed_json_is_a_4xx(client: TestClient, tokens: dict[Role, str]) ->
 
 def test_oversize_body_is_refused_before_it_is_read(tmp_path) -> None:
     from ganstudio.app import create_app
+    from tests.factories import make_token, make_user
 
-    app = create_app(make_settings(tmp_path / "data", max_upload_bytes=1024))
+    app = create_app(make_settings(tmp_path / "data", max_body_bytes=1024))
+    make_user(app, name="alice")
+    auth = bearer(make_token(app, name="alice"))
     with TestClient(app) as client:
-        response = client.post("/api/v1/me/tokens", content=b"x" * 5000)
+        response = client.post("/api/v1/me/tokens", content=b"x" * 5000, headers=auth)
         assert response.status_code == 413
-        assert "upload limit" in response.json()["detail"]
+        assert "1 KiB limit for forms and JSON" in response.json()["detail"]
         page = client.post("/login", content=b"x" * 5000)
-        assert page.status_code == 413 and "upload limit" in page.text
+        assert page.status_code == 413 and "sign-in form is at most 1 KiB" in page.text
 
         def chunks():
             for _ in range(10):
                 yield b"y" * 500
 
-        streamed = client.post("/api/v1/me/tokens", content=chunks())
+        streamed = client.post("/api/v1/me/tokens", content=chunks(), headers=auth)
         assert streamed.status_code == 413
 
 

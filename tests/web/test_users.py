@@ -18,7 +18,7 @@ def test_admin_adds_a_user_in_the_page_with_a_generated_password(signed_in, app:
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert "Added dana (qa)" in text
-    password = text.split("Its password is ")[1].split(" ")[0]
+    password = text.split('data-testid="new-password">')[1].split("<")[0]
     with TestClient(app) as newcomer:
         sign_in(newcomer, "dana", password)
         assert newcomer.get("/api/v1/me").json() == {

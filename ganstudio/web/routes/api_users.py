@@ -1,12 +1,17 @@
 """API: who am I, my tokens, and (admins) users."""
 
-from fastapi import APIRouter, Query, status
+from typing import Annotated
 
+from fastapi import APIRouter, Path, Query, Request, status
+
+from ganstudio.db.tables import UserSession
+from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
 from ganstudio.web.schemas import (
     Me,
     Page,
+    SessionPublic,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -16,6 +21,7 @@ from ganstudio.web.schemas import (
     UserUpdate,
     page_of,
 )
+from ganstudio.web.security import session_limits
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -46,6 +52,45 @@ def revoke_my_token(token_id: int, db: SessionDep, user: ViewerUser) -> TokenPub
     token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
     db.commit()
     return TokenPublic.model_validate(token)
+
+
+def _session_public(row: UserSession, caller: CurrentCaller) -> SessionPublic:
+    current = caller.user_session is not None and caller.user_session.id == row.id
+    return SessionPublic.model_validate(row).model_copy(update={"current": current})
+
+
+@router.get("/me/sessions")
+def read_my_sessions(
+    request: Request, db: SessionDep, _user: ViewerUser, caller: CurrentCaller
+) -> list[SessionPublic]:
+    """List the browsers signed in as the caller (never their cookies)."""
+    limits = session_limits(request.app.state.settings)
+    rows = user_sessions.list_live_sessions(db, user=caller.user, limits=limits)
+    return [_session_public(row, caller) for row in rows]
+
+
+@router.delete("/me/sessions/{session_id}")
+def end_my_session(
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    db: SessionDep,
+    user: ViewerUser,
+    caller: CurrentCaller,
+) -> SessionPublic:
+    """Sign out one of the caller's browsers."""
+    row = user_sessions.end_session_of(db, user=user, session_id=session_id)
+    db.commit()
+    return _session_public(row, caller)
+
+
+@router.delete("/me/sessions")
+def end_my_other_sessions(
+    db: SessionDep, user: ViewerUser, caller: CurrentCaller
+) -> dict[str, int]:
+    """Sign out every browser of the caller but the one sending this (if it is one)."""
+    keep = caller.user_session.id if caller.user_session else None
+    ended = user_sessions.end_sessions_of(db, user=user, keep_id=keep)
+    db.commit()
+    return {"ended": ended}
 
 
 @router.get("/users")

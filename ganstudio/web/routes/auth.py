@@ -9,12 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from ganstudio.db.tables import User
 from ganstudio.demo import read_demo_credentials
 from ganstudio.services import users as users_service
-from ganstudio.services.errors import ServiceError
+from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.security import (
     NotAuthenticatedError,
     caller_from_request,
     check_csrf,
+    client_address,
     sign_in_session,
     sign_out_session,
 )
@@ -54,7 +55,7 @@ def read_login(
 ) -> Response:
     """Show the sign-in form (or go on, when already signed in)."""
     try:
-        caller = caller_from_request(request, db, idle_seconds=settings.session_idle_seconds)
+        caller = caller_from_request(request, db)
     except NotAuthenticatedError as exc:
         flash(request, exc.message, "warning")
         caller = None
@@ -84,10 +85,9 @@ async def sign_in(
             error=exc.message,
             status_code=exc.status_code,
         )
-        if exc.status_code == 429:
-            response.headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
+        if isinstance(exc, TooManyAttemptsError | BusyError):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    sign_in_session(request, user)
     flash(request, f"Signed in as {user.name} ({user.role.value}).", "success")
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -96,15 +96,21 @@ def _authenticate(request: Request, name: str, password: str) -> User:
     # Argon2 is deliberately slow: run it off the event loop.
     with request.app.state.sessions() as db:
         user = users_service.authenticate(
-            db, name=name, password=password, throttle=request.app.state.throttle
+            db,
+            name=name,
+            password=password,
+            address=client_address(request),
+            throttle=request.app.state.throttle,
         )
+        sign_in_session(request, db, user)
         db.commit()
         return user
 
 
 @router.post("/logout")
-def sign_out(request: Request, _user: ViewerUser) -> Response:
-    """End this browser's session."""
-    sign_out_session(request)
+def sign_out(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
+    """End this browser's session, here and on the server."""
+    sign_out_session(request, db)
+    db.commit()
     flash(request, "You are signed out.", "info")
     return RedirectResponse("/login", status_code=303)

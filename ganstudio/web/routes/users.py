@@ -1,23 +1,24 @@
-"""Pages: the admin's users page and everyone's account page (API tokens, password)."""
+"""Pages: the admin's users page and everyone's account page (tokens, sessions, password)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from ganstudio.roles import Role
-from ganstudio.services import audit
+from ganstudio.services import audit, user_sessions
 from ganstudio.services import users as users_service
-from ganstudio.web.deps import AdminUser, SessionDep, ViewerUser
-from ganstudio.web.security import sign_in_session
+from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.security import Caller, session_limits, sign_in_session
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-@router.get("/users")
-def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
-    """List every account with forms to add users and change roles."""
+def _users_page(
+    request: Request, db: Session, *, created: dict[str, str] | None = None
+) -> Response:
     return request.app.state.pages.render(
         request,
         "users/list.html",
@@ -25,8 +26,31 @@ def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
             "users": users_service.list_users(db),
             "roles": list(Role),
             "events": audit.recent_events(db, limit=20),
+            "created": created,
         },
     )
+
+
+def _account_page(
+    request: Request, db: Session, caller: Caller, *, new_token: dict[str, str] | None = None
+) -> Response:
+    limits = session_limits(request.app.state.settings)
+    return request.app.state.pages.render(
+        request,
+        "users/account.html",
+        {
+            "tokens": users_service.list_tokens(db, user=caller.user),
+            "new_token": new_token,
+            "sessions": user_sessions.list_live_sessions(db, user=caller.user, limits=limits),
+            "current_session_id": caller.user_session.id if caller.user_session else None,
+        },
+    )
+
+
+@router.get("/users")
+def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
+    """List every account with forms to add users and change roles."""
+    return _users_page(request, db)
 
 
 @router.post("/users")
@@ -38,14 +62,14 @@ def create_user(
     role: Annotated[str, Form(max_length=40)],
     password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """Add an account; a generated password is shown once."""
+    """Add an account; a generated password is shown once, in this response only."""
     user, plain = users_service.create_user(
         db, name=name, role=role, password=password or None, actor=admin
     )
     db.commit()
-    shown = "" if password else f" Its password is {plain} — copy it now, it is not shown again."
-    flash(request, f"Added {user.name} ({user.role.value}).{shown}", "success")
-    return RedirectResponse("/users", status_code=303)
+    # Rendered here rather than flashed: a flash travels in the (readable) session cookie.
+    created = {"name": user.name, "role": user.role.value, "password": "" if password else plain}
+    return _users_page(request, db, created=created)
 
 
 @router.post("/users/{name}")
@@ -74,16 +98,11 @@ def update_user(
 
 
 @router.get("/account")
-def read_account(request: Request, db: SessionDep, user: ViewerUser) -> Response:
-    """Show the caller's API tokens and the password form."""
-    return request.app.state.pages.render(
-        request,
-        "users/account.html",
-        {
-            "tokens": users_service.list_tokens(db, user=user),
-            "new_token": request.session.pop("new_token", None),
-        },
-    )
+def read_account(
+    request: Request, db: SessionDep, _user: ViewerUser, caller: CurrentCaller
+) -> Response:
+    """Show the caller's API tokens, signed-in browsers and the password form."""
+    return _account_page(request, db, caller)
 
 
 @router.post("/account/tokens")
@@ -91,14 +110,14 @@ def create_token(
     request: Request,
     db: SessionDep,
     user: ViewerUser,
+    caller: CurrentCaller,
     label: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Create an API token and show it once."""
+    """Create an API token and show it once, in this response only."""
     token, plaintext = users_service.create_token(db, user=user, label=label, actor=user)
     db.commit()
-    # Kept in the signed session for exactly one page view, so a reload does not show it again.
-    request.session["new_token"] = {"label": token.label, "token": plaintext}
-    return RedirectResponse("/account", status_code=303)
+    # Rendered here rather than kept for a redirect: the session cookie is signed, not secret.
+    return _account_page(request, db, caller, new_token={"label": token.label, "token": plaintext})
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -110,6 +129,32 @@ def revoke_token(request: Request, token_id: int, db: SessionDep, user: ViewerUs
     return RedirectResponse("/account", status_code=303)
 
 
+@router.post("/account/sessions/{session_id}/revoke")
+def end_session(
+    request: Request,
+    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    db: SessionDep,
+    user: ViewerUser,
+) -> Response:
+    """Sign out one of the caller's browsers."""
+    user_sessions.end_session_of(db, user=user, session_id=session_id)
+    db.commit()
+    flash(request, "Signed that browser out.", "success")
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/sessions/revoke-others")
+def end_other_sessions(
+    request: Request, db: SessionDep, user: ViewerUser, caller: CurrentCaller
+) -> Response:
+    """Sign out every browser of the caller but this one."""
+    keep = caller.user_session.id if caller.user_session else None
+    ended = user_sessions.end_sessions_of(db, user=user, keep_id=keep)
+    db.commit()
+    flash(request, f"Signed out {ended} other session(s).", "success")
+    return RedirectResponse("/account", status_code=303)
+
+
 @router.post("/account/password")
 def change_password(
     request: Request,
@@ -118,11 +163,11 @@ def change_password(
     current_password: Annotated[str, Form(max_length=1000)],
     new_password: Annotated[str, Form(max_length=1000)],
 ) -> Response:
-    """Change the caller's own password (signs out their other browsers)."""
+    """Change the caller's own password (signs out every other session)."""
     users_service.change_own_password(
         db, user=user, current_password=current_password, new_password=new_password
     )
+    sign_in_session(request, db, user)  # every session ended; this browser gets a fresh one
     db.commit()
-    sign_in_session(request, user)  # this browser stays signed in with the new epoch
     flash(request, "Password changed; your other browsers are signed out.", "success")
     return RedirectResponse("/account", status_code=303)
