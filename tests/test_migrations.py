@@ -55,3 +55,22 @@ def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
     with pytest.raises(SchemaAheadError, match="newer GAN Studio"):
         create_app(settings)
+
+
+def test_web_tests_made_before_private_ids_get_random_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    command.upgrade(alembic_config(url), "0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (kind, title, priority, created_at) VALUES "
+                "('webtest', 'a.png', 10, '2026-01-01'), ('webtest', 'b.png', 10, '2026-01-01'),"
+                " ('comparison', 'c', 0, '2026-01-01')"
+            )
+        )
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT title, public_id FROM jobs")).all())
+    assert rows["c"] is None
+    assert rows["a.png"] != rows["b.png"] and min(len(rows["a.png"]), len(rows["b.png"])) >= 20
