@@ -169,8 +169,8 @@ def check_allowance(
         frees_a_slot = started[len(started) - limit] + RATE_WINDOW
         wait = max(1, math.ceil((frees_a_slot - now).total_seconds()))
         raise TooManyAttemptsError(
-            f"You have started {len(started)} web tests in the last minute, and the limit is "
-            f"{limit} a minute. Try again in {wait} s.",
+            f"You have started {len(started)} web test{'' if len(started) == 1 else 's'} in "
+            f"the last minute, and the limit is {limit} a minute. Try again in {wait} s.",
             retry_after=wait,
         )
     waiting = _waiting_renders(session, user=user, but_not=job)
