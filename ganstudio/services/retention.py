@@ -35,14 +35,22 @@ def expire_webtests(
     now: datetime | None = None,
     limit: int = BATCH,
 ) -> ExpiryReport:
-    """Delete up to `limit` expired web tests and the renders nothing else uses; 0 days: none."""
+    """Delete up to `limit` expired web tests and the renders nothing else uses; 0 days: none.
+
+    A web test with a render being made waits for the next run, so no worker loses its row.
+    """
     if retention_days <= 0:
         return ExpiryReport(0, 0)
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    running = (
+        select(JobItem.job_id)
+        .join(Render, Render.id == JobItem.render_id)
+        .where(JobItem.job_id == Job.id, Render.state == RenderState.RUNNING)
+    )
     job_ids = list(
         session.scalars(
             select(Job.id)
-            .where(Job.kind == JobKind.WEBTEST, Job.created_at < cutoff)
+            .where(Job.kind == JobKind.WEBTEST, Job.created_at < cutoff, ~running.exists())
             .order_by(Job.id)
             .limit(limit)
         )
@@ -58,7 +66,7 @@ def expire_webtests(
         result = session.execute(
             delete(Render).where(
                 Render.id.in_(unused[start : start + BATCH]),
-                Render.state != RenderState.RUNNING,  # a worker holds it; a later run may go
+                Render.state != RenderState.RUNNING,  # claimed since the look above: leave it
             )
         )
         deleted += result.rowcount

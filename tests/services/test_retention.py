@@ -139,3 +139,20 @@ def test_expiry_goes_in_batches(client: TestClient, app: FastAPI, tmp_path: Path
         second = retention.expire_webtests(session, retention_days=30, limit=2)
         session.commit()
     assert (first.jobs, second.jobs, first.renders + second.renders) == (2, 1, 3)
+
+
+def test_a_web_test_being_rendered_waits_for_the_next_run(
+    client: TestClient, app: FastAPI, tmp_path: Path
+) -> None:
+    make_bench(app, tmp_path)
+    ann = make_token(app, name=make_user(app, role=Role.VIEWER, name="ann").name)
+    sent = post_webtest(client, ann, imagegen.distinct_png(3), "v1", filter="toon").json()
+    age(app, [sent], days=31)
+    render_id = app.state.worker.claim_next()  # a worker is on it
+    with app.state.sessions() as session:
+        assert retention.expire_webtests(session, retention_days=30).jobs == 0
+    app.state.worker.run_one(render_id)
+    with app.state.sessions() as session:
+        assert retention.expire_webtests(session, retention_days=30) == (
+            retention.ExpiryReport(jobs=1, renders=1)
+        )
