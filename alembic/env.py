@@ -1,5 +1,7 @@
 """Alembic environment: the database URL comes from GAN Studio's settings, not alembic.ini."""
 
+from sqlalchemy import Connection
+
 from alembic import context
 from ganstudio.config import Settings
 from ganstudio.db import tables  # noqa: F401 - registers every table on Base.metadata
@@ -40,8 +42,16 @@ def _render_item(type_: str, obj: object, _context: object) -> str | bool:
     return False
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things, so Alembic copies the table instead.
+    # Copying drops the old table, and with foreign keys on, dropping a table deletes (ON DELETE
+    # CASCADE) the rows that point at it: a batch change to `renders` would empty `job_items`.
+    # So SQLite migrates with foreign keys off, and the result is checked before they come back.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # On the driver's connection, before anything opens a transaction (where the pragma
+        # would be a no-op); SQLAlchemy's own execute would begin one.
+        _raw_sqlite(connection).execute("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -50,6 +60,16 @@ def _run(connection: object) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"The migration left rows pointing at nothing: {broken[:5]}")
+    if sqlite:
+        _raw_sqlite(connection).execute("PRAGMA foreign_keys=ON")
+
+
+def _raw_sqlite(connection: Connection) -> "sqlite3.Connection":  # noqa: F821
+    return connection.connection.driver_connection
 
 
 if context.is_offline_mode():

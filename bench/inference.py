@@ -127,7 +127,8 @@ class LiveServer:
 
         import uvicorn
 
-        self.app = create_app(make_settings(data_dir, worker="thread"))
+        # No per-minute limit on web tests here: --runs may be larger than it.
+        self.app = create_app(make_settings(data_dir, worker="thread", webtest_per_minute=10**6))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

@@ -17,6 +17,7 @@ from ganstudio.db.migrate import upgrade_to_head
 from ganstudio.db.session import make_engine, make_sessionmaker
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.paths import resource_dir
+from ganstudio.services.retention import BATCH, ExpiryReport, expire_webtests
 from ganstudio.services.throttle import SignInThrottle
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.storage.private import make_private_dir
@@ -118,12 +119,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def run_blob_sweep(app: FastAPI) -> str:
-    """Sweep unreferenced blobs once; return the report's sentence."""
+    """Expire old web tests, then sweep unreferenced blobs once; return the reports' sentences."""
     settings: Settings = app.state.settings
+    expired = ExpiryReport(0, 0)
     with app.state.sessions() as session:
+        while True:  # in batches, each its own short transaction
+            batch = expire_webtests(session, retention_days=settings.webtest_retention_days)
+            session.commit()
+            expired = ExpiryReport(expired.jobs + batch.jobs, expired.renders + batch.renders)
+            if batch.jobs < BATCH:
+                break
         referenced = referenced_blobs(session, Base.metadata)
+    if expired.jobs:
+        log.info(expired.describe())
     report = sweep_blobs(app.state.blobs, referenced, grace_seconds=settings.blob_grace_seconds)
-    return report.describe()
+    return f"{expired.describe()} {report.describe()}"
 
 
 @asynccontextmanager

@@ -304,7 +304,7 @@ def migrate() -> None:
 
 @blobs_app.command("sweep")
 def blobs_sweep() -> None:
-    """Remove blobs no row names (older than the grace period) and say how much was freed."""
+    """Expire old web tests, remove blobs no row names (past the grace), say what was freed."""
     from ganstudio.app import run_blob_sweep
 
     typer.echo(run_blob_sweep(_build_app(Settings())))

@@ -61,6 +61,21 @@ class Settings(BaseSettings):
         16 * 1024**3, description="address space of each network's process on CPU (0: no limit)"
     )
     max_comparison_samples: int = Field(1000, description="rows a comparison may have")
+    webtest_per_minute: int = Field(
+        30, ge=1, description="web tests one user may start in any minute"
+    )
+    webtest_max_queued_renders: int = Field(
+        64, ge=8, description="web-test renders one user may have waiting (8: one full web test)"
+    )
+    webtest_retention_days: int = Field(
+        30, ge=0, description="web-test photos and renders are deleted after this; 0 keeps them"
+    )
+    queue_window_seconds: int = Field(
+        120, ge=1, description="how far back the queue counts each user's renders to be fair"
+    )
+    queue_comparison_share: float = Field(
+        0.25, ge=0, le=1, description="least share of renders comparisons get while web tests wait"
+    )
     demo: bool = Field(False, description="seed demo content and show demo sign-ins")
     secure_cookies: bool = Field(False, description="set when served over HTTPS only")
 

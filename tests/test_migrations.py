@@ -83,3 +83,57 @@ def test_sessions_migration_keeps_users_and_their_tokens(tmp_path: Path) -> None
     columns = {column["name"] for column in inspect(engine).get_columns("users")}
     assert "session_epoch" not in columns
     assert "user_sessions" in inspect(engine).get_table_names()
+
+
+def test_web_tests_made_before_private_ids_get_random_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    command.upgrade(alembic_config(url), "0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO jobs (kind, title, priority, created_at) VALUES "
+                "('webtest', 'a.png', 10, '2026-01-01'), ('webtest', 'b.png', 10, '2026-01-01'),"
+                " ('comparison', 'c', 0, '2026-01-01')"
+            )
+        )
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT title, public_id FROM jobs")).all())
+    assert rows["c"] is None
+    assert rows["a.png"] != rows["b.png"] and min(len(rows["a.png"]), len(rows["b.png"])) >= 20
+
+
+def _insert(connection, table: str, **values: object) -> None:
+    """Insert a row, filling the NOT NULL columns `values` leaves out with plain values."""
+    row = dict(values)
+    for _cid, name, type_, notnull, default, pk in connection.execute(
+        text(f"PRAGMA table_info({table})")
+    ):
+        if name not in row and notnull and default is None and not pk:
+            kind = type_.upper()
+            numeric = any(word in kind for word in ("INT", "BOOL", "FLOAT"))
+            row[name] = 1 if numeric else "{}" if "JSON" in kind else "2026-01-01"
+    names = ", ".join(row)
+    connection.execute(
+        text(f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + n for n in row)})"), row
+    )
+
+
+def test_upgrading_keeps_rows_that_point_at_rebuilt_tables(tmp_path: Path) -> None:
+    """SQLite rebuilds a table to alter it; the rows pointing at it (ON DELETE CASCADE) stay."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    command.upgrade(alembic_config(url), "0005")
+    with engine.begin() as connection:
+        _insert(connection, "users", id=1, name="a", role="admin")
+        _insert(connection, "filters", id=1, slug="t", pipeline="full")
+        _insert(connection, "versions", id=1, filter_id=1, label="v1", status="candidate")
+        _insert(connection, "renders", id=1, render_key="b" * 64, version_id=1, state="done")
+        _insert(connection, "jobs", id=1, kind="comparison", created_by_id=1)
+        _insert(connection, "job_items", job_id=1, render_id=1)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM job_items")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM renders")).scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -50,4 +50,7 @@ def upgrade_to_head(engine: Engine) -> str:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    # SQLite migrates with foreign keys off (alembic/env.py) and a pragma cannot change inside
+    # the transaction: drop pooled connections so every later one gets the connect-time pragmas.
+    engine.dispose()
     return head_revision(url)

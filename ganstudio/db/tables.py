@@ -290,7 +290,11 @@ class Render(Base):
     """One version's output on one input under one pipeline setting; computed once, ever."""
 
     __tablename__ = "renders"
-    __table_args__ = (Index("ix_renders_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_renders_state_id", "state", "id"),
+        # The queue counts each user's recent claims (services/queue.py).
+        Index("ix_renders_claimed_at", "claimed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     render_key: Mapped[str] = mapped_column(Sha256(), unique=True)
@@ -313,6 +317,11 @@ class Render(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whose job the queue claimed it for, and which kind: each user's recent usage.
+    claimed_for_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_for_kind: Mapped[JobKind | None] = mapped_column(
+        Enum(JobKind, native_enum=False, length=16, values_callable=enum_values)
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -323,13 +332,20 @@ class Job(Base):
     """A persisted batch of renders with progress; survives restarts."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_created_by_created", "created_by_id", "created_at"),  # rate limits
+        Index("ix_jobs_kind_created", "kind", "created_at"),  # web-test expiry
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # A web test's address (random, not guessable: web tests are private to their owner).
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     kind: Mapped[JobKind] = mapped_column(
         Enum(JobKind, native_enum=False, length=16, values_callable=enum_values)
     )
     title: Mapped[str] = mapped_column(String(200), default="")
-    priority: Mapped[int] = mapped_column(Integer, default=0)  # web tests jump the queue
+    # Unused by the queue since fair scheduling (services/queue.py orders by user and kind).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

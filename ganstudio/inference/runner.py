@@ -17,12 +17,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
-from ganstudio.db.tables import Job, JobItem, Render, Version
+from ganstudio.db.tables import Render, Version
 from ganstudio.inference.errors import describe_error
 from ganstudio.inference.executor import (
     ExecutorCrashedError,
@@ -38,6 +38,7 @@ from ganstudio.inference.networks import (
     render_image,
 )
 from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
+from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.storage.images import load_mask, load_rgb, png_bytes, thumbnail_of
 from ganstudio.vocabulary import RenderState
@@ -92,40 +93,9 @@ class RenderWorker:
         return result.rowcount
 
     def claim_next(self) -> int | None:
-        """Atomically take the next queued render a live job wants (web tests first)."""
-        wanted = (
-            select(JobItem.render_id, func.max(Job.priority).label("priority"))
-            .join(Job, Job.id == JobItem.job_id)
-            .where(Job.cancelled_at.is_(None))
-            .group_by(JobItem.render_id)
-            .subquery()
-        )
-        with self.sessions() as session, session.begin():
-            candidates = (
-                session.execute(
-                    select(Render.id)
-                    .join(wanted, wanted.c.render_id == Render.id)
-                    .where(Render.state == RenderState.QUEUED)
-                    .order_by(wanted.c.priority.desc(), Render.id)
-                    .limit(5)
-                )
-                .scalars()
-                .all()
-            )
-            for render_id in candidates:
-                claimed = session.execute(
-                    update(Render)
-                    .where(Render.id == render_id, Render.state == RenderState.QUEUED)
-                    .values(
-                        state=RenderState.RUNNING,
-                        worker_id=self.worker_id,
-                        claimed_at=utcnow(),
-                        attempts=Render.attempts + 1,
-                    )
-                )
-                if claimed.rowcount == 1:  # another worker may have taken it first
-                    return render_id
-        return None
+        """Atomically take the next queued render, fairly between users (services/queue.py)."""
+        with self.sessions.begin() as session:
+            return claim_next_render(session, worker_id=self.worker_id, settings=self.settings)
 
     def run_one(self, render_id: int) -> RenderState:
         """Render one claimed render and record the result or the reason it failed."""

@@ -1,5 +1,6 @@
 """Renders and jobs: find or queue a render by content key, batch renders into jobs, progress."""
 
+import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
 from ganstudio.inference.render_spec import PipelineSettings, render_key
+from ganstudio.roles import Role
 from ganstudio.services.errors import NotFoundError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
@@ -72,6 +74,8 @@ def create_job(
     """Make a job that waits for `renders` (already-finished ones count as done at once)."""
     job = Job(
         kind=kind,
+        # Web tests are private, so their address must not be guessable (ids are sequential).
+        public_id=secrets.token_urlsafe(16) if kind == JobKind.WEBTEST else None,
         title=title[:200],
         created_by_id=actor.id if actor else None,
         priority=10 if kind == JobKind.WEBTEST else 0,
@@ -104,9 +108,17 @@ class JobProgress:
         return round(100 * (self.done + self.failed) / self.total) if self.total else 100
 
 
-def get_job(session: Session, *, job_id: int) -> Job:
+def may_see_job(job: Job, user: User) -> bool:
+    """Return whether `user` may see `job`: a web test only to its owner and developers up."""
+    if job.kind != JobKind.WEBTEST:
+        return True  # comparisons are shared pages
+    return job.created_by_id == user.id or user.role.allows(Role.DEVELOPER)
+
+
+def get_job(session: Session, *, job_id: int, reader: User | None = None) -> Job:
+    """Return a job; with `reader`, one that reader may see (else, as if it did not exist)."""
     job = session.get(Job, job_id)
-    if job is None:
+    if job is None or (reader is not None and not may_see_job(job, reader)):
         raise NotFoundError(f"No job with id {job_id}; job ids come with the comparison.")
     return job
 

@@ -1,26 +1,35 @@
-"""Web tests: one photo (not a sample) through a few versions, at the front of the queue.
+"""Web tests: one photo (not a sample) through a few versions, private to whoever sent it.
 
 The photo is stored as a blob that the job's renders name (`Render.input_sha256`), so the blob
-sweep keeps it while they exist. A web test's job title is the photo's cleaned file name.
+sweep keeps it while they exist (web tests expire: services/retention.py). A web test's job
+title is the photo's cleaned file name; its address is the job's random `public_id`, and only
+its owner and developers and above may see it. Each user may start `webtest_per_minute` web
+tests a minute and have `webtest_max_queued_renders` of their renders waiting.
 """
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
+from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
 from ganstudio.services.comparisons import MAX_VERSIONS, default_versions
-from ganstudio.services.errors import InvalidInputError, NotFoundError
+from ganstudio.services.errors import InvalidInputError, NotFoundError, TooManyAttemptsError
 from ganstudio.services.sample_uploads import Accepted, Uploader
 from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
 from ganstudio.storage.images import ImageRejectedError, clean_filename, probe_image
-from ganstudio.vocabulary import JobKind
+from ganstudio.vocabulary import JobKind, RenderState
+
+RATE_WINDOW = timedelta(minutes=1)
+QUEUE_FULL_RETRY_SECONDS = 15  # a guess: a few renders finish in that time
 
 
 @dataclass(frozen=True)
@@ -80,8 +89,9 @@ def start_webtest(
     versions: list[Version],
     actor: User | None,
 ) -> WebTest:
-    """Check and store the photo, find or queue each version's render, in a priority job."""
+    """Check and store the photo, find or queue each version's render, in a web-test job."""
     display = clean_filename(filename or "", fallback="photo")
+    check_allowance(session, user=actor, settings=settings)  # refuse early, before decoding
     photo.seek(0, 2)
     if photo.tell() == 0:
         raise InvalidInputError(f"The photo {display} is empty; send an image file.")
@@ -109,6 +119,8 @@ def start_webtest(
     job = renders_service.create_job(
         session, kind=JobKind.WEBTEST, renders=renders, actor=actor, title=display
     )
+    # Again, now that this transaction has written: parallel requests are counted in turn.
+    check_allowance(session, user=actor, settings=settings, job=job)
     audit.record(
         session,
         actor=actor,
@@ -125,11 +137,84 @@ def start_webtest(
     return WebTest(job, display, stored.sha256, [WebTestRender(v, r) for v, r in pairs])
 
 
-def get_webtest(session: Session, *, job_id: int) -> WebTest:
-    """Return a web test by its job id, with each version's render."""
-    job = session.get(Job, job_id)
-    if job is None or job.kind != JobKind.WEBTEST:
-        raise NotFoundError(f"No web test has the job id {job_id}; start one on /webtest.")
+def check_allowance(
+    session: Session,
+    *,
+    user: User | None,
+    settings: Settings,
+    job: Job | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Refuse a web test past `user`'s per-minute limit or cap on waiting renders (429).
+
+    `job` is the web test being added, once flushed; before that, it counts as one render.
+    """
+    if user is None:
+        return
+    now = now or utcnow()
+    # Lock the user's row (PostgreSQL; SQLite has one writer), so one user's parallel requests
+    # are counted one after the other instead of all passing on the same count.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    query = select(Job.created_at).where(
+        Job.created_by_id == user.id,
+        Job.kind == JobKind.WEBTEST,
+        Job.created_at > now - RATE_WINDOW,
+    )
+    if job is not None:
+        query = query.where(Job.id != job.id)
+    started = sorted(session.scalars(query))
+    limit = settings.webtest_per_minute
+    if len(started) >= limit:
+        # The start that must leave the window before one more fits.
+        frees_a_slot = started[len(started) - limit] + RATE_WINDOW
+        wait = max(1, math.ceil((frees_a_slot - now).total_seconds()))
+        raise TooManyAttemptsError(
+            f"You have started {len(started)} web test{'' if len(started) == 1 else 's'} in "
+            f"the last minute, and the limit is {limit} a minute. Try again in {wait} s.",
+            retry_after=wait,
+        )
+    waiting = _waiting_renders(session, user=user, but_not=job)
+    adding = _waiting_renders(session, user=user, only=job) if job is not None else 1
+    cap = settings.webtest_max_queued_renders
+    if waiting + adding > cap:
+        raise TooManyAttemptsError(
+            f"Your web tests have {waiting} renders waiting, and at most {cap} may wait. Try "
+            f"again in {QUEUE_FULL_RETRY_SECONDS} s, when some have finished.",
+            retry_after=QUEUE_FULL_RETRY_SECONDS,
+        )
+
+
+def _waiting_renders(
+    session: Session, *, user: User, only: Job | None = None, but_not: Job | None = None
+) -> int:
+    """Count the queued or running renders of `user`'s live web tests (or of one of them)."""
+    query = (
+        select(func.count(func.distinct(Render.id)))
+        .join(JobItem, JobItem.render_id == Render.id)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(
+            Job.created_by_id == user.id,
+            Job.kind == JobKind.WEBTEST,
+            Job.cancelled_at.is_(None),
+            Render.state.in_((RenderState.QUEUED, RenderState.RUNNING)),
+        )
+    )
+    if only is not None:
+        query = query.where(Job.id == only.id)
+    if but_not is not None:
+        query = query.where(Job.id != but_not.id)
+    return session.scalar(query) or 0
+
+
+def get_webtest(session: Session, *, public_id: str, reader: User) -> WebTest:
+    """Return a web test by its public id, with each version's render, if `reader` may see it."""
+    job = session.scalar(select(Job).where(Job.public_id == public_id, Job.kind == JobKind.WEBTEST))
+    # Someone else's web test is answered exactly like a missing one: nothing is revealed.
+    if job is None or not renders_service.may_see_job(job, reader):
+        raise NotFoundError(
+            f"No web test of yours has the id '{public_id[:64]}' (web tests are private to "
+            "whoever started them, and expire). Start one on /webtest."
+        )
     rows = session.execute(
         select(Render, Version)
         .join(JobItem, JobItem.render_id == Render.id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageMode, ImageOps, UnidentifiedImageError
 
 # Formats Pillow decodes safely and that photos come in. Pillow is told to try only these, so an
 # exotic decoder (EPS runs Ghostscript, for one) is never reached by an upload.
@@ -22,6 +22,13 @@ BROWSER_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}  # shown as-is; others v
 THUMBNAIL_PX = 320
 MAX_FILENAME_CHARS = 120
 BACKGROUND = (255, 255, 255)  # what transparent pixels become
+# The pixel limit is counted for 8-bit RGB; a mode with more bytes per pixel (RGBA, CMYK,
+# 16- and 32-bit gray, float) may have proportionally fewer, so decoding never holds more.
+BUDGET_BYTES_PER_PIXEL = 3
+WIDE_GRAY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+BAND_ROWS = 256  # wide-gray images are converted this many rows at a time
+# EXIF orientations that swap width and height (transpose, rotate 90/270, transverse).
+SIDEWAYS_ORIENTATIONS = (5, 6, 7, 8)
 
 
 class ImageRejectedError(ValueError):
@@ -60,7 +67,22 @@ def _open(stream: BinaryIO, *, max_pixels: int) -> Image.Image:
             f"it is {image.width}×{image.height} = {image.width * image.height:,} pixels, over "
             f"the {max_pixels:,}-pixel limit (a decompression-bomb guard); send a smaller image"
         )
+    needed, budget = decoded_bytes(image), max_pixels * BUDGET_BYTES_PER_PIXEL
+    if needed > budget:
+        per_pixel = needed // (image.width * image.height)
+        raise ImageRejectedError(
+            f"it is {image.width}×{image.height} pixels in mode {image.mode} ({per_pixel} bytes "
+            f"a pixel), {needed / 1e6:,.0f} MB to decode, over the {budget / 1e6:,.0f} MB "
+            f"limit; send it as an 8-bit image, or at most {budget // per_pixel:,} pixels"
+        )
     return image
+
+
+def decoded_bytes(image: Image.Image) -> int:
+    """Return how many bytes the image's pixels take once decoded, in its own mode."""
+    mode = ImageMode.getmode(image.mode)
+    per_pixel = np.dtype(mode.typestr).itemsize * len(mode.bands)
+    return image.width * image.height * per_pixel
 
 
 def _why(exc: Exception) -> str:
@@ -75,12 +97,16 @@ def probe_image(stream: BinaryIO, *, max_pixels: int) -> ImageFacts:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-            oriented = ImageOps.exif_transpose(image)
+            # The orientation tag alone gives the size a person sees; rotating would copy.
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     except OSError as exc:
         raise ImageRejectedError(f"the image data is truncated or corrupt ({_why(exc)})") from None
     except Exception as exc:
         raise ImageRejectedError(f"the image data cannot be decoded ({_why(exc)})") from None
-    return ImageFacts(facts_format, facts_mode, oriented.width, oriented.height)
+    width, height = image.size
+    if orientation in SIDEWAYS_ORIENTATIONS:
+        width, height = height, width
+    return ImageFacts(facts_format, facts_mode, width, height)
 
 
 def load_rgb(source: BinaryIO | bytes, *, max_pixels: int = 100_000_000) -> Image.Image:
@@ -90,7 +116,8 @@ def load_rgb(source: BinaryIO | bytes, *, max_pixels: int = 100_000_000) -> Imag
     - alpha (RGBA, LA, PA, palette with transparency) is composited over white;
     - palette and 1-bit images are expanded through their palette / to gray;
     - 16-bit and 32-bit integer images (I;16, I) are scaled to 8 bits (value / 257 for
-      16-bit data) instead of clipped; float images (F) are scaled from 0–1 or clipped to 0–255;
+      16-bit data) instead of clipped; float images (F) are scaled from 0–1 or clipped to 0–255
+      (NaN becomes 0); they are converted a band of rows at a time, in float32;
     - CMYK (and YCbCr, LAB) go through Pillow's conversion to RGB (Adobe-inverted CMYK JPEGs
       are handled by the JPEG decoder; embedded ICC profiles are not applied);
     - grayscale (L) is repeated over three channels.
@@ -99,7 +126,9 @@ def load_rgb(source: BinaryIO | bytes, *, max_pixels: int = 100_000_000) -> Imag
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     image = _open(stream, max_pixels=max_pixels)
     image.load()
-    image = ImageOps.exif_transpose(image)
+    ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of the pixels
+    if image.mode in WIDE_GRAY_MODES:
+        image = _wide_gray_to_l(image)  # rebinding frees the wide pixels before RGB is made
     return to_rgb(image)
 
 
@@ -108,9 +137,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return _wide_gray_to_rgb(image)
-    if mode == "P" and "transparency" in image.info:
+    if mode in WIDE_GRAY_MODES:
+        image = _wide_gray_to_l(image)
+    elif mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     elif mode in ("P", "1"):
         image = image.convert("RGB")
@@ -121,14 +150,35 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _wide_gray_to_rgb(image: Image.Image) -> Image.Image:
-    values = np.asarray(image).astype(np.float64)  # (H, W)
+def _wide_gray_to_l(image: Image.Image) -> Image.Image:
+    """Scale a 16-bit, 32-bit or float gray image to 8 bits, in bands of rows, in float32."""
+    width, height = image.size
+    gray = np.empty((height, width), dtype=np.uint8)
+    scale = 255.0 / 65535.0 if image.mode.startswith("I;16") else 1.0
     if image.mode == "F":
-        values = values * 255.0 if values.size and values.max() <= 1.0 else values
-    elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
-        values = values / 257.0  # 0…65535 → 0…255
-    gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    return Image.fromarray(gray).convert("RGB")
+        peak = max((_finite_max(band) for band in _bands(image)), default=0.0)
+        scale = 255.0 if peak <= 1.0 else 1.0
+    elif image.mode == "I":
+        _low, high = image.getextrema()
+        scale = 255.0 / 65535.0 if high > 255 else 1.0
+    for top, band in zip(range(0, height, BAND_ROWS), _bands(image), strict=True):
+        np.multiply(band, scale, out=band)
+        np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(np.rint(band, out=band), 0, 255, out=band)
+        gray[top : top + band.shape[0]] = band
+    return Image.fromarray(gray)
+
+
+def _bands(image: Image.Image):
+    """Yield the image's rows, BAND_ROWS at a time, as float32 arrays (H, W)."""
+    for top in range(0, image.height, BAND_ROWS):
+        box = (0, top, image.width, min(image.height, top + BAND_ROWS))
+        yield np.array(image.crop(box), dtype=np.float32)  # a writable copy of one band
+
+
+def _finite_max(band: np.ndarray) -> float:
+    finite = band[np.isfinite(band)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 def load_mask(stream: BinaryIO, *, max_pixels: int) -> Image.Image:

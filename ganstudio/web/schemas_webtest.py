@@ -22,6 +22,7 @@ class WebTestRenderPublic(BaseModel):
 
 
 class WebTestPublic(BaseModel):
+    id: str = Field(description="the web test's private, random id (only its owner may read it)")
     job: JobPublic
     url: str = Field(description="poll this until job.status is done, failed or cancelled")
     filter: str

@@ -2,6 +2,7 @@
 (() => {
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
   const POLL_MS = 600;
+  const MAX_RETRIES = 5;
 
   document.addEventListener("DOMContentLoaded", () => {
     for (const select of document.querySelectorAll("select[data-autosubmit]")) {
@@ -60,6 +61,12 @@
     const describe = () => {
       const photo = photos[current];
       if (!photo) return;
+      if (photo.waiting) {
+        status.textContent = `${photo.name}: ${photo.waiting}`;
+        status.className = "warning-text";
+        status.dataset.status = "waiting";
+        return;
+      }
       if (photo.error) {
         status.textContent = `${photo.name}: ${photo.error}`;
         status.className = "error-text";
@@ -111,23 +118,39 @@
       button.addEventListener("click", () => show(index));
       show(index);
 
+      upload(photo, file, versions(), 0);
+    };
+
+    // Over the per-minute limit (429), a photo waits for Retry-After and is sent again, a few
+    // times, with the server's message shown meanwhile; any other refusal is final.
+    const upload = (photo, file, picked, tries) => {
       const data = new FormData();
       data.append("image", file, file.name);
       data.append("filter", form.dataset.filter);
-      for (const id of versions()) data.append("versions", id);
+      for (const id of picked) data.append("versions", id);
       fetch("/api/v1/webtest", { method: "POST", body: data, headers: { "X-CSRF-Token": csrf(), Accept: "application/json" } })
         .then(async (response) => {
           const body = await response.json().catch(() => ({ detail: `Request failed (${response.status}).` }));
+          if (response.status === 429 && tries < MAX_RETRIES) {
+            const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 10);
+            photo.waiting = `${body.detail} Sending it again by itself in ${seconds} s…`;
+            photo.item.dataset.status = "waiting";
+            if (photos[current] === photo) describe();
+            setTimeout(() => upload(photo, file, picked, tries + 1), seconds * 1000);
+            return;
+          }
           if (!response.ok) throw new Error(body.detail || `Request failed (${response.status}).`);
+          photo.waiting = null;
           photo.result = body;
-          item.dataset.status = body.job.status;
+          photo.item.dataset.status = body.job.status;
           if (photos[current] === photo) show(current);
           poll(photo);
         })
         .catch((error) => {
+          photo.waiting = null;
           photo.error = error.message;
-          item.dataset.status = "error";
-          item.classList.add("bad");
+          photo.item.dataset.status = "error";
+          photo.item.classList.add("bad");
           if (photos[current] === photo) describe();
         });
     };
@@ -178,7 +201,7 @@
         const photo = photos[current];
         if (!photo || !photo.result) return;
         result.textContent = "Saving…";
-        const response = await fetch(`/api/v1/webtest/${photo.result.job.id}/save`, {
+        const response = await fetch(`/api/v1/webtest/${encodeURIComponent(photo.result.id)}/save`, {
           method: "POST",
           headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf(), Accept: "application/json" },
           body: JSON.stringify({ set: saveForm.elements.set.value }),

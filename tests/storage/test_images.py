@@ -102,3 +102,57 @@ def test_clean_filename() -> None:
     long = clean_filename("x" * 500 + ".jpeg")
     assert len(long) <= 120 and long.endswith("….jpeg")
     assert np.all([ch.isprintable() for ch in clean_filename("\t\x7fname\x1b[31m.png")])
+
+
+def float_tiff(values: np.ndarray) -> bytes:
+    """A 32-bit float TIFF (mode F) of `values` (H, W), deflate-compressed."""
+    buffer = io.BytesIO()
+    Image.fromarray(values.astype(np.float32), mode="F").save(
+        buffer, format="TIFF", compression="tiff_deflate"
+    )
+    return buffer.getvalue()
+
+
+def test_float_and_32_bit_images_become_8_bit_gray() -> None:
+    unit = np.full((300, 20), 0.5, dtype=np.float32)  # taller than one band of rows
+    unit[0, 0], unit[299, 19] = np.nan, 1.0
+    image = load_rgb(float_tiff(unit))
+    assert image.mode == "RGB" and image.size == (20, 300)
+    assert image.getpixel((0, 0)) == (0, 0, 0)  # NaN
+    assert image.getpixel((5, 5)) == (128, 128, 128)  # 0–1 scaled to 0–255
+    assert image.getpixel((19, 299)) == (255, 255, 255)
+    wide = np.array([[-5.0, 100.4, 300.0]], dtype=np.float32)  # not 0–1: clipped, not scaled
+    assert [load_rgb(float_tiff(wide)).getpixel((x, 0))[0] for x in range(3)] == [0, 100, 255]
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((4, 4), 40000, dtype=np.int32), mode="I").save(buffer, format="TIFF")
+    assert load_rgb(buffer.getvalue()).getpixel((1, 1)) == (156, 156, 156)  # 40000 / 257
+
+
+def test_converting_a_float_image_allocates_no_float64_copies() -> None:
+    import tracemalloc
+
+    data = float_tiff(np.tile(np.linspace(0, 1, 1000, dtype=np.float32), (1000, 1)))
+    tracemalloc.start()
+    try:
+        load_rgb(data)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy's arrays are traced (Pillow's own buffers are not): one float64 copy of these
+    # 1,000,000 pixels is 8 MB; bands of float32 rows and the 8-bit result stay below that.
+    assert peak < 8_000_000, f"{peak:,} bytes of numpy/Python memory at the peak"
+
+
+def test_the_decode_budget_counts_the_bytes_of_each_pixel() -> None:
+    limit = 10_000  # pixels → a budget of 30,000 bytes (8-bit RGB at the pixel limit)
+    rgb = imagegen.image_bytes("PNG", (100, 90))  # 9,000 pixels × 3 bytes: fits
+    assert probe_image(io.BytesIO(rgb), max_pixels=limit).width == 100
+    floats = float_tiff(np.zeros((90, 100)))  # 9,000 pixels × 4 bytes: too many bytes
+    for decode in (
+        lambda: probe_image(io.BytesIO(floats), max_pixels=limit),
+        lambda: load_rgb(floats, max_pixels=limit),
+    ):
+        with pytest.raises(ImageRejectedError, match=r"mode F \(4 bytes a pixel\).*at most 7,500"):
+            decode()
+    sixteen = imagegen.sixteen_bit_png(size=(100, 90))  # 2 bytes a pixel: fits
+    assert load_rgb(sixteen, max_pixels=limit).size == (100, 90)

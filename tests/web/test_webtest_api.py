@@ -119,8 +119,8 @@ def test_only_qa_may_save_the_photo_to_a_set(
 ) -> None:
     make_bench(app, tmp_path)
     photo = imagegen.distinct_png(77)
-    started = post_webtest(client, tokens[Role.VIEWER], photo, "v1,v2", filter="toon").json()
-    save = f"/api/v1/webtest/{started['job']['id']}/save"
+    started = post_webtest(client, tokens[Role.QA], photo, "v1,v2", filter="toon").json()
+    save = f"/api/v1/webtest/{started['id']}/save"
     refused = client.post(save, json={"set": "Faces"}, headers=bearer(tokens[Role.VIEWER]))
     assert refused.status_code == 403 and "needs the 'qa' role" in refused.json()["detail"]
     before = sample_count(app)

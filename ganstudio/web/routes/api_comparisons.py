@@ -154,16 +154,16 @@ def download_comparison(
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: int, db: SessionDep, _user: ViewerUser) -> JobPublic:
+def read_job(job_id: int, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Return a job's status and progress: total, done, failed, and the errors."""
-    job = renders_service.get_job(db, job_id=job_id)
+    job = renders_service.get_job(db, job_id=job_id, reader=user)
     return job_public(renders_service.job_progress(db, job=job))
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: int, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Stop a job; renders another live job waits for still run."""
-    job = renders_service.get_job(db, job_id=job_id)
+    job = renders_service.get_job(db, job_id=job_id, reader=user)
     if job.created_by_id not in (None, user.id) and not user.role.allows(Role.DEVELOPER):
         raise PermissionDeniedError(
             "Only the person who started a job (or a developer) may cancel it."

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
 from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Filter
@@ -27,8 +27,9 @@ def webtest_public(db: Session, webtest: webtests_service.WebTest) -> WebTestPub
     filter_ = db.get(Filter, webtest.renders[0].version.filter_id)
     assert filter_ is not None
     return WebTestPublic(
+        id=webtest.job.public_id,
         job=job_public(renders_service.job_progress(db, job=webtest.job)),
-        url=f"/api/v1/webtest/{webtest.job.id}",
+        url=f"/api/v1/webtest/{webtest.job.public_id}",
         filter=filter_.slug,
         filename=webtest.filename,
         photo_sha256=webtest.photo_sha256,
@@ -72,10 +73,13 @@ def create_webtest(
         str, Form(max_length=64, description="the filter's slug; needed for labels")
     ] = "",
 ) -> WebTestPublic:
-    """Render one photo by 1–8 versions (default: production + newest per branch), first in line.
+    """Render one photo by 1–8 versions (default: production + newest per branch).
 
-    The photo is not added to the sample library. Poll `url` (or `/api/v1/jobs/{job.id}`)
-    until the job is finished; each render then has its `render_url`.
+    The photo is not added to the sample library, and the web test is private: only you (and
+    developers and admins) can read it at `url`. Poll `url` (or `/api/v1/jobs/{job.id}`) until
+    the job is finished; each render then has its `render_url`. Each user may start
+    `GANSTUDIO_WEBTEST_PER_MINUTE` web tests a minute and have
+    `GANSTUDIO_WEBTEST_MAX_QUEUED_RENDERS` renders waiting: past that, 429 with `Retry-After`.
     """
     filter_ = filters_service.get_filter(db, slug=filter) if filter.strip() else None
     chosen = webtests_service.resolve_versions(db, filter_=filter_, refs=versions)
@@ -93,23 +97,26 @@ def create_webtest(
     return webtest_public(db, webtest)
 
 
-@router.get("/webtest/{job_id}")
-def read_webtest(job_id: int, db: SessionDep, _user: ViewerUser) -> WebTestPublic:
-    """Return a web test's progress and each version's render."""
-    return webtest_public(db, webtests_service.get_webtest(db, job_id=job_id))
+WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`")]
 
 
-@router.post("/webtest/{job_id}/save")
+@router.get("/webtest/{webtest_id}")
+def read_webtest(webtest_id: WebTestId, db: SessionDep, user: ViewerUser) -> WebTestPublic:
+    """Return a web test's progress and each version's render (yours; any, for developers)."""
+    return webtest_public(db, webtests_service.get_webtest(db, public_id=webtest_id, reader=user))
+
+
+@router.post("/webtest/{webtest_id}/save")
 def save_webtest_photo(
-    job_id: int,
+    webtest_id: WebTestId,
     body: WebTestSave,
     db: SessionDep,
     blobs: BlobsDep,
     settings: SettingsDep,
     user: QAUser,
 ) -> WebTestSaved:
-    """Add a web test's photo to the sample library, in a set (made if new)."""
-    webtest = webtests_service.get_webtest(db, job_id=job_id)
+    """Add a web test's photo (yours; any, for developers) to the library, in a set."""
+    webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
     sample_set = sets_service.resolve_set(db, ref=str(body.set), actor=user, create_missing=True)
     accepted, created = webtests_service.save_photo(
         db, blobs=blobs, settings=settings, webtest=webtest, sample_set=sample_set, actor=user

@@ -11,7 +11,7 @@ from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
-from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 MAX_PICKER_VERSIONS = 200
@@ -21,6 +21,7 @@ MAX_PICKER_VERSIONS = 200
 def read_webtest(
     request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     user: ViewerUser,
     filter: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
@@ -47,5 +48,7 @@ def read_webtest(
             "can_save": can_save,
             "sets": sets_service.all_sets(db) if can_save else [],
             "max_versions": comparisons_service.MAX_VERSIONS,
+            "retention_days": settings.webtest_retention_days,
+            "per_minute": settings.webtest_per_minute,
         },
     )

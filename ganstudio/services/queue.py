@@ -1,0 +1,146 @@
+"""The render queue's order: fair between users, web tests first within a user.
+
+Every claim records whom it served (`Render.claimed_for_id`, `claimed_for_kind`), so each
+user's recent usage — renders claimed for them in the last `queue_window_seconds` — is in the
+database and every worker process sees the same numbers. The next render goes to:
+
+1. comparisons (any batch job), when they have work waiting, web tests have work waiting, and
+   batch claims are under `queue_comparison_share` of the window's claims by more than one web
+   test's worth (so one web test runs through, but a flood of them, from one user or many,
+   cannot starve comparisons);
+2. otherwise the user with the least recent usage (claims in the window, newer ones weighing
+   more) — so one user's 1,000-render comparison cannot starve another user's web test, and
+   two big comparisons take turns;
+3. within that user (and between users with equal usage), web tests before comparisons, then
+   the render queued first.
+
+Jobs without an owner (CLI, demo) count as one more user. A render that several live jobs want
+is served as part of whichever of them is picked.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from ganstudio.config import Settings
+from ganstudio.db.base import utcnow
+from ganstudio.db.tables import Job, JobItem, Render
+from ganstudio.services.comparisons import MAX_VERSIONS
+from ganstudio.vocabulary import JobKind, RenderState
+
+INTERACTIVE = JobKind.WEBTEST  # every other kind is batch work
+CLAIM_ATTEMPTS = 5  # another worker may take a pick between the look and the claim
+DECAY_STEPS = 8  # a claim's weight in its user's usage falls in this many steps over the window
+# Web-test renders that may run past the comparisons' share: one whole web test.
+SHARE_ALLOWANCE = MAX_VERSIONS
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Queued work of one user and kind: its oldest render."""
+
+    user_id: int | None
+    kind: JobKind
+    first_render_id: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Renders claimed in the recent window: weighed per user; counted for the batch share."""
+
+    by_user: dict[int | None, int]
+    batch: int
+    total: int
+
+    def batch_starved(self, share: float) -> bool:
+        """Return whether batch work got less than `share` of the window, past the allowance."""
+        return self.batch < share * self.total - SHARE_ALLOWANCE
+
+
+def claim_next_render(
+    session: Session, *, worker_id: str, settings: Settings, now: datetime | None = None
+) -> int | None:
+    """Atomically claim the next render for `worker_id` by the fair order; None when idle."""
+    now = now or utcnow()
+    for _attempt in range(CLAIM_ATTEMPTS):
+        pick = next_waiting(session, settings=settings, now=now)
+        if pick is None:
+            return None
+        claimed = session.execute(
+            update(Render)
+            .where(Render.id == pick.first_render_id, Render.state == RenderState.QUEUED)
+            .values(
+                state=RenderState.RUNNING,
+                worker_id=worker_id,
+                claimed_at=now,
+                claimed_for_id=pick.user_id,
+                claimed_for_kind=pick.kind,
+                attempts=Render.attempts + 1,
+            )
+        )
+        if claimed.rowcount == 1:  # the condition on state: no two workers get one render
+            return pick.first_render_id
+    return None
+
+
+def next_waiting(session: Session, *, settings: Settings, now: datetime) -> Waiting | None:
+    """Return the queued work to serve next (see the module's rule), or None."""
+    waiting = waiting_work(session)
+    if not waiting:
+        return None
+    usage = recent_usage(session, now=now, window=timedelta(seconds=settings.queue_window_seconds))
+    batch = [w for w in waiting if w.kind != INTERACTIVE]
+    if batch and len(batch) < len(waiting) and usage.batch_starved(settings.queue_comparison_share):
+        waiting = batch
+    return min(
+        waiting,
+        key=lambda w: (
+            usage.by_user.get(w.user_id, 0),
+            w.kind != INTERACTIVE,
+            w.first_render_id,
+        ),
+    )
+
+
+def waiting_work(session: Session) -> list[Waiting]:
+    """Return, per (user, kind), the oldest queued render that a live job wants."""
+    rows = session.execute(
+        select(Job.created_by_id, Job.kind, func.min(Render.id))
+        .select_from(Render)
+        .join(JobItem, JobItem.render_id == Render.id)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Render.state == RenderState.QUEUED, Job.cancelled_at.is_(None))
+        .group_by(Job.created_by_id, Job.kind)
+    ).all()
+    return [Waiting(user_id, JobKind(kind), render_id) for user_id, kind, render_id in rows]
+
+
+def recent_usage(session: Session, *, now: datetime, window: timedelta) -> Usage:
+    """Weigh the renders claimed in the window, per user and for batch work; newer weigh more."""
+    # Weights fall in steps from DECAY_STEPS (newest) to 1 (oldest) instead of a flat count,
+    # so a head start fades out gradually rather than echoing as a burst one window later.
+    step = window / DECAY_STEPS
+    weight = case(
+        *(
+            (Render.claimed_at >= now - step * n, DECAY_STEPS + 1 - n)
+            for n in range(1, DECAY_STEPS)
+        ),
+        else_=1,
+    )
+    rows = session.execute(
+        select(Render.claimed_for_id, Render.claimed_for_kind, func.sum(weight), func.count())
+        .where(Render.claimed_at >= now - window)
+        .group_by(Render.claimed_for_id, Render.claimed_for_kind)
+    ).all()
+    by_user: dict[int | None, int] = {}
+    batch = total = 0
+    for user_id, kind, weighed, count in rows:
+        by_user[user_id] = by_user.get(user_id, 0) + weighed
+        if kind is None:  # claimed before claims recorded their kind: no side of the share
+            continue
+        total += count
+        if kind != INTERACTIVE:
+            batch += count
+    return Usage(by_user, batch, total)
