@@ -108,3 +108,13 @@ def sandboxed() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but this kernel has no Landlock: the sandbox tests need it")
         pytest.skip("this kernel has no Landlock (Linux >= 5.13 with it enabled is needed)")
+
+
+def pytest_report_header() -> list[str]:
+    """Say which kernel sandbox this machine offers executors (the sandbox tests prove it)."""
+    from ganstudio.inference.sandbox import landlock_abi, seccomp_available
+
+    abi = landlock_abi()
+    landlock = f"Landlock ABI {abi}" if abi else "no Landlock (sandbox tests skip, or fail in CI)"
+    seccomp = "libseccomp found" if seccomp_available() else "no libseccomp"
+    return [f"executor sandbox: {landlock}, {seccomp}"]

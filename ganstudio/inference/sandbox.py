@@ -186,6 +186,11 @@ def _libseccomp() -> ctypes.CDLL | None:
     return lib
 
 
+def seccomp_available() -> bool:
+    """Return True when libseccomp can be loaded (the seccomp layer can be applied)."""
+    return _libseccomp() is not None
+
+
 def forbid_processes_and_sockets() -> bool:
     """Install the seccomp filter; return False when libseccomp is not installed."""
     lib = _libseccomp()
