@@ -13,6 +13,7 @@ from ganstudio.services.errors import PermissionDeniedError
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.params import RowId
 from ganstudio.web.schemas_renders import (
     CellPublic,
     ColumnPublic,
@@ -154,14 +155,14 @@ def download_comparison(
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: int, db: SessionDep, _user: ViewerUser) -> JobPublic:
+def read_job(job_id: RowId, db: SessionDep, _user: ViewerUser) -> JobPublic:
     """Return a job's status and progress: total, done, failed, and the errors."""
     job = renders_service.get_job(db, job_id=job_id)
     return job_public(renders_service.job_progress(db, job=job))
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: int, db: SessionDep, user: ViewerUser) -> JobPublic:
+def cancel_job(job_id: RowId, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Stop a job; renders another live job waits for still run."""
     job = renders_service.get_job(db, job_id=job_id)
     if job.created_by_id not in (None, user.id) and not user.role.allows(Role.DEVELOPER):

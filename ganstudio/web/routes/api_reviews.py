@@ -12,6 +12,7 @@ from ganstudio.services import filters as filters_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.services import samples as samples_service
 from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.params import RowId
 from ganstudio.web.schemas_reviews import (
     ArenaPairPublic,
     ArenaSide,
@@ -71,7 +72,7 @@ def read_comments(ref: str, db: SessionDep, _user: ViewerUser) -> list[CommentPu
 
 @router.patch("/comments/{comment_id}")
 def update_comment(
-    comment_id: int, body: CommentUpdate, db: SessionDep, user: ViewerUser
+    comment_id: RowId, body: CommentUpdate, db: SessionDep, user: ViewerUser
 ) -> CommentPublic:
     """Edit one of your comments."""
     comment = reviews_service.get_comment(db, comment_id=comment_id)
@@ -81,7 +82,7 @@ def update_comment(
 
 
 @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_comment(comment_id: int, db: SessionDep, user: ViewerUser) -> Response:
+def delete_comment(comment_id: RowId, db: SessionDep, user: ViewerUser) -> Response:
     """Delete one of your comments."""
     comment = reviews_service.get_comment(db, comment_id=comment_id)
     reviews_service.delete_comment(db, comment=comment, user=user)
@@ -146,7 +147,7 @@ def read_next_pair(
     db: SessionDep,
     user: ViewerUser,
     versions: str | None = Query(None, description="comma-separated labels or ids (2–8)"),
-    set: int | None = Query(None, description="a sample set's id"),
+    set: RowId | None = Query(None, description="a sample set's id"),
     tag: list[str] | None = Query(None, description="only samples with these tags"),
 ) -> ArenaPairPublic:
     """Serve a blind pair: one sample, two renders, random sides, no version names."""
@@ -226,7 +227,7 @@ def read_leaderboard(
     db: SessionDep,
     _user: ViewerUser,
     tag: list[str] | None = Query(None, description="only votes on samples with these tags"),
-    set: int | None = Query(None, description="only votes on this sample set"),
+    set: RowId | None = Query(None, description="only votes on this sample set"),
     format: str = Query("json", pattern="^(json|csv)$"),
 ) -> Response | LeaderboardPublic:
     """Bradley–Terry scores with 95% bootstrap intervals, win matrix and vote counts."""

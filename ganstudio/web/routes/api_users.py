@@ -1,9 +1,10 @@
 """API: who am I, my tokens, and (admins) users."""
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import (
     Me,
     Page,
@@ -41,7 +42,7 @@ def create_my_token(body: TokenCreate, db: SessionDep, user: ViewerUser) -> Toke
 
 
 @router.delete("/me/tokens/{token_id}")
-def revoke_my_token(token_id: int, db: SessionDep, user: ViewerUser) -> TokenPublic:
+def revoke_my_token(token_id: RowId, db: SessionDep, user: ViewerUser) -> TokenPublic:
     """Revoke one of the caller's tokens."""
     token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
     db.commit()
@@ -52,8 +53,8 @@ def revoke_my_token(token_id: int, db: SessionDep, user: ViewerUser) -> TokenPub
 def read_users(
     db: SessionDep,
     admin: AdminUser,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(50, ge=1, le=500),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[UserPublic]:
     """List accounts (admins)."""
     return page_of(

@@ -12,6 +12,7 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import webtests as webtests_service
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.params import RowId
 from ganstudio.web.routes.api_comparisons import blob_url, job_public
 from ganstudio.web.schemas_webtest import (
     WebTestPublic,
@@ -94,14 +95,14 @@ def create_webtest(
 
 
 @router.get("/webtest/{job_id}")
-def read_webtest(job_id: int, db: SessionDep, _user: ViewerUser) -> WebTestPublic:
+def read_webtest(job_id: RowId, db: SessionDep, _user: ViewerUser) -> WebTestPublic:
     """Return a web test's progress and each version's render."""
     return webtest_public(db, webtests_service.get_webtest(db, job_id=job_id))
 
 
 @router.post("/webtest/{job_id}/save")
 def save_webtest_photo(
-    job_id: int,
+    job_id: RowId,
     body: WebTestSave,
     db: SessionDep,
     blobs: BlobsDep,
