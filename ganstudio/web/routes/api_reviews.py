@@ -2,8 +2,10 @@
 
 import csv
 import io
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from ganstudio.db.tables import Comment, Filter, Version
 from ganstudio.services import arena as arena_service
@@ -11,7 +13,8 @@ from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.services import samples as samples_service
-from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
+from ganstudio.web.downloads import opaque_blob_response
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas_reviews import (
     ArenaPairPublic,
@@ -165,15 +168,35 @@ def read_next_pair(
         pair_id=served.pair.token,
         sample_id=served.sample.id,
         input_url=f"/blobs/{served.sample.sha256}",
-        left=ArenaSide(
-            render_url=f"/blobs/{served.left.output_sha256}",
-            thumb_url=f"/blobs/{served.left.thumb_sha256}",
-        ),
-        right=ArenaSide(
-            render_url=f"/blobs/{served.right.output_sha256}",
-            thumb_url=f"/blobs/{served.right.thumb_sha256}",
-        ),
+        left=arena_side(served.pair.token, "left"),
+        right=arena_side(served.pair.token, "right"),
     )
+
+
+def arena_side(token: str, side: str) -> ArenaSide:
+    # Per-pair URLs: a render's content URL is what the comparison API maps to its version.
+    url = f"/api/v1/arena/pairs/{token}/{side}"
+    return ArenaSide(render_url=url, thumb_url=f"{url}?size=thumb")
+
+
+@router.get(
+    "/arena/pairs/{pair_id}/{side}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}, "image/webp": {}}}},
+)
+def read_pair_image(
+    pair_id: Annotated[str, Path(max_length=64)],
+    side: Literal["left", "right"],
+    db: SessionDep,
+    blobs: BlobsDep,
+    user: ViewerUser,
+    size: Literal["full", "thumb"] = "full",
+) -> StreamingResponse:
+    """One side of a pair served to you, at a URL that names neither its version nor its file."""
+    sha256 = arena_service.pair_image(
+        db, token=pair_id, side=side, voter=user, thumbnail=size == "thumb"
+    )
+    return opaque_blob_response(blobs, sha256)
 
 
 @router.post("/arena/votes", status_code=status.HTTP_201_CREATED)
