@@ -21,3 +21,13 @@ def test_a_non_ascii_set_name_is_found_again_not_inserted_twice(
         headers=headers,
     )
     assert upload.status_code < 500, upload.text
+
+
+def test_renaming_a_tag_whose_name_holds_a_comma_is_not_found(
+    client: TestClient, tokens: dict[Role, str]
+) -> None:
+    response = client.patch(
+        "/api/v1/tags/smile,glasses", json={"name": "happy"}, headers=bearer(tokens[Role.QA])
+    )
+    assert response.status_code == 404, response.text  # was a 500: too many values to unpack
+    assert "No tag is named 'smile,glasses'" in response.json()["detail"]
