@@ -19,8 +19,7 @@ COLOURS = {"strong": (1.0, -1.0, -1.0), "mid": (-1.0, 1.0, -1.0), "weak": (-1.0,
 # The page names no render file (the arena is blind), so the test tells the sides apart the way
 # a person does: by looking. Each version paints one colour; read the image's average pixel.
 PIXEL = """
-async (img) => {
-  await img.decode();
+(img) => {
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = 1;
   const context = canvas.getContext("2d");
@@ -61,7 +60,11 @@ def render_everything(live_server: LiveServer, tmp_path: Path) -> str:
 
 def shown_version(page, side: str) -> str:
     """Return the label of the version whose colour the `side` image shows."""
-    rgb = page.get_by_test_id(f"arena-{side}").evaluate(PIXEL)
+    image = page.get_by_test_id(f"arena-{side}")
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    rgb = image.evaluate(PIXEL)
     brightest = max(range(3), key=lambda channel: rgb[channel])
     return next(label for label, colour in COLOURS.items() if colour[brightest] > 0)
 
