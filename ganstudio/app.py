@@ -38,6 +38,7 @@ from ganstudio.web.routes import (
     arena,
     auth,
     compare,
+    docs,
     filters,
     pages,
     reports,
@@ -57,7 +58,7 @@ COOKIE_GRACE_SECONDS = 7 * 24 * 3600
 ROUTERS = tuple(
     module.router
     for module in (
-        *(system, auth, pages, users, api_users),
+        *(system, auth, pages, docs, users, api_users),
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Shared test photos, versioned image-to-image filters, side-by-side review. "
         "Authenticate with `Authorization: Bearer <token>` (see `ganstudio users token`).",
         lifespan=_lifespan,
+        # /docs is our own page (routes/docs.py): FastAPI's loads Swagger UI from a CDN with an
+        # inline script, which the Content-Security-Policy refuses.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

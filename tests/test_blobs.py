@@ -101,7 +101,7 @@ def test_reuploading_an_old_blob_protects_it_from_the_sweep(tmp_path: Path) -> N
     assert sweep_blobs(store, set(), grace_seconds=3600).removed == 0
 
 
-def test_blobs_are_served_immutable_with_etag(
+def test_blobs_are_served_immutable_private_with_etag(
     client: TestClient, app: FastAPI, tokens: dict[Role, str]
 ) -> None:
     sha = app.state.blobs.put_bytes(PNG_1PX).sha256
@@ -110,10 +110,12 @@ def test_blobs_are_served_immutable_with_etag(
     assert response.status_code == 200
     assert response.content == PNG_1PX
     assert response.headers["content-type"] == "image/png"
-    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Signed-in content: a shared cache must not keep it (was "public").
+    assert response.headers["cache-control"] == "private, max-age=31536000, immutable"
     assert response.headers["etag"] == f'"{sha}"'
     cached = client.get(f"/blobs/{sha}", headers={**auth, "If-None-Match": f'"{sha}"'})
     assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["cache-control"].startswith("private")
 
 
 def test_blob_urls_need_sign_in_and_a_known_sha(

@@ -1,5 +1,6 @@
 """Declarative base with a constraint naming convention, and shared column helpers."""
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
@@ -13,6 +14,19 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The widest integer a column holds: SQLite INTEGER and PostgreSQL BIGINT are signed 64-bit.
+# Every id or number a client sends is bounded by it before it reaches a query.
+INT_MAX = 2**63 - 1
+_ID_TEXT = re.compile(r"[0-9]{1,19}")  # ASCII only: "²".isdigit() is True, int("²") fails
+
+
+def parse_id(text: str) -> int | None:
+    """Return `text` as a row id when it is one (ASCII digits, 1 to INT_MAX), else None."""
+    if not _ID_TEXT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= INT_MAX else None
 
 
 def utcnow() -> datetime:

@@ -183,6 +183,32 @@ def next_pair(
     )
 
 
+def served_pair(session: Session, *, token: str, voter: User) -> ArenaPair:
+    """Return the pair served to `voter` under `token`; anyone else's pair is not found."""
+    pair = session.scalar(select(ArenaPair).where(ArenaPair.token == token))
+    if pair is None or pair.voter_id != voter.id:
+        raise NotFoundError(
+            "That pair was not served to you (unknown or someone else's pair_id). Ask for the "
+            "next pair and vote on that one."
+        )
+    return pair
+
+
+def pair_image(
+    session: Session, *, token: str, side: str, voter: User, thumbnail: bool = False
+) -> str:
+    """Return the blob sha256 of one side of a pair served to `voter` (never shown to them)."""
+    pair = served_pair(session, token=token, voter=voter)
+    render_id = {"left": pair.left_render_id, "right": pair.right_render_id}.get(side)
+    if render_id is None:
+        raise InvalidInputError(f"'{side[:20]}' is not a side of a pair; ask for left or right.")
+    render = session.get(Render, render_id)
+    sha256 = render and (render.thumb_sha256 if thumbnail else render.output_sha256)
+    if sha256 is None:
+        raise NotFoundError("This pair's render is gone; ask for the next pair.")
+    return sha256
+
+
 def vote(session: Session, *, token: str, outcome: str, voter: User) -> ArenaPair:
     """Record a vote on a served pair; each pair is voted once, by the voter it was served to."""
     try:
@@ -191,12 +217,7 @@ def vote(session: Session, *, token: str, outcome: str, voter: User) -> ArenaPai
         raise InvalidInputError(
             f"'{outcome[:20]}' is not an outcome; vote left, right, tie or both_bad."
         ) from None
-    pair = session.scalar(select(ArenaPair).where(ArenaPair.token == token))
-    if pair is None or pair.voter_id != voter.id:
-        raise NotFoundError(
-            "That pair was not served to you (unknown or someone else's pair_id). Ask for the "
-            "next pair and vote on that one."
-        )
+    pair = served_pair(session, token=token, voter=voter)
     if pair.voted_at is not None:
         raise ConflictError("You already voted on this pair; ask for the next one.")
     low, high = _unordered(pair.left_version_id, pair.right_version_id)

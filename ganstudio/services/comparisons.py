@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ganstudio.db.base import parse_id
 from ganstudio.db.tables import (
     Comparison,
     ComparisonCell,
@@ -80,8 +81,9 @@ def resolve_versions(session: Session, *, filter_: Filter, refs: list[str | int]
         text = str(ref).strip()
         query = select(Version).where(Version.filter_id == filter_.id)
         version = session.scalar(query.where(Version.label == text))
-        if version is None and text.isdigit():
-            version = session.scalar(query.where(Version.id == int(text)))
+        version_id = parse_id(text)
+        if version is None and version_id is not None:
+            version = session.scalar(query.where(Version.id == version_id))
         if version is None:
             raise InvalidInputError(
                 f"'{text[:64]}' is not a version of {filter_.name}; give labels or ids of its "
@@ -212,8 +214,9 @@ def get_comparison(session: Session, *, ref: str | int) -> Comparison:
         joinedload(Comparison.filter), joinedload(Comparison.created_by)
     )
     comparison = session.scalar(query.where(Comparison.slug == text))
-    if comparison is None and text.isdigit():
-        comparison = session.scalar(query.where(Comparison.id == int(text)))
+    comparison_id = parse_id(text)
+    if comparison is None and comparison_id is not None:
+        comparison = session.scalar(query.where(Comparison.id == comparison_id))
     if comparison is None:
         raise NotFoundError(f"No comparison '{text[:40]}'. Check the link, or make a new one.")
     return comparison

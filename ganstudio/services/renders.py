@@ -10,7 +10,7 @@ from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
 from ganstudio.inference.render_spec import PipelineSettings, render_key
 from ganstudio.roles import Role
-from ganstudio.services.errors import NotFoundError
+from ganstudio.services.errors import NotFoundError, PermissionDeniedError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
 MISSING_MASK = (
@@ -155,8 +155,13 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
     return JobProgress(job, status, total, done, failed, running, queued, errors)
 
 
-def cancel_job(session: Session, *, job: Job) -> Job:
+def cancel_job(session: Session, *, job: Job, actor: User) -> Job:
     """Stop a job: its queued renders are skipped unless another live job wants them."""
+    # Jobs with no owner (started by the CLI or the demo) are nobody's to stop but developers'.
+    if job.created_by_id != actor.id and not actor.role.allows(Role.DEVELOPER):
+        raise PermissionDeniedError(
+            "Only the person who started this job, a developer or an admin may cancel it."
+        )
     if job.cancelled_at is None:
         job.cancelled_at = utcnow()
     return job

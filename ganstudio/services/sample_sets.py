@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from ganstudio.db.base import utcnow
+from ganstudio.db.base import parse_id, utcnow
 from ganstudio.db.tables import Sample, SampleSet, SampleSetMember, Tag, User, sample_tags
 from ganstudio.services import audit
 from ganstudio.services import samples as samples_service
@@ -29,7 +29,8 @@ def _clean_name(name: str) -> str:
 
 
 def _check_free(session: Session, name: str, *, other_than: int | None = None) -> None:
-    clash = session.scalar(select(SampleSet).where(func.lower(SampleSet.name) == name.lower()))
+    # lower() on both sides: SQLite folds only ASCII, so Python's str.lower() would miss "À".
+    clash = session.scalar(select(SampleSet).where(func.lower(SampleSet.name) == func.lower(name)))
     if clash is not None and clash.id != other_than:
         raise ConflictError(
             f"A sample set named '{clash.name}' already exists (id {clash.id}); pick another name."
@@ -72,10 +73,13 @@ def resolve_set(
 ) -> SampleSet:
     """Find a set by id ("12") or name (any case); create it by that name when asked."""
     ref = ref.strip()
-    if ref.isdigit():
-        return get_set(session, set_id=int(ref))
+    if ref.isdigit():  # a number names an id, never a set (see _clean_name)
+        set_id = parse_id(ref)
+        if set_id is None:
+            raise NotFoundError(f"There is no sample set {ref[:30]}. See /sets for the list.")
+        return get_set(session, set_id=set_id)
     found = session.scalar(
-        select(SampleSet).where(func.lower(SampleSet.name) == " ".join(ref.split()).lower())
+        select(SampleSet).where(func.lower(SampleSet.name) == func.lower(" ".join(ref.split())))
     )
     if found is not None:
         return found

@@ -122,12 +122,14 @@ def tag_counts(session: Session) -> list[TagCount]:
 
 def rename_tag(session: Session, *, name: str, new_name: str, actor: User | None) -> Tag:
     """Rename a tag everywhere; renaming onto an existing tag merges the two."""
-    [old_name] = normalize_tags(name) or [""]
+    old_names = normalize_tags(name)  # "a,b" names two tags, so no one tag has that name
     new_names = normalize_tags(new_name)
     if not new_names:
         raise InvalidInputError("Give the tag a new name (letters, digits, spaces, dashes).")
     target_name = new_names[0]
-    tag = session.scalar(select(Tag).where(Tag.name == old_name))
+    tag = None
+    if len(old_names) == 1:
+        tag = session.scalar(select(Tag).where(Tag.name == old_names[0]))
     if tag is None:
         raise NotFoundError(f"No tag is named '{name[:60]}'. See the tags page for the list.")
     if target_name == tag.name:
@@ -153,7 +155,7 @@ def rename_tag(session: Session, *, name: str, new_name: str, actor: User | None
         action="tag.rename",
         subject_type="tag",
         subject_id=tag.id,
-        old=old_name,
+        old=old_names[0],
         new=target_name,
     )
     return tag

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
-from ganstudio.db.base import utcnow
+from ganstudio.db.base import parse_id, utcnow
 from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
@@ -62,8 +62,9 @@ def resolve_versions(session: Session, *, filter_: Filter | None, refs: list[str
         if filter_ is not None:
             query = query.where(Version.filter_id == filter_.id)
         version = session.scalar(query.where(Version.label == ref)) if filter_ else None
-        if version is None and ref.isdigit():
-            version = session.scalar(query.where(Version.id == int(ref)))
+        version_id = parse_id(ref)
+        if version is None and version_id is not None:
+            version = session.scalar(query.where(Version.id == version_id))
         if version is None:
             where = f"a version of {filter_.name}" if filter_ else "a version id"
             raise InvalidInputError(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganstudio.roles import Role
 from ganstudio.vocabulary import Pipeline, VersionStatus
+from ganstudio.web.params import Int64
 
 Item = TypeVar("Item")
 
@@ -96,14 +97,14 @@ class FilterCreate(BaseModel):
     slug: str | None = Field(None, max_length=63, description="made from the name when omitted")
     description: str = Field("", max_length=5000)
     pipeline: Pipeline = Pipeline.FULL
-    input_size: int = Field(512, description="longest side, in pixels, fed to the network")
+    input_size: Int64 = Field(512, description="longest side, in pixels, fed to the network")
 
 
 class FilterUpdate(BaseModel):
     name: str | None = Field(None, max_length=120)
     description: str | None = Field(None, max_length=5000)
     pipeline: Pipeline | None = None
-    input_size: int | None = None
+    input_size: Int64 | None = None
 
 
 class FilterPublic(BaseModel):

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState, VersionStatus
+from ganstudio.web.params import RowId
 
 
 class JobPublic(BaseModel):
@@ -24,11 +25,11 @@ class JobPublic(BaseModel):
 
 class ComparisonCreate(BaseModel):
     filter: str = Field(description="the filter's slug")
-    versions: list[str | int] | None = Field(
+    versions: list[str | RowId] | None = Field(
         None, description="2–8 labels or ids; default: production + newest of each branch"
     )
-    set: str | int | None = Field(None, description="a sample set's id or name")
-    samples: list[int] | None = Field(None, description="sample ids, instead of a set")
+    set: str | RowId | None = Field(None, description="a sample set's id or name")
+    samples: list[RowId] | None = Field(None, description="sample ids, instead of a set")
     tags: list[str] | str | None = Field(None, description="only samples with all these tags")
     title: str = Field("", max_length=200)
 

@@ -5,12 +5,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from ganstudio.vocabulary import VoteOutcome
+from ganstudio.web.params import RowId
 
 
 class CommentCreate(BaseModel):
     body: str = Field(max_length=20_000, description="Markdown; shown sanitised")
-    sample_id: int | None = Field(None, description="a row; with version_id, a cell")
-    version_id: int | None = None
+    sample_id: RowId | None = Field(None, description="a row; with version_id, a cell")
+    version_id: RowId | None = None
 
 
 class CommentUpdate(BaseModel):
@@ -29,8 +30,8 @@ class CommentPublic(BaseModel):
 
 
 class PickSet(BaseModel):
-    sample_id: int
-    version_ids: list[int] = Field(description="your best version(s) on this row; [] clears")
+    sample_id: RowId
+    version_ids: list[RowId] = Field(description="your best version(s) on this row; [] clears")
 
 
 class PickPublic(BaseModel):

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from ganstudio.db.tables import Sample, SampleSet
 from ganstudio.services.sample_sets import SetSummary
+from ganstudio.web.params import RowId
 
 
 def blob_url(sha256: str | None) -> str | None:
@@ -80,7 +81,7 @@ class SampleUpdate(BaseModel):
 
 
 class SamplesBulkUpdate(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=10_000)
+    ids: list[RowId] = Field(min_length=1, max_length=10_000)
     add_tags: list[str] = Field(default_factory=list, max_length=100)
     remove_tags: list[str] = Field(default_factory=list, max_length=100)
     archived: bool | None = None
@@ -124,11 +125,11 @@ class SetUpdate(BaseModel):
 
 
 class SetMembers(BaseModel):
-    sample_ids: list[int] = Field(max_length=100_000, description="the set's samples, in order")
+    sample_ids: list[RowId] = Field(max_length=100_000, description="the set's samples, in order")
 
 
 class SetAdd(BaseModel):
-    sample_ids: list[int] = Field(default_factory=list, max_length=100_000)
+    sample_ids: list[RowId] = Field(default_factory=list, max_length=100_000)
     tag: str | None = Field(None, max_length=200, description="add every live sample with it")
 
 

@@ -3,6 +3,7 @@
 from pydantic import BaseModel, Field
 
 from ganstudio.vocabulary import RenderState, VersionStatus
+from ganstudio.web.params import RowId
 from ganstudio.web.schemas_renders import JobPublic
 
 
@@ -33,7 +34,7 @@ class WebTestPublic(BaseModel):
 
 
 class WebTestSave(BaseModel):
-    set: str | int = Field(description="the sample set's id or name (made if new)")
+    set: str | RowId = Field(description="the sample set's id or name (made if new)")
 
 
 class WebTestSaved(BaseModel):

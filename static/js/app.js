@@ -1,4 +1,12 @@
-// Small, page-wide behaviour: show the server's error message when an htmx request fails.
+// Small, page-wide behaviour: "Go back" links, and the server's message when an htmx request fails.
+document.addEventListener("click", (event) => {
+  const back = event.target.closest("[data-go-back]");
+  if (back && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});
+
 document.addEventListener("htmx:responseError", (event) => {
   const xhr = event.detail.xhr;
   let message = `Request failed (${xhr.status}).`;

@@ -57,11 +57,13 @@
       order = [...shown, ...all.filter((id) => !shown.includes(id))];
       hidden = new Set(all.filter((id) => !shown.includes(id)));
     }
-    const style = document.createElement("style");
-    document.head.append(style);
+    // A constructed style sheet (not a <style> element, which the CSP refuses) also hides the
+    // cells that live polls swap in later.
+    const sheet = new CSSStyleSheet();
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 
     const apply = () => {
-      style.textContent = [...hidden].map((id) => `table.cmp [data-col="${CSS.escape(id)}"] { display: none; }`).join("\n");
+      sheet.replaceSync([...hidden].map((id) => `table.cmp [data-col="${CSS.escape(id)}"] { display: none; }`).join("\n"));
       for (const row of table.querySelectorAll("tr")) {
         for (const id of order) {
           const cell = row.querySelector(`:scope > [data-col="${CSS.escape(id)}"]`);

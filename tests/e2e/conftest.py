@@ -2,6 +2,8 @@
 
 Chromium comes from the system (`apt-get install -y chromium`), never from `playwright install`.
 Locally the tests skip when it is missing; under CI=true they fail instead.
+Pages run under a Content-Security-Policy without 'unsafe-eval': give `wait_for_function` a
+function ("() => …"), not an expression, which Playwright would eval inside the page.
 """
 
 import base64

@@ -34,7 +34,8 @@ def test_viewer_compares_zooms_slides_diffs_and_web_tests(
     page.evaluate("window.__samePage = true")
     page.wait_for_selector("#progress[data-finished=true]", timeout=60_000)
     page.wait_for_function(
-        "document.querySelectorAll('td.cell[data-state=done] img').length === 9", timeout=30_000
+        "() => document.querySelectorAll('td.cell[data-state=done] img').length === 9",
+        timeout=30_000,
     )
     assert page.evaluate("window.__samePage") is True
     assert "9 of 9 rendered" in page.get_by_test_id("progress-text").inner_text()
@@ -55,13 +56,13 @@ def test_viewer_compares_zooms_slides_diffs_and_web_tests(
     pane = page.locator(".viewer-pane").first.bounding_box()
     page.mouse.move(pane["x"] + pane["width"] * 0.3, pane["y"] + pane["height"] * 0.6)
     page.mouse.wheel(0, -400)
-    page.wait_for_function("document.querySelector('.gan-viewer').dataset.zoom !== '1.0000'")
+    page.wait_for_function("() => document.querySelector('.gan-viewer').dataset.zoom !== '1.0000'")
     after = page.evaluate(STAGE_TRANSFORMS)
     assert len(set(after)) == 1 and after[0] != before[0] and "scale(1.0000)" not in after[0]
     page.keyboard.press("+")
     zoomed_more = page.evaluate(STAGE_TRANSFORMS)
     assert len(set(zoomed_more)) == 1 and zoomed_more[0] != after[0]
-    page.wait_for_function("location.search.includes('zoom=')")
+    page.wait_for_function("() => location.search.includes('zoom=')")
 
     # Slider between two columns: drag the divider.
     page.get_by_role("button", name="Slider").click()
@@ -91,7 +92,7 @@ def test_viewer_compares_zooms_slides_diffs_and_web_tests(
     first = page.get_by_test_id("viewer-sample").inner_text()
     page.locator("body").press("j")
     page.wait_for_function(
-        f"document.querySelector('[data-testid=viewer-sample]').textContent !== {first!r}"
+        f"() => document.querySelector('[data-testid=viewer-sample]').textContent !== {first!r}"
     )
     assert "mode=diff" in page.url and "zoom=" in page.url
     page.keyboard.press("Escape")
@@ -107,7 +108,7 @@ def test_viewer_compares_zooms_slides_diffs_and_web_tests(
     )
     page.wait_for_selector("[data-testid=webtest-photo][data-status=done]", timeout=30_000)
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=viewer-figure] img').length === 4"
+        "() => document.querySelectorAll('[data-testid=viewer-figure] img').length === 4"
     )
     captions = page.get_by_test_id("viewer-figure").all_inner_texts()
     assert [c.split()[0] for c in captions] == ["Input", "v1", "v2", "v3"]

@@ -4,15 +4,14 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import StreamingResponse
 
 from ganstudio.db.tables import Render
-from ganstudio.roles import Role
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
-from ganstudio.services.errors import PermissionDeniedError
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.params import RowId
 from ganstudio.web.schemas_renders import (
     CellPublic,
     ColumnPublic,
@@ -154,20 +153,16 @@ def download_comparison(
 
 
 @router.get("/jobs/{job_id}")
-def read_job(job_id: int, db: SessionDep, user: ViewerUser) -> JobPublic:
+def read_job(job_id: RowId, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Return a job's status and progress: total, done, failed, and the errors."""
     job = renders_service.get_job(db, job_id=job_id, reader=user)
     return job_public(renders_service.job_progress(db, job=job))
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_job(job_id: int, db: SessionDep, user: ViewerUser) -> JobPublic:
+def cancel_job(job_id: RowId, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Stop a job; renders another live job waits for still run."""
     job = renders_service.get_job(db, job_id=job_id, reader=user)
-    if job.created_by_id not in (None, user.id) and not user.role.allows(Role.DEVELOPER):
-        raise PermissionDeniedError(
-            "Only the person who started a job (or a developer) may cancel it."
-        )
-    renders_service.cancel_job(db, job=job)
+    renders_service.cancel_job(db, job=job, actor=user)
     db.commit()
     return job_public(renders_service.job_progress(db, job=job))

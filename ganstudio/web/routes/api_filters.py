@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import FileResponse
 
 from ganstudio.db.tables import Filter, Version
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import (
     CheckpointInfo,
     FilterCreate,
@@ -89,8 +90,8 @@ def create_filter(body: FilterCreate, db: SessionDep, user: DeveloperUser) -> Fi
 def read_filters(
     db: SessionDep,
     _user: ViewerUser,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(50, ge=1, le=500),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[FilterPublic]:
     """List filters with their version counts and production version."""
     return page_of(
@@ -161,8 +162,8 @@ def read_versions(
     _user: ViewerUser,
     branch: str | None = None,
     status: str | None = None,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(50, ge=1, le=500),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[VersionPublic]:
     """List a filter's versions, newest first, with parent and stats."""
     filter_ = filters_service.get_filter(db, slug=slug)
@@ -175,7 +176,7 @@ def read_versions(
 
 
 @router.get("/versions/{version_id}")
-def read_version(version_id: int, db: SessionDep, _user: ViewerUser) -> VersionPublic:
+def read_version(version_id: RowId, db: SessionDep, _user: ViewerUser) -> VersionPublic:
     """Return one version."""
     version = versions_service.get_version(db, version_id=version_id)
     return version_public(version, version.filter.slug)
@@ -183,7 +184,7 @@ def read_version(version_id: int, db: SessionDep, _user: ViewerUser) -> VersionP
 
 @router.get("/versions/{version_id}/history")
 def read_version_history(
-    version_id: int, db: SessionDep, _user: ViewerUser
+    version_id: RowId, db: SessionDep, _user: ViewerUser
 ) -> list[StatusChangePublic]:
     """Return every status change of a version, oldest first."""
     version = versions_service.get_version(db, version_id=version_id)
@@ -201,7 +202,7 @@ def read_version_history(
 
 @router.patch("/versions/{version_id}")
 def update_version(
-    version_id: int, body: VersionUpdate, db: SessionDep, user: DeveloperUser
+    version_id: RowId, body: VersionUpdate, db: SessionDep, user: DeveloperUser
 ) -> VersionPublic:
     """Edit a version's notes or status (developers); the checkpoint never changes."""
     version = versions_service.get_version(db, version_id=version_id)
@@ -219,7 +220,7 @@ def update_version(
 
 @router.get("/versions/{version_id}/checkpoint", response_class=FileResponse)
 def download_checkpoint(
-    version_id: int, db: SessionDep, blobs: BlobsDep, _user: ViewerUser
+    version_id: RowId, db: SessionDep, blobs: BlobsDep, _user: ViewerUser
 ) -> FileResponse:
     """Download the checkpoint file exactly as it was pushed."""
     version = versions_service.get_version(db, version_id=version_id)

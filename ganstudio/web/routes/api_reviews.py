@@ -2,8 +2,10 @@
 
 import csv
 import io
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from ganstudio.db.tables import Comment, Filter, Version
 from ganstudio.services import arena as arena_service
@@ -11,7 +13,9 @@ from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.services import samples as samples_service
-from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
+from ganstudio.web.downloads import opaque_blob_response
+from ganstudio.web.params import RowId
 from ganstudio.web.schemas_reviews import (
     ArenaPairPublic,
     ArenaSide,
@@ -71,7 +75,7 @@ def read_comments(ref: str, db: SessionDep, _user: ViewerUser) -> list[CommentPu
 
 @router.patch("/comments/{comment_id}")
 def update_comment(
-    comment_id: int, body: CommentUpdate, db: SessionDep, user: ViewerUser
+    comment_id: RowId, body: CommentUpdate, db: SessionDep, user: ViewerUser
 ) -> CommentPublic:
     """Edit one of your comments."""
     comment = reviews_service.get_comment(db, comment_id=comment_id)
@@ -81,7 +85,7 @@ def update_comment(
 
 
 @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_comment(comment_id: int, db: SessionDep, user: ViewerUser) -> Response:
+def delete_comment(comment_id: RowId, db: SessionDep, user: ViewerUser) -> Response:
     """Delete one of your comments."""
     comment = reviews_service.get_comment(db, comment_id=comment_id)
     reviews_service.delete_comment(db, comment=comment, user=user)
@@ -146,7 +150,7 @@ def read_next_pair(
     db: SessionDep,
     user: ViewerUser,
     versions: str | None = Query(None, description="comma-separated labels or ids (2–8)"),
-    set: int | None = Query(None, description="a sample set's id"),
+    set: RowId | None = Query(None, description="a sample set's id"),
     tag: list[str] | None = Query(None, description="only samples with these tags"),
 ) -> ArenaPairPublic:
     """Serve a blind pair: one sample, two renders, random sides, no version names."""
@@ -164,15 +168,35 @@ def read_next_pair(
         pair_id=served.pair.token,
         sample_id=served.sample.id,
         input_url=f"/blobs/{served.sample.sha256}",
-        left=ArenaSide(
-            render_url=f"/blobs/{served.left.output_sha256}",
-            thumb_url=f"/blobs/{served.left.thumb_sha256}",
-        ),
-        right=ArenaSide(
-            render_url=f"/blobs/{served.right.output_sha256}",
-            thumb_url=f"/blobs/{served.right.thumb_sha256}",
-        ),
+        left=arena_side(served.pair.token, "left"),
+        right=arena_side(served.pair.token, "right"),
     )
+
+
+def arena_side(token: str, side: str) -> ArenaSide:
+    # Per-pair URLs: a render's content URL is what the comparison API maps to its version.
+    url = f"/api/v1/arena/pairs/{token}/{side}"
+    return ArenaSide(render_url=url, thumb_url=f"{url}?size=thumb")
+
+
+@router.get(
+    "/arena/pairs/{pair_id}/{side}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}, "image/webp": {}}}},
+)
+def read_pair_image(
+    pair_id: Annotated[str, Path(max_length=64)],
+    side: Literal["left", "right"],
+    db: SessionDep,
+    blobs: BlobsDep,
+    user: ViewerUser,
+    size: Literal["full", "thumb"] = "full",
+) -> StreamingResponse:
+    """One side of a pair served to you, at a URL that names neither its version nor its file."""
+    sha256 = arena_service.pair_image(
+        db, token=pair_id, side=side, voter=user, thumbnail=size == "thumb"
+    )
+    return opaque_blob_response(blobs, sha256)
 
 
 @router.post("/arena/votes", status_code=status.HTTP_201_CREATED)
@@ -226,7 +250,7 @@ def read_leaderboard(
     db: SessionDep,
     _user: ViewerUser,
     tag: list[str] | None = Query(None, description="only votes on samples with these tags"),
-    set: int | None = Query(None, description="only votes on this sample set"),
+    set: RowId | None = Query(None, description="only votes on this sample set"),
     format: str = Query("json", pattern="^(json|csv)$"),
 ) -> Response | LeaderboardPublic:
     """Bradley–Terry scores with 95% bootstrap intervals, win matrix and vote counts."""

@@ -8,6 +8,7 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.sample_uploads import UploadOutcome, ingest_uploads
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page
 from ganstudio.web.schemas_samples import (
     SampleDetail,
@@ -74,8 +75,8 @@ def read_samples(
     sample_set: Annotated[str | None, Query(alias="set", description="set id or name")] = None,
     q: Annotated[str, Query(max_length=200, description="part of the file name")] = "",
     archived: ArchivedFilter = "false",
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[SamplePublic]:
     """List samples, newest first (or in set order when `set` is given)."""
     query = samples_service.SampleQuery(
@@ -91,13 +92,13 @@ def read_samples(
 
 
 @router.get("/samples/{id}")
-def read_sample(id: int, db: SessionDep, user: ViewerUser) -> SampleDetail:
+def read_sample(id: RowId, db: SessionDep, user: ViewerUser) -> SampleDetail:
     """Return one sample with its tags, sets and mask."""
     return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
 
 
 @router.patch("/samples/{id}")
-def update_sample(id: int, body: SampleUpdate, db: SessionDep, user: QAUser) -> SampleDetail:
+def update_sample(id: RowId, body: SampleUpdate, db: SessionDep, user: QAUser) -> SampleDetail:
     """Edit tags (replace, add, remove), the note, or archive/restore (never delete)."""
     sample = samples_service.get_sample(db, sample_id=id)
     samples_service.update_sample(
@@ -116,7 +117,7 @@ def update_sample(id: int, body: SampleUpdate, db: SessionDep, user: QAUser) -> 
 
 @router.put("/samples/{id}/mask")
 def put_sample_mask(
-    id: int,
+    id: RowId,
     db: SessionDep,
     blobs: BlobsDep,
     settings: SettingsDep,

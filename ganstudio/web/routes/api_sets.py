@@ -1,11 +1,10 @@
 """API: sample sets — create, list, read, rename, describe, archive, and their ordered samples."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.routes.api_samples import ArchivedFilter, parse_archived
 from ganstudio.web.schemas import Page
 from ganstudio.web.schemas_samples import (
@@ -44,8 +43,8 @@ def read_sets(
     db: SessionDep,
     user: ViewerUser,
     archived: ArchivedFilter = "false",
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[SetPublic]:
     """List sample sets by name, with sample counts and cover thumbnails."""
     summaries, total = sets_service.list_sets(
@@ -57,13 +56,13 @@ def read_sets(
 
 
 @router.get("/sets/{id}")
-def read_set(id: int, db: SessionDep, user: ViewerUser) -> SetDetail:
+def read_set(id: RowId, db: SessionDep, user: ViewerUser) -> SetDetail:
     """Return one set with its sample ids in order."""
     return set_detail(db, id)
 
 
 @router.patch("/sets/{id}")
-def update_set(id: int, body: SetUpdate, db: SessionDep, user: QAUser) -> SetDetail:
+def update_set(id: RowId, body: SetUpdate, db: SessionDep, user: QAUser) -> SetDetail:
     """Rename, describe, archive or restore a set (sets are never deleted)."""
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.update_set(
@@ -79,7 +78,7 @@ def update_set(id: int, body: SetUpdate, db: SessionDep, user: QAUser) -> SetDet
 
 
 @router.put("/sets/{id}/samples")
-def replace_set_samples(id: int, body: SetMembers, db: SessionDep, user: QAUser) -> SetDetail:
+def replace_set_samples(id: RowId, body: SetMembers, db: SessionDep, user: QAUser) -> SetDetail:
     """Make the set hold exactly these samples, in this order (add, remove, reorder)."""
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.replace_members(db, sample_set=sample_set, sample_ids=body.sample_ids, actor=user)
@@ -88,7 +87,7 @@ def replace_set_samples(id: int, body: SetMembers, db: SessionDep, user: QAUser)
 
 
 @router.post("/sets/{id}/samples")
-def add_set_samples(id: int, body: SetAdd, db: SessionDep, user: QAUser) -> SetDetail:
+def add_set_samples(id: RowId, body: SetAdd, db: SessionDep, user: QAUser) -> SetDetail:
     """Append samples (by id, or every live sample with a tag) that the set lacks."""
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.add_samples(

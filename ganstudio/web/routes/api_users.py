@@ -1,13 +1,12 @@
 """API: who am I, my tokens, and (admins) users."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Request, status
 
 from ganstudio.db.tables import UserSession
 from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import (
     Me,
     Page,
@@ -47,7 +46,7 @@ def create_my_token(body: TokenCreate, db: SessionDep, user: ViewerUser) -> Toke
 
 
 @router.delete("/me/tokens/{token_id}")
-def revoke_my_token(token_id: int, db: SessionDep, user: ViewerUser) -> TokenPublic:
+def revoke_my_token(token_id: RowId, db: SessionDep, user: ViewerUser) -> TokenPublic:
     """Revoke one of the caller's tokens."""
     token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
     db.commit()
@@ -71,7 +70,7 @@ def read_my_sessions(
 
 @router.delete("/me/sessions/{session_id}")
 def end_my_session(
-    session_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session_id: RowId,
     db: SessionDep,
     user: ViewerUser,
     caller: CurrentCaller,
@@ -97,8 +96,8 @@ def end_my_other_sessions(
 def read_users(
     db: SessionDep,
     admin: AdminUser,
-    page: int = Query(1, ge=1),
-    per_page: int = Query(50, ge=1, le=500),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> Page[UserPublic]:
     """List accounts (admins)."""
     return page_of(

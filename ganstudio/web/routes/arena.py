@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ganstudio.db.base import parse_id
 from ganstudio.services import arena as arena_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
@@ -72,7 +73,7 @@ def read_arena(
     """Vote blind between two renders of one sample, with the keyboard."""
     filter_ = filters_service.get_filter(db, slug=slug)
     tag = [t for t in (tag or []) if t.strip()]  # the form sends "" for "any"
-    set_id = int(set) if set and set.isdigit() else None
+    set_id = parse_id(set) if set else None
     query = urlencode(
         [("tag", t) for t in (tag or [])]
         + ([("set", set_id)] if set_id is not None else [])

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from ganstudio.db.base import parse_id
 from ganstudio.db.tables import Comparison, Render, User, Version
 from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
@@ -19,6 +20,7 @@ from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.routes.reviews import review_context
 from ganstudio.web.security import csrf_token
 from ganstudio.web.templating import flash
@@ -43,7 +45,7 @@ def read_compare(
     filter: Annotated[str, Query(max_length=64)] = "",
     versions: Annotated[list[str], Query()] = [],  # noqa: B006
     sample_set: Annotated[str, Query(alias="set", max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """List recent comparisons and offer a form for a new one (prefilled from the query)."""
     summaries, total = views_service.recent_comparisons(db, page=page, per_page=LIST_PER_PAGE)
@@ -154,7 +156,7 @@ def read_comparison(
     slug: str,
     db: SessionDep,
     _user: ViewerUser,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -191,7 +193,8 @@ def read_comparison_live(
 ) -> Response:
     """Answer a poll: the progress bar, plus the cells (of `waiting` render ids) that moved on."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
-    render_ids = [int(part) for part in waiting.split(",") if part.strip().isdigit()][:2000]
+    parsed = (parse_id(part.strip()) for part in waiting.split(","))
+    render_ids = [render_id for render_id in parsed if render_id is not None][:2000]
     cells = views_service.cells_of_renders(db, comparison=comparison, render_ids=render_ids)
     moved = [c for c in cells if c.render.state != RenderState.QUEUED]
     job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
@@ -264,7 +267,7 @@ def read_viewer(
     slug: str,
     db: SessionDep,
     _user: ViewerUser,
-    sample: Annotated[int, Query(ge=1)],
+    sample: RowId,
 ) -> Response:
     """Show one row full size: synced zoom and pan, a before/after slider, a difference map."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -278,9 +281,7 @@ def read_viewer(
 
 
 @router.get("/c/{slug}/row")
-def read_viewer_row(
-    slug: str, db: SessionDep, _user: ViewerUser, sample: Annotated[int, Query(ge=1)]
-) -> JSONResponse:
+def read_viewer_row(slug: str, db: SessionDep, _user: ViewerUser, sample: RowId) -> JSONResponse:
     """Return one row's columns as JSON, for the viewer to poll while renders land."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     row = views_service.read_row(db, comparison=comparison, sample_id=sample)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from ganstudio.services import audit
@@ -12,6 +12,7 @@ from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.lineage import layout_tree
+from ganstudio.web.params import Int64, PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -37,7 +38,7 @@ def create_filter(
     slug: Annotated[str, Form(max_length=63)] = "",
     description: Annotated[str, Form(max_length=5000)] = "",
     pipeline: Annotated[str, Form(max_length=16)] = "full",
-    input_size: Annotated[int, Form()] = 512,
+    input_size: Annotated[Int64, Form()] = 512,
 ) -> Response:
     """Create a filter and open its page."""
     filter_ = filters_service.create_filter(
@@ -62,7 +63,7 @@ def read_filter(
     _user: ViewerUser,
     branch: str | None = None,
     status: str | None = None,
-    page: int = Query(1, ge=1),
+    page: PageNumber = 1,
 ) -> Response:
     """Show a filter's version tree and list, filtered by branch and status, paginated."""
     filter_ = filters_service.get_filter(db, slug=slug)
@@ -106,7 +107,7 @@ def update_filter(
     name: Annotated[str | None, Form(max_length=120)] = None,
     description: Annotated[str | None, Form(max_length=5000)] = None,
     pipeline: Annotated[str | None, Form(max_length=16)] = None,
-    input_size: Annotated[int | None, Form()] = None,
+    input_size: Annotated[Int64 | None, Form()] = None,
 ) -> Response:
     """Save a filter's settings."""
     filter_ = filters_service.get_filter(db, slug=slug)
@@ -169,7 +170,9 @@ def push_version(
 
 
 @router.get("/versions/{version_id}")
-def read_version(request: Request, version_id: int, db: SessionDep, _user: ViewerUser) -> Response:
+def read_version(
+    request: Request, version_id: RowId, db: SessionDep, _user: ViewerUser
+) -> Response:
     """Show a version: notes, stats, status history, parent and children, download."""
     version = versions_service.get_version(db, version_id=version_id)
     return request.app.state.pages.render(
@@ -188,7 +191,7 @@ def read_version(request: Request, version_id: int, db: SessionDep, _user: Viewe
 @router.post("/versions/{version_id}")
 def update_version(
     request: Request,
-    version_id: int,
+    version_id: RowId,
     db: SessionDep,
     user: DeveloperUser,
     notes: Annotated[str | None, Form(max_length=20_000)] = None,

@@ -1,30 +1,50 @@
 """Download a comparison as one self-contained HTML report."""
 
 import re
+from functools import cache
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+from markupsafe import Markup
 
+from ganstudio.paths import resource_dir
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import reports as reports_service
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.headers import frame_ancestors_none, report_policy
 
 router = APIRouter(tags=["review"])
 
 
+@cache
+def report_css() -> str:
+    return (resource_dir("static") / "css" / "report.css").read_text()
+
+
 def _report(
     request: Request, ref: str, db: SessionDep, blobs: BlobsDep, settings: SettingsDep
-) -> Response:
+) -> StreamingResponse:
     comparison = comparisons_service.get_comparison(db, ref=ref)
     data = reports_service.build_report(
-        db, comparison=comparison, blobs=blobs, max_rows=settings.max_comparison_samples
+        db, comparison=comparison, max_rows=settings.max_comparison_samples
     )
+    css = report_css()
+    policy = report_policy(css)
     html = request.app.state.pages.templates.get_template("compare/report.html").render(
-        comparison=comparison, data=data, versions=data.leaderboard.versions
+        comparison=comparison,
+        data=data,
+        versions=data.leaderboard.versions,
+        report_css=Markup(css),  # noqa: S704 - our own file, not user input
+        policy=policy,
     )
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", comparison.title).strip("-")[:80] or comparison.slug
-    return HTMLResponse(
-        html, headers={"Content-Disposition": f'attachment; filename="{name}-report.html"'}
+    return StreamingResponse(
+        reports_service.stream_report(html, data=data, blobs=blobs),
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-report.html"',
+            "Content-Security-Policy": frame_ancestors_none(policy),
+        },
     )
 
 
@@ -36,7 +56,7 @@ def download_report(
     blobs: BlobsDep,
     settings: SettingsDep,
     _user: ViewerUser,
-) -> Response:
+) -> StreamingResponse:
     """The comparison, its picks and comments and the filter's leaderboard, as one HTML file."""
     return _report(request, ref, db, blobs, settings)
 
@@ -49,6 +69,6 @@ def download_report_page(
     blobs: BlobsDep,
     settings: SettingsDep,
     _user: ViewerUser,
-) -> Response:
+) -> StreamingResponse:
     """Browser twin of the report download."""
     return _report(request, ref, db, blobs, settings)

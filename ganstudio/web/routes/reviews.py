@@ -11,6 +11,7 @@ from ganstudio.db.tables import Comparison, User
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -40,9 +41,9 @@ def toggle_pick(
     slug: str,
     db: SessionDep,
     user: ViewerUser,
-    sample_id: int,
-    version_id: int,
-    page: int = 1,
+    sample_id: RowId,
+    version_id: RowId,
+    page: PageNumber = 1,
 ) -> Response:
     """Add or remove one version from your best picks on a row (JSON for the page's script)."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -72,9 +73,9 @@ def add_comment(
     db: SessionDep,
     user: ViewerUser,
     body: Annotated[str, Form(max_length=20_000)],
-    sample_id: Annotated[int | None, Form()] = None,
-    version_id: Annotated[int | None, Form()] = None,
-    page: Annotated[int, Form()] = 1,
+    sample_id: Annotated[RowId | None, Form()] = None,
+    version_id: Annotated[RowId | None, Form()] = None,
+    page: Annotated[PageNumber, Form()] = 1,
 ) -> Response:
     """Comment on the comparison, a row or a cell."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -95,11 +96,11 @@ def add_comment(
 def edit_comment(
     request: Request,
     slug: str,
-    comment_id: int,
+    comment_id: RowId,
     db: SessionDep,
     user: ViewerUser,
     body: Annotated[str, Form(max_length=20_000)],
-    page: Annotated[int, Form()] = 1,
+    page: Annotated[PageNumber, Form()] = 1,
 ) -> Response:
     """Edit one of your comments."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -113,10 +114,10 @@ def edit_comment(
 def delete_comment(
     request: Request,
     slug: str,
-    comment_id: int,
+    comment_id: RowId,
     db: SessionDep,
     user: ViewerUser,
-    page: Annotated[int, Form()] = 1,
+    page: Annotated[PageNumber, Form()] = 1,
 ) -> Response:
     """Delete one of your comments."""
     comparison = comparisons_service.get_comparison(db, ref=slug)

@@ -12,6 +12,7 @@ from ganstudio.services.errors import InvalidInputError
 from ganstudio.services.sample_uploads import ingest_uploads
 from ganstudio.storage.images import BROWSER_FORMATS
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -38,7 +39,7 @@ def read_samples(
     sample_set: Annotated[str, Query(alias="set", max_length=200)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     archived: Annotated[str, Query(max_length=10)] = "false",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Show the thumbnail grid with filters and bulk actions."""
     tags = samples_service.normalize_tags(tag)
@@ -132,7 +133,7 @@ def bulk_update_samples(
     db: SessionDep,
     user: QAUser,
     action: Annotated[str, Form(max_length=20)],
-    ids: Annotated[list[int], Form()] = [],  # noqa: B006
+    ids: Annotated[list[RowId], Form()] = [],  # noqa: B006
     tags: Annotated[str, Form(max_length=2000)] = "",
     sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
     next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/samples",
@@ -168,7 +169,7 @@ def bulk_update_samples(
 
 
 @router.get("/samples/{id}")
-def read_sample(request: Request, id: int, db: SessionDep, user: ViewerUser) -> Response:
+def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -> Response:
     """Show one sample: full image, metadata, tags, sets, mask and note."""
     sample = samples_service.get_sample(db, sample_id=id)
     memberships = sorted(sample.memberships, key=lambda m: m.sample_set.name.lower())
@@ -187,7 +188,7 @@ def read_sample(request: Request, id: int, db: SessionDep, user: ViewerUser) -> 
 @router.post("/samples/{id}/tags")
 def add_sample_tags(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     tags: Annotated[str, Form(max_length=2000)],
@@ -201,7 +202,7 @@ def add_sample_tags(
 
 @router.post("/samples/{id}/tags/remove")
 def remove_sample_tag(
-    request: Request, id: int, db: SessionDep, user: QAUser, tag: Annotated[str, Form()]
+    request: Request, id: RowId, db: SessionDep, user: QAUser, tag: Annotated[str, Form()]
 ) -> Response:
     """Take one tag off a sample."""
     sample = samples_service.get_sample(db, sample_id=id)
@@ -213,7 +214,7 @@ def remove_sample_tag(
 @router.post("/samples/{id}/note")
 def update_sample_note(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     note: Annotated[str, Form(max_length=10_000)] = "",
@@ -229,7 +230,7 @@ def update_sample_note(
 @router.post("/samples/{id}/archive")
 def archive_sample(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     archived: Annotated[str, Form(max_length=10)] = "true",
@@ -245,7 +246,7 @@ def archive_sample(
 @router.post("/samples/{id}/mask")
 def upload_sample_mask(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     blobs: BlobsDep,
     settings: SettingsDep,

@@ -9,6 +9,7 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -25,7 +26,7 @@ def read_sets(
     db: SessionDep,
     user: ViewerUser,
     archived: Annotated[str, Query(max_length=10)] = "false",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """List sample sets with counts and a few cover thumbnails."""
     show_archived = archived == "true"
@@ -61,10 +62,10 @@ def create_set(
 @router.get("/sets/{id}")
 def read_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: ViewerUser,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     """Show a set's samples in order, with QA's controls to reorder, remove and add."""
     sample_set = sets_service.get_set(db, set_id=id)
@@ -92,7 +93,7 @@ def read_set(
 @router.post("/sets/{id}")
 def update_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     name: Annotated[str, Form(max_length=200)],
@@ -111,7 +112,7 @@ def update_set(
 @router.post("/sets/{id}/archive")
 def archive_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     archived: Annotated[str, Form(max_length=10)] = "true",
@@ -128,11 +129,11 @@ def archive_set(
 @router.post("/sets/{id}/add")
 def add_to_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
     tag: Annotated[str, Form(max_length=200)] = "",
-    ids: Annotated[list[int], Form()] = [],  # noqa: B006
+    ids: Annotated[list[RowId], Form()] = [],  # noqa: B006
 ) -> Response:
     """Append every live sample with a tag (or chosen ids) that the set lacks."""
     if not tag.strip() and not ids:
@@ -147,10 +148,10 @@ def add_to_set(
 @router.post("/sets/{id}/move")
 def move_in_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
-    sample_id: Annotated[int, Form()],
+    sample_id: Annotated[RowId, Form()],
     offset: Annotated[int, Form(ge=-100_000, le=100_000)],
 ) -> Response:
     """Move one sample up (negative) or down (positive) in the set's order."""
@@ -165,10 +166,10 @@ def move_in_set(
 @router.post("/sets/{id}/remove")
 def remove_from_set(
     request: Request,
-    id: int,
+    id: RowId,
     db: SessionDep,
     user: QAUser,
-    sample_id: Annotated[int, Form()],
+    sample_id: Annotated[RowId, Form()],
 ) -> Response:
     """Take a sample out of the set (it stays in the library)."""
     sample_set = sets_service.get_set(db, set_id=id)

@@ -10,7 +10,9 @@ from ganstudio.storage.blobs import is_sha256, sniff_media_type
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 
 router = APIRouter(tags=["system"])
-IMMUTABLE = "public, max-age=31536000, immutable"
+# Private: blobs are served to signed-in users only, so no shared cache (proxy, CDN) may keep one
+# and hand it to someone else; the browser's own cache still keeps it for good.
+IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 @router.get("/healthz")

@@ -10,6 +10,7 @@ from ganstudio.roles import Role
 from ganstudio.services import audit, user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.params import RowId
 from ganstudio.web.security import Caller, session_limits, sign_in_session
 from ganstudio.web.templating import flash
 
@@ -121,7 +122,7 @@ def create_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, db: SessionDep, user: ViewerUser) -> Response:
+def revoke_token(request: Request, token_id: RowId, db: SessionDep, user: ViewerUser) -> Response:
     """Revoke one of the caller's tokens."""
     token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
     db.commit()
