@@ -143,6 +143,16 @@ def run_blob_sweep(app: FastAPI) -> str:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # A second lifespan on a running app (a TestClient around a live server) must neither start
+    # a second worker on the same executors nor stop them under the first: only the outermost
+    # one starts and stops the background work.
+    app.state.lifespans = getattr(app.state, "lifespans", 0) + 1
+    if app.state.lifespans > 1:
+        try:
+            yield
+        finally:
+            app.state.lifespans -= 1
+        return
     settings: Settings = app.state.settings
     interval = settings.blob_sweep_interval_seconds
     task = asyncio.create_task(_sweep_periodically(app, interval)) if interval > 0 else None
@@ -154,15 +164,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             target=app.state.worker.serve, args=(stop,), name="render-worker", daemon=True
         )
         worker_thread.start()
-    yield
-    if task:
-        task.cancel()
-    if worker_thread:
-        stop.set()
-        app.state.worker.wake.set()
-        worker_thread.join(timeout=60)  # a render in flight finishes; the queue keeps the rest
-    app.state.worker.pool.close()
-    app.state.engine.dispose()
+    try:
+        yield
+    finally:
+        app.state.lifespans -= 1
+        if task:
+            task.cancel()
+        if worker_thread:
+            stop.set()
+            app.state.worker.wake.set()
+            worker_thread.join(timeout=60)  # a render in flight finishes; the queue keeps the rest
+        app.state.worker.pool.close()
+        app.state.engine.dispose()
 
 
 async def _sweep_periodically(app: FastAPI, interval: int) -> None:

@@ -205,6 +205,8 @@ class Executor:
             target=self._drain_log, args=(log_fd,), name=f"executor-{pid}-log", daemon=True
         )
         self._log_thread.start()
+        self._close_lock = threading.Lock()  # close and kill may race (worker vs. shutdown)
+        self._request_lock = threading.Lock()  # one request at a time on the socket
         self.alive = True
         self.requests = 0
 
@@ -217,6 +219,12 @@ class Executor:
         max_payload: int = 0,
     ) -> tuple[dict[str, Any], bytes]:
         """Send one request and wait for its answer; kill the executor past `timeout` seconds."""
+        with self._request_lock:
+            return self._request(header, payload, timeout=timeout, max_payload=max_payload)
+
+    def _request(
+        self, header: dict[str, Any], payload: bytes, *, timeout: float, max_payload: int
+    ) -> tuple[dict[str, Any], bytes]:
         if not self.alive:
             raise ExecutorCrashedError("This executor was stopped; start a new one.")
         deadline = time.monotonic() + timeout
@@ -227,7 +235,7 @@ class Executor:
         except TimeoutError:
             self.kill()
             raise ExecutorTimeoutError(f"took longer than {timeout:.0f} s") from None
-        except (PeerGoneError, BrokenPipeError, ConnectionResetError):
+        except (PeerGoneError, OSError):  # EOF, a broken pipe, or a socket closed under us
             self.kill()
             raise ExecutorCrashedError(self._crash_message()) from None
         except ProtocolError as exc:
@@ -263,18 +271,24 @@ class Executor:
 
     def kill(self) -> None:
         """Stop the process now (SIGKILL), whatever it is doing."""
-        if self._pidfd is not None:
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-        self.close()
+        self._close(kill=True)
 
     def close(self) -> None:
         """Hang up: the executor sees end-of-file and exits."""
-        self.alive = False
-        self.sock.close()
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        self._close(kill=False)
+
+    def _close(self, *, kill: bool) -> None:
+        # Once, under a lock: closing a pidfd twice could close a number another thread has
+        # since been given (a socket of a new executor).
+        with self._close_lock:
+            self.alive = False
+            pidfd, self._pidfd = self._pidfd, None
+            if pidfd is not None:
+                if kill:
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                os.close(pidfd)
+            self.sock.close()
 
     def selftest(self, canaries: list[Path], *, timeout: float = 60) -> SandboxReport:
         """Ask the executor to try reading `canaries`, writing, connecting and forking."""

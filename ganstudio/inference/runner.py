@@ -117,7 +117,7 @@ class RenderWorker:
         except (RenderError, CheckpointError, ExecutorError) as exc:
             values = {"state": RenderState.FAILED, "error": _sentence(str(exc))}
         except Exception as exc:  # the job goes on whatever happens to one render
-            log.warning("Render %s failed: %s", render_id, describe_error(exc))
+            log.warning("Render %s failed: %s", render_id, describe_error(exc), exc_info=True)
             values = {"state": RenderState.FAILED, "error": describe_error(exc)}
         values["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
         with self.sessions() as session, session.begin():

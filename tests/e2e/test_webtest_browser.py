@@ -43,14 +43,15 @@ def test_a_photo_over_the_limit_waits_then_goes_and_qa_saves_one(
     waiting.click()
     status = page.get_by_test_id("webtest-status")
     page.wait_for_function(
-        "document.querySelector('[data-testid=webtest-status]').dataset.status === 'waiting'"
+        "() => document.querySelector('[data-testid=webtest-status]').dataset.status === 'waiting'"
     )
     assert "the limit is 1 a minute" in status.inner_text()
     assert "Sending it again by itself" in status.inner_text()
 
     settings.webtest_per_minute = 10  # the next try fits
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=webtest-photo][data-status=done]').length === 2"
+        "() => document.querySelectorAll('[data-testid=webtest-photo][data-status=done]')"
+        ".length === 2"
     )
     assert "1 of 1 rendered" in status.inner_text()  # the default version: newest of main
 

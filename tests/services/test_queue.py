@@ -162,7 +162,8 @@ def test_cancelled_jobs_are_skipped(app: FastAPI, tmp_path: Path) -> None:
     queue = Queue(app, tmp_path)
     job_id = queue.submit(queue.user("ann"), COMPARISON, 3)
     with queue.sessions.begin() as session:
-        renders_service.cancel_job(session, job=renders_service.get_job(session, job_id=job_id))
+        job = renders_service.get_job(session, job_id=job_id)
+        renders_service.cancel_job(session, job=job, actor=session.get(User, job.created_by_id))
     assert queue.claim() is None
 
 
