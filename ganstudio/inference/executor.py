@@ -71,7 +71,12 @@ def child_environment(scratch: Path) -> dict[str, str]:
         "TMPDIR": str(scratch),
         "CUDA_CACHE_DISABLE": "1",  # the JIT cache would be a write; writes are denied
     }
-    for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+    for name in (
+        "CUDA_VISIBLE_DEVICES",
+        "NVIDIA_VISIBLE_DEVICES",
+        "LD_LIBRARY_PATH",
+        "OMP_WAIT_POLICY",
+    ):
         if name in os.environ:
             env[name] = os.environ[name]
     return env

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -191,10 +192,16 @@ class _Executor:
         mask = None
         if channels == 4:
             mask = Image.frombuffer("L", (width, height), view[rgb_size:], "raw", "L", 0, 1)
+        started = time.perf_counter()
         output = forward_image(
             self.network.net, image, stride=self.network.stride, mask=mask, device=self.device
         )
-        return {"width": output.width, "height": output.height}, output.tobytes()
+        forward_ms = round((time.perf_counter() - started) * 1000, 2)
+        return {
+            "width": output.width,
+            "height": output.height,
+            "forward_ms": forward_ms,
+        }, output.tobytes()
 
 
 def _pick_device(setting: str):

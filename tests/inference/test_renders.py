@@ -88,6 +88,9 @@ def test_cells_fill_and_a_second_comparison_renders_nothing(
     worker: RenderWorker = app.state.worker
     assert worker.run_until_idle() == 6
     assert worker.pool.loads == 2  # each network loaded once for the whole batch
+    with app.state.sessions() as session:
+        order = session.scalars(select(Render.version_id).order_by(Render.claimed_at)).all()
+    assert order == sorted(order, key=order.index)  # one network's renders in a row, not v1 v2 v1
     grid = client.get(f"/api/v1/comparisons/{first['slug']}", headers=bearer(token)).json()
     assert [v["label"] for v in grid["versions"]] == ["v1", "v2"]
     assert {c["state"] for c in grid["cells"]} == {"done"}

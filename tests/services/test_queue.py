@@ -189,3 +189,36 @@ def test_concurrent_claimers_never_get_the_same_render(app: FastAPI, tmp_path: P
     with queue.sessions() as session:
         states = set(session.scalars(select(Render.state)))
     assert states == {RenderState.RUNNING}
+
+
+def test_the_worker_can_stay_on_its_network_within_the_same_work(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    """A comparison queues sample by sample; a worker may take one version's renders in a row."""
+    queue = Queue(app, tmp_path)
+    ann = queue.user("ann")
+    queue.submit(ann, COMPARISON, 4)
+    twin_sha = "f" * 64  # a second network: only its checkpoint matters to the queue
+    with queue.sessions.begin() as session:  # renders 2 and 4 run it, 1 and 3 the first
+        session.execute(update(Render).where(Render.id % 2 == 0).values(checkpoint_sha256=twin_sha))
+    queue.submit(queue.user("bob"), WEBTEST, 1)
+
+    def claim(prefer: str | None) -> tuple[int, str]:
+        with queue.sessions.begin() as session:
+            render_id = claim_next_render(
+                session,
+                worker_id="w",
+                settings=app.state.settings,
+                now=queue.clock,
+                prefer_checkpoint=prefer,
+            )
+            render = session.get(Render, render_id)
+            return render.id, render.checkpoint_sha256
+
+    assert claim(None)[1] != twin_sha  # bob's web test: fairness and kinds still come first
+    queue.clock += timedelta(seconds=1)
+    assert claim(twin_sha) == (2, twin_sha)  # ann's oldest render on the preferred network
+    queue.clock += timedelta(seconds=1)
+    assert claim(twin_sha) == (4, twin_sha)
+    queue.clock += timedelta(seconds=1)
+    assert claim(twin_sha)[0] == 1  # none left on it: the plain order again
