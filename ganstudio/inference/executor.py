@@ -75,7 +75,7 @@ def child_environment(scratch: Path) -> dict[str, str]:
         "CUDA_VISIBLE_DEVICES",
         "NVIDIA_VISIBLE_DEVICES",
         "LD_LIBRARY_PATH",
-        "OMP_WAIT_POLICY",
+        "OMP_WAIT_POLICY",  # an admin tuning torch's CPU threads
     ):
         if name in os.environ:
             env[name] = os.environ[name]
