@@ -321,8 +321,8 @@ class SandboxReport:
 def self_test(canaries: list[Path], scratch: Path) -> dict[str, str]:
     """Try what a hostile network would try; return each attempt's outcome."""
     checks = {}
-    for index, path in enumerate(canaries):
-        checks[f"read data file {index + 1}"] = _try(lambda p=path: p.open("rb").close())
+    for path in canaries:
+        checks[f"read data file: {path.name}"] = _try(lambda p=path: p.open("rb").close())
     checks["write file"] = _try(lambda: (scratch / "probe.txt").open("wb").close())
     checks["network"] = _try(_try_connect)
     checks["new process"] = _try(_try_fork)

@@ -52,7 +52,7 @@ def test_the_self_test_finds_data_reads_writes_network_and_processes_denied(
     finally:
         executor.close()
     assert report.checks == {
-        "read data file 1": "denied",
+        "read data file: secret_key": "denied",
         "write file": "denied",
         "network": "denied",
         "new process": "denied",
