@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from alembic import command
 from ganstudio.app import create_app
@@ -57,10 +57,15 @@ def test_a_schema_newer_than_the_code_is_refused(tmp_path: Path) -> None:
         create_app(settings)
 
 
-def test_sessions_migration_keeps_users_and_their_tokens(tmp_path: Path) -> None:
+def database_at(tmp_path: Path, revision: str) -> Engine:
+    """Return an engine on a new SQLite database migrated only up to `revision`."""
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
-    command.upgrade(alembic_config(url), "0005")
+    command.upgrade(alembic_config(url), revision)
+    return make_engine(url)
+
+
+def test_sessions_migration_keeps_users_and_their_tokens(tmp_path: Path) -> None:
+    engine = database_at(tmp_path, "0005")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -86,9 +91,7 @@ def test_sessions_migration_keeps_users_and_their_tokens(tmp_path: Path) -> None
 
 
 def test_web_tests_made_before_private_ids_get_random_ones(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
-    command.upgrade(alembic_config(url), "0005")
+    engine = database_at(tmp_path, "0005")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -122,9 +125,7 @@ def _insert(connection, table: str, **values: object) -> None:
 
 def test_upgrading_keeps_rows_that_point_at_rebuilt_tables(tmp_path: Path) -> None:
     """SQLite rebuilds a table to alter it; the rows pointing at it (ON DELETE CASCADE) stay."""
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
-    command.upgrade(alembic_config(url), "0005")
+    engine = database_at(tmp_path, "0005")
     with engine.begin() as connection:
         _insert(connection, "users", id=1, name="a", role="admin")
         _insert(connection, "filters", id=1, slug="t", pipeline="full")

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ganstudio.storage.private import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, make_private_dir
+from ganstudio.storage.private import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    fsync_dir,
+    make_private_dir,
+)
 
 CHUNK = 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -108,7 +113,7 @@ class BlobStore:
             folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
         os.chmod(staged.path, PRIVATE_FILE_MODE)  # mkstemp's mode already; said for the reader
         os.replace(staged.path, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return StoredBlob(staged.sha256, staged.size, created=True)
 
     def open(self, sha256: str) -> BinaryIO:
@@ -139,14 +144,6 @@ class BlobStore:
         """Yield leftovers of writes that never finished (a crash mid-upload)."""
         for path in self.tmp_dir.iterdir():
             yield path, path.stat()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # Magic numbers of the formats GAN Studio serves; anything else goes out as octet-stream.

@@ -44,7 +44,7 @@ def write_new_private_file(path: Path, data: bytes) -> bool:
             os.link(tmp_name, path)
         except FileExistsError:
             return False
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
     finally:
         os.unlink(tmp_name)
@@ -58,7 +58,8 @@ def _tighten(path: Path, mode: int) -> None:
     log.warning("Made %s private (mode %o): it held GAN Studio data others could read", path, mode)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link in `directory` durable (its entry, not only the file's bytes)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
