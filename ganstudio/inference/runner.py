@@ -159,20 +159,20 @@ class RenderWorker:
             )
 
     def _render(self, inputs: RenderInputs):
-        limits = self.settings
+        settings = self.settings
         rgb = load_rgb(
-            self.blobs.read_bytes(inputs.input_sha256), max_pixels=limits.max_image_pixels
+            self.blobs.read_bytes(inputs.input_sha256), max_pixels=settings.max_image_pixels
         )
         mask = None
         if inputs.mask_sha256:
             with self.blobs.open(inputs.mask_sha256) as stream:
-                mask = load_mask(stream, max_pixels=limits.max_image_pixels)
+                mask = load_mask(stream, max_pixels=settings.max_image_pixels)
         image, mask = prepare_input(
             rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )
         sha256 = inputs.network.checkpoint_sha256
         warm = self.pool.get(inputs.network, lambda: self.blobs.read_bytes(sha256))
-        limit = limits.render_time_limit_seconds
+        limit = settings.render_time_limit_seconds
         try:
             return render_image(warm, image, mask, timeout=limit)
         except ExecutorTimeoutError:

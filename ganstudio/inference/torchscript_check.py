@@ -102,13 +102,6 @@ FORBIDDEN_NAMES = frozenset(
     compile __import__ globals locals vars breakpoint system popen fork
     """.split()  # noqa: SIM905 - a word list reads better than 300 quoted strings
 )
-BUILTIN_CALLS = frozenset(
-    """
-    range getattr annotate isinstance uninitialized unchecked_cast int float bool str len
-    print hasattr max min abs round divmod tuple list dict enumerate zip all any sorted ord
-    chr complex hash
-    """.split()  # noqa: SIM905 - a word list reads better than 300 quoted strings
-)
 ALLOWED_GLOBALS_EXACT = frozenset(
     {
         ("collections", "OrderedDict"),

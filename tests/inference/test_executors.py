@@ -150,3 +150,16 @@ def test_executors_get_no_secrets_and_nothing_from_the_servers_directory(
     assert report.isolated_mode
     assert Path(report.cwd) != server_dir and not Path(report.cwd).is_relative_to(tmp_path)
     assert sys.flags.isolated == 0  # the tests themselves run normally
+
+
+def test_with_no_key_or_database_file_the_data_folder_itself_is_the_canary(
+    settings: Settings, sandboxed: None
+) -> None:
+    settings.resolved_data_dir.mkdir(parents=True)  # a key from the environment, a db server
+    assert canaries(settings) == [settings.resolved_data_dir]
+    executor = zygote(sandbox=True).spawn(executor_spec(settings))
+    try:
+        report = executor.selftest(canaries(settings))
+    finally:
+        executor.close()
+    assert report.checks["read data file: data"] == "denied" and report.active
