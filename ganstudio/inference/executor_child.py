@@ -90,28 +90,31 @@ def _run_executor(fds: list[int], request: dict, *, landlock_abi: int, sandboxed
     os.dup2(log_fd, 2)
     os.dup2(log_fd, 1)  # a network's print() must not reach the protocol socket
     os.close(log_fd)
+    # The device first: "auto" may mean CUDA, whose mappings an address-space limit would break.
+    device = _pick_device(request["device"])
     limits = sandbox.ExecutorLimits(**request["limits"])
     report = sandbox.SandboxReport(
-        landlock_abi=landlock_abi,
-        limits=limits.apply(gpu=str(request["device"]).startswith("cuda")),
+        landlock_abi=landlock_abi, limits=limits.apply(gpu=device.type == "cuda")
     )
     if sandboxed:
         report.seccomp = sandbox.forbid_processes_and_sockets()
     conn = socket.socket(fileno=sock_fd)
-    _Executor(conn, request, report).serve()
+    _Executor(conn, request, report, device).serve()
 
 
 class _Executor:
     """Serves one worker's requests for one network."""
 
-    def __init__(self, conn: socket.socket, request: dict, report: sandbox.SandboxReport) -> None:
+    def __init__(
+        self, conn: socket.socket, request: dict, report: sandbox.SandboxReport, device
+    ) -> None:
         import torch
 
         self.conn = conn
         self.report = report
         self.network = None
         torch.set_num_threads(max(1, int(request["threads"])))
-        self.device = _pick_device(request["device"])
+        self.device = device
 
     def serve(self) -> None:
         handlers = {
