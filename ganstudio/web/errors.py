@@ -12,10 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.web.security import ForbiddenError, NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
+from ganstudio.web.urls import BLOBS_PREFIX
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/api/", "/healthz", "/blobs/")
+JSON_PREFIXES = ("/api/", "/healthz", BLOBS_PREFIX)
 
 
 def wants_json(request: Request) -> bool:

@@ -13,6 +13,7 @@ from ganstudio.paths import resource_dir
 from ganstudio.roles import Role
 from ganstudio.web.markdown import render_markdown
 from ganstudio.web.security import csrf_token
+from ganstudio.web.urls import TEMPLATE_GLOBALS
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class Pages:
 
     def __init__(self, *, demo: bool) -> None:
         self.templates = Jinja2Templates(directory=str(resource_dir("templates")))
-        self.templates.env.globals.update(version=__version__, Role=Role, demo=demo)
+        self.templates.env.globals.update(
+            version=__version__, Role=Role, demo=demo, **TEMPLATE_GLOBALS
+        )
         self.templates.env.globals["csrf_field"] = self._csrf_field
         self.templates.env.filters.update(
             markdown=render_markdown, filesize=format_bytes, count=format_count

@@ -7,12 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from ganstudio.services import status as status_service
 from ganstudio.services.status import SystemStatus
 from ganstudio.web.deps import AdminUser, SessionDep, SettingsDep
-from ganstudio.web.schemas_status import (
-    SandboxPublic,
-    StatusPublic,
-    sandbox_public,
-    status_public,
-)
+from ganstudio.web.schemas.status import SandboxPublic, StatusPublic, sandbox_public, status_public
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["admin"])

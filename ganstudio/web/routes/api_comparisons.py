@@ -12,7 +12,7 @@ from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
 from ganstudio.web.params import RowId
-from ganstudio.web.schemas_renders import (
+from ganstudio.web.schemas.comparisons import (
     CellPublic,
     ColumnPublic,
     ComparisonCreate,
@@ -21,12 +21,9 @@ from ganstudio.web.schemas_renders import (
     JobPublic,
     RowPublic,
 )
+from ganstudio.web.urls import blob_url
 
 router = APIRouter(prefix="/api/v1", tags=["comparisons and jobs"])
-
-
-def blob_url(sha256: str | None) -> str | None:
-    return f"/blobs/{sha256}" if sha256 else None
 
 
 def job_public(progress: renders_service.JobProgress) -> JobPublic:
@@ -126,8 +123,8 @@ def read_comparison(
             RowPublic(
                 id=s.id,
                 filename=s.filename,
-                input_url=f"/blobs/{s.sha256}",
-                thumb_url=f"/blobs/{s.thumb_sha256}",
+                input_url=blob_url(s.sha256),
+                thumb_url=blob_url(s.thumb_sha256),
             )
             for s, _ in grid.rows
         ],

@@ -10,18 +10,17 @@ from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
-from ganstudio.web.schemas import (
+from ganstudio.web.schemas import Page, page_of
+from ganstudio.web.schemas.filters import (
     CheckpointInfo,
     FilterCreate,
     FilterPublic,
     FilterUpdate,
-    Page,
     StatusChangePublic,
     VersionPublic,
     VersionRef,
     VersionStats,
     VersionUpdate,
-    page_of,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["filters and versions"])

@@ -16,21 +16,24 @@ from ganstudio.services import samples as samples_service
 from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
 from ganstudio.web.downloads import opaque_blob_response
 from ganstudio.web.params import RowId
-from ganstudio.web.schemas_reviews import (
+from ganstudio.web.schemas.arena import (
     ArenaPairPublic,
     ArenaSide,
-    CommentCreate,
-    CommentPublic,
-    CommentUpdate,
     LeaderboardPublic,
-    PickPublic,
-    PickSet,
-    PreferredPublic,
     RevealedSide,
     StandingPublic,
     VoteCreate,
     VoteResult,
 )
+from ganstudio.web.schemas.reviews import (
+    CommentCreate,
+    CommentPublic,
+    CommentUpdate,
+    PickPublic,
+    PickSet,
+    PreferredPublic,
+)
+from ganstudio.web.urls import blob_url
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -167,7 +170,7 @@ def read_next_pair(
     return ArenaPairPublic(
         pair_id=served.pair.token,
         sample_id=served.sample.id,
-        input_url=f"/blobs/{served.sample.sha256}",
+        input_url=blob_url(served.sample.sha256),
         left=arena_side(served.pair.token, "left"),
         right=arena_side(served.pair.token, "right"),
     )

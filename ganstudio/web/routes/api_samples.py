@@ -10,7 +10,7 @@ from ganstudio.services.sample_uploads import UploadOutcome, ingest_uploads
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page
-from ganstudio.web.schemas_samples import (
+from ganstudio.web.schemas.samples import (
     SampleDetail,
     SamplePublic,
     SamplesBulkUpdate,

@@ -7,7 +7,7 @@ from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.routes.api_samples import ArchivedFilter, parse_archived
 from ganstudio.web.schemas import Page
-from ganstudio.web.schemas_samples import (
+from ganstudio.web.schemas.sets import (
     SetAdd,
     SetCreate,
     SetDetail,

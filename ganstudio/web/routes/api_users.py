@@ -7,9 +7,9 @@ from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
-from ganstudio.web.schemas import (
+from ganstudio.web.schemas import Page, page_of
+from ganstudio.web.schemas.users import (
     Me,
-    Page,
     SessionPublic,
     TokenCreate,
     TokenCreated,
@@ -18,7 +18,6 @@ from ganstudio.web.schemas import (
     UserCreated,
     UserPublic,
     UserUpdate,
-    page_of,
 )
 from ganstudio.web.security import session_limits
 

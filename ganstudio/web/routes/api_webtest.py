@@ -12,13 +12,14 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import webtests as webtests_service
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
-from ganstudio.web.routes.api_comparisons import blob_url, job_public
-from ganstudio.web.schemas_webtest import (
+from ganstudio.web.routes.api_comparisons import job_public
+from ganstudio.web.schemas.webtests import (
     WebTestPublic,
     WebTestRenderPublic,
     WebTestSave,
     WebTestSaved,
 )
+from ganstudio.web.urls import blob_url
 
 router = APIRouter(prefix="/api/v1", tags=["web test"])
 
@@ -33,7 +34,7 @@ def webtest_public(db: Session, webtest: webtests_service.WebTest) -> WebTestPub
         filter=filter_.slug,
         filename=webtest.filename,
         photo_sha256=webtest.photo_sha256,
-        photo_url=f"/blobs/{webtest.photo_sha256}",
+        photo_url=blob_url(webtest.photo_sha256),
         renders=[
             WebTestRenderPublic(
                 version_id=item.version.id,

@@ -20,10 +20,12 @@ from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.pagination import page_count
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.routes.reviews import review_context
 from ganstudio.web.security import csrf_token
 from ganstudio.web.templating import flash
+from ganstudio.web.urls import blob_url
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 ROWS_PER_PAGE = 50
@@ -80,7 +82,7 @@ def read_compare(
             "summaries": summaries,
             "total": total,
             "page": page,
-            "pages": max(1, -(-total // LIST_PER_PAGE)),
+            "pages": page_count(total, LIST_PER_PAGE),
             "filters": filters,
             "chosen": chosen,
             "versions": versions_of_filter,
@@ -145,7 +147,7 @@ def _grid_context(
         "medians": views_service.median_render_ms(db, comparison=comparison),
         "progress": renders_service.job_progress(db, job=job) if job else None,
         "page": page,
-        "pages": max(1, -(-grid.total_rows // ROWS_PER_PAGE)),
+        "pages": page_count(grid.total_rows, ROWS_PER_PAGE),
         **review_context(db, comparison, user),
     }
 
@@ -161,7 +163,7 @@ def read_comparison(
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     total = comparisons_service.count_rows(db, comparison=comparison)
-    pages = max(1, -(-total // ROWS_PER_PAGE))
+    pages = page_count(total, ROWS_PER_PAGE)
     if page > pages:
         return RedirectResponse(f"/c/{comparison.slug}?page={pages}", status_code=303)
     pages_env = request.app.state.pages
@@ -227,7 +229,7 @@ def _row_payload(
             "key": "input",
             "label": "Input",
             "sub": f"{sample.width}×{sample.height}",
-            "url": f"/blobs/{sample.sha256}",
+            "url": blob_url(sample.sha256),
             "width": sample.width,
             "height": sample.height,
             "state": "done",
@@ -243,7 +245,7 @@ def _row_payload(
                 "label": version.label,
                 "sub": f"{version.branch} · {version.status.value}"
                 + (f" · {render.duration_ms:.0f} ms" if done and render.duration_ms else ""),
-                "url": f"/blobs/{render.output_sha256}" if done else None,
+                "url": blob_url(render.output_sha256) if done else None,
                 "state": render.state.value,
                 "error": render.error or None,
             }

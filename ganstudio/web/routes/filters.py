@@ -1,6 +1,7 @@
 """Pages: filters, the version tree of a filter, a version, and pushing from the browser."""
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -12,6 +13,7 @@ from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.lineage import layout_tree
+from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
 from ganstudio.web.templating import flash
 
@@ -83,9 +85,14 @@ def read_filter(
             "summary": filters_service.summarize(db, [filter_])[0],
             "versions": versions,
             "tree": layout_tree(versions),
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PER_PAGE)),
+            **pager(
+                page=page,
+                total=total,
+                per_page=PER_PAGE,
+                base_query=urlencode(
+                    [(k, v) for k, v in (("branch", branch), ("status", status)) if v]
+                ),
+            ),
             "branch": branch or "",
             "status": status or "",
             "branches": versions_service.branches(db, filter_=filter_),

@@ -12,6 +12,7 @@ from ganstudio.services.errors import InvalidInputError
 from ganstudio.services.sample_uploads import ingest_uploads
 from ganstudio.storage.images import BROWSER_FORMATS
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.pagination import pager
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
 
@@ -67,10 +68,7 @@ def read_samples(
         "samples/grid.html",
         {
             "samples": items,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // GRID_PAGE)),
-            "per_page": GRID_PAGE,
+            **pager(page=page, total=total, per_page=GRID_PAGE, base_query=urlencode(filters)),
             "tags": tags,
             "tag_counts": samples_service.tag_counts(db),
             "sets": sets_service.all_sets(db),

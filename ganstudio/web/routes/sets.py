@@ -9,11 +9,13 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.pagination import pager
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SET_PAGE = 200
+SETS_PAGE = 100
 
 
 def to_set(set_id: int, anchor: str = "") -> RedirectResponse:
@@ -30,15 +32,20 @@ def read_sets(
 ) -> Response:
     """List sample sets with counts and a few cover thumbnails."""
     show_archived = archived == "true"
-    summaries, total = sets_service.list_sets(db, archived=show_archived, page=page, per_page=100)
+    summaries, total = sets_service.list_sets(
+        db, archived=show_archived, page=page, per_page=SETS_PAGE
+    )
     return request.app.state.pages.render(
         request,
         "sets/list.html",
         {
             "summaries": summaries,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // 100)),
+            **pager(
+                page=page,
+                total=total,
+                per_page=SETS_PAGE,
+                base_query="archived=true" if show_archived else "",
+            ),
             "show_archived": show_archived,
         },
     )
@@ -81,9 +88,7 @@ def read_set(
         {
             "sample_set": sample_set,
             "members": members,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // SET_PAGE)),
+            **pager(page=page, total=total, per_page=SET_PAGE),
             "offset": (page - 1) * SET_PAGE,
             "tag_counts": samples_service.tag_counts(db),
         },

@@ -8,6 +8,7 @@ from ganstudio.inference.networks import sandbox_status
 from ganstudio.services.errors import NotFoundError
 from ganstudio.storage.blobs import is_sha256, sniff_media_type
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.urls import BLOBS_PREFIX
 
 router = APIRouter(tags=["system"])
 # Private: blobs are served to signed-in users only, so no shared cache (proxy, CDN) may keep one
@@ -33,7 +34,7 @@ def read_health(db: SessionDep, blobs: BlobsDep, settings: SettingsDep) -> JSONR
     return JSONResponse({"status": "ok", "database": "ok", "blobs": "ok", "sandbox": detail})
 
 
-@router.get("/blobs/{sha256}", response_class=FileResponse)
+@router.get(BLOBS_PREFIX + "{sha256}", response_class=FileResponse)
 def read_blob(sha256: str, request: Request, blobs: BlobsDep, _user: ViewerUser) -> Response:
     """Stream a stored blob at its immutable, content-addressed URL."""
     etag = f'"{sha256}"'

@@ -4,7 +4,7 @@ from pydantic import BaseModel, Field
 
 from ganstudio.vocabulary import RenderState, VersionStatus
 from ganstudio.web.params import RowId
-from ganstudio.web.schemas_renders import JobPublic
+from ganstudio.web.schemas.comparisons import JobPublic
 
 
 class WebTestRenderPublic(BaseModel):

@@ -1,16 +1,12 @@
-"""JSON shapes of the sample library API: samples, tags, sample sets, upload results."""
+"""JSON shapes of the sample library API: samples, tags, upload results."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from ganstudio.db.tables import Sample, SampleSet
-from ganstudio.services.sample_sets import SetSummary
+from ganstudio.db.tables import Sample
 from ganstudio.web.params import RowId
-
-
-def blob_url(sha256: str | None) -> str | None:
-    return f"/blobs/{sha256}" if sha256 else None
+from ganstudio.web.urls import blob_url
 
 
 class SetRef(BaseModel):
@@ -51,8 +47,8 @@ class SamplePublic(BaseModel):
             note=sample.note,
             archived=sample.archived,
             created_at=sample.created_at,
-            image_url=f"/blobs/{sample.sha256}",
-            thumbnail_url=f"/blobs/{sample.thumb_sha256}",
+            image_url=blob_url(sample.sha256),
+            thumbnail_url=blob_url(sample.thumb_sha256),
             mask_url=blob_url(sample.mask_sha256),
         )
 
@@ -111,52 +107,3 @@ class TagPublic(BaseModel):
 
 class TagRename(BaseModel):
     name: str = Field(max_length=200, description="the new name; an existing name merges")
-
-
-class SetCreate(BaseModel):
-    name: str = Field(max_length=200, examples=["closed eyes"])
-    description: str = Field("", max_length=5_000)
-
-
-class SetUpdate(BaseModel):
-    name: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=5_000)
-    archived: bool | None = None
-
-
-class SetMembers(BaseModel):
-    sample_ids: list[RowId] = Field(max_length=100_000, description="the set's samples, in order")
-
-
-class SetAdd(BaseModel):
-    sample_ids: list[RowId] = Field(default_factory=list, max_length=100_000)
-    tag: str | None = Field(None, max_length=200, description="add every live sample with it")
-
-
-class SetPublic(BaseModel):
-    id: int
-    name: str
-    description: str
-    archived: bool
-    sample_count: int
-    cover_urls: list[str]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, summary: SetSummary) -> "SetPublic":
-        s: SampleSet = summary.sample_set
-        return cls(
-            id=s.id,
-            name=s.name,
-            description=s.description,
-            archived=s.archived,
-            sample_count=summary.count,
-            cover_urls=[f"/blobs/{sha}" for sha in summary.covers],
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-        )
-
-
-class SetDetail(SetPublic):
-    sample_ids: list[int] = Field(description="in the set's order")

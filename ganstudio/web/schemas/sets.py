@@ -1,0 +1,59 @@
+"""JSON shapes of sample sets."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from ganstudio.db.tables import SampleSet
+from ganstudio.services.sample_sets import SetSummary
+from ganstudio.web.params import RowId
+from ganstudio.web.urls import blob_url
+
+
+class SetCreate(BaseModel):
+    name: str = Field(max_length=200, examples=["closed eyes"])
+    description: str = Field("", max_length=5_000)
+
+
+class SetUpdate(BaseModel):
+    name: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=5_000)
+    archived: bool | None = None
+
+
+class SetMembers(BaseModel):
+    sample_ids: list[RowId] = Field(max_length=100_000, description="the set's samples, in order")
+
+
+class SetAdd(BaseModel):
+    sample_ids: list[RowId] = Field(default_factory=list, max_length=100_000)
+    tag: str | None = Field(None, max_length=200, description="add every live sample with it")
+
+
+class SetPublic(BaseModel):
+    id: int
+    name: str
+    description: str
+    archived: bool
+    sample_count: int
+    cover_urls: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, summary: SetSummary) -> "SetPublic":
+        s: SampleSet = summary.sample_set
+        return cls(
+            id=s.id,
+            name=s.name,
+            description=s.description,
+            archived=s.archived,
+            sample_count=summary.count,
+            cover_urls=[blob_url(sha) for sha in summary.covers],
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+        )
+
+
+class SetDetail(SetPublic):
+    sample_ids: list[int] = Field(description="in the set's order")
