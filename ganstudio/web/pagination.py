@@ -8,12 +8,18 @@ def page_count(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))
 
 
-def pager(*, page: int, total: int, per_page: int, base_query: str = "") -> dict[str, Any]:
-    """Return the context `templates/_pager.html` reads; `base_query` keeps a page's filters."""
+def pager(
+    *, page: int, total: int, per_page: int, base_query: str = "", noun: str = ""
+) -> dict[str, Any]:
+    """Return the context `templates/_pager.html` reads.
+
+    `base_query` keeps a page's filters across pages; `noun` names what is counted ("versions").
+    """
     return {
         "page": page,
         "pages": page_count(total, per_page),
         "total": total,
         "per_page": per_page,
         "base_query": base_query,
+        "noun": noun,
     }

@@ -67,13 +67,14 @@ def test_tree_page_is_paginated_and_queries_stay_few_at_1200_versions(
     page = browser.get(f"/filters/{slug}")
     assert page.status_code == 200
     assert page.text.count('data-testid="tree-node"') == 50
-    assert "page 1 of 24 (1200 versions)" in page.text
+    assert "Page 1 of 24 (1200 versions)" in page.text
     assert len(statements) < 20, f"{len(statements)} queries: N+1?"
     older = browser.get(f"/filters/{slug}?page=24")
     assert older.text.count('data-testid="tree-node"') == 50
     assert 'data-label="v0"' in older.text and 'data-label="v1199"' not in older.text
     branch = browser.get(f"/filters/{slug}?branch=eyemask")
-    assert "page 1 of 8 (400 versions)" in branch.text
+    assert "Page 1 of 8 (400 versions)" in branch.text
+    assert 'href="?branch=eyemask&amp;page=2" rel="next"' in branch.text  # the pager keeps the filter
 
 
 def test_version_page_shows_safe_markdown_stats_and_lineage(

@@ -89,6 +89,7 @@ def read_filter(
                 page=page,
                 total=total,
                 per_page=PER_PAGE,
+                noun="versions",
                 base_query=urlencode(
                     [(k, v) for k, v in (("branch", branch), ("status", status)) if v]
                 ),
