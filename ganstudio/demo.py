@@ -37,10 +37,11 @@ def seed_demo_comparison(session: Session, *, filter_: Filter) -> None:
     """Queue one comparison of the demo versions on the demo set, unless one exists."""
     from ganstudio.db.tables import Comparison
     from ganstudio.services import comparisons as comparisons_service
+    from ganstudio.services import versions as versions_service
 
     if session.scalar(select(Comparison.id).where(Comparison.filter_id == filter_.id)):
         return
-    versions = comparisons_service.default_versions(session, filter_=filter_)
+    versions = versions_service.default_versions(session, filter_=filter_)
     samples = comparisons_service.resolve_samples(
         session, set_ref=DEMO_SET_NAME, sample_ids=None, tags=None, limit=1000
     )

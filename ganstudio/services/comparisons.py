@@ -25,9 +25,8 @@ from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError, NotFoundError
-from ganstudio.vocabulary import JobKind, VersionStatus
+from ganstudio.vocabulary import JobKind
 
-MIN_VERSIONS, MAX_VERSIONS = 2, 8
 SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
@@ -46,57 +45,6 @@ class Grid:
     versions: list[Version]
     rows: list[tuple[Sample, list[Cell]]]
     total_rows: int
-
-
-def default_versions(session: Session, *, filter_: Filter) -> list[Version]:
-    """Return production first, then the newest version of each branch (at most 8)."""
-    live = Version.status != VersionStatus.ARCHIVED
-    production = session.scalar(
-        select(Version).where(
-            Version.filter_id == filter_.id, Version.status == VersionStatus.PRODUCTION
-        )
-    )
-    heads = list(
-        session.scalars(
-            select(Version)
-            .where(Version.filter_id == filter_.id, live)
-            .order_by(Version.created_at.desc(), Version.id.desc())
-        )
-    )
-    chosen: list[Version] = [production] if production else []
-    seen_branches: set[str] = set()
-    for version in heads:
-        if version.branch in seen_branches:
-            continue
-        seen_branches.add(version.branch)
-        if version not in chosen:
-            chosen.append(version)
-    return chosen[:MAX_VERSIONS]
-
-
-def resolve_versions(session: Session, *, filter_: Filter, refs: list[str | int]) -> list[Version]:
-    """Find versions of `filter_` by id or label, in the order given; refuse strangers."""
-    found: list[Version] = []
-    for ref in refs:
-        text = str(ref).strip()
-        query = select(Version).where(Version.filter_id == filter_.id)
-        version = session.scalar(query.where(Version.label == text))
-        version_id = parse_id(text)
-        if version is None and version_id is not None:
-            version = session.scalar(query.where(Version.id == version_id))
-        if version is None:
-            raise InvalidInputError(
-                f"'{text[:64]}' is not a version of {filter_.name}; give labels or ids of its "
-                "versions (the filter's page lists them)."
-            )
-        if version not in found:
-            found.append(version)
-    if not MIN_VERSIONS <= len(found) <= MAX_VERSIONS:
-        raise InvalidInputError(
-            f"A comparison shows {MIN_VERSIONS} to {MAX_VERSIONS} versions; {len(found)} were "
-            "given."
-        )
-    return found
 
 
 def resolve_samples(

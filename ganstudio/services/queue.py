@@ -31,14 +31,14 @@ from sqlalchemy.orm import Session
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render
-from ganstudio.services.comparisons import MAX_VERSIONS
+from ganstudio.services.versions import MAX_SHOWN
 from ganstudio.vocabulary import JobKind, RenderState
 
 INTERACTIVE = JobKind.WEBTEST  # every other kind is batch work
 CLAIM_ATTEMPTS = 5  # another worker may take a pick between the look and the claim
 DECAY_STEPS = 8  # a claim's weight in its user's usage falls in this many steps over the window
 # Web-test renders that may run past the comparisons' share: one whole web test.
-SHARE_ALLOWANCE = MAX_VERSIONS
+SHARE_ALLOWANCE = MAX_SHOWN
 
 
 @dataclass(frozen=True)

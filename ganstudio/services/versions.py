@@ -1,6 +1,7 @@
 """Versions: push (check before storing), edit notes and status, list, lineage."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.config import Settings
+from ganstudio.db.base import parse_id
 from ganstudio.db.tables import Filter, User, Version, VersionStatusChange
 from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
 from ganstudio.inference.formats import CheckpointError, parse_config
@@ -314,3 +316,132 @@ def status_history(session: Session, *, version: Version) -> list[VersionStatusC
             .order_by(VersionStatusChange.at, VersionStatusChange.id)
         )
     )
+
+
+# ---- choosing versions to look at: one parser, one resolver, one default rule ----------------
+# Comparisons, web tests and the arena all take "versions" as labels or ids, repeated and/or
+# comma-separated. They share these three functions so a ref means the same thing everywhere.
+
+MAX_SHOWN = 8  # a comparison, a web test and the arena show at most this many versions
+
+
+@dataclass(frozen=True)
+class VersionCount:
+    """How many versions a view shows, and what it is called in the message when that is off."""
+
+    view: str
+    least: int
+    most: int = MAX_SHOWN
+
+
+COMPARISON = VersionCount("A comparison", 2)
+WEB_TEST = VersionCount("A web test", 1)
+ARENA = VersionCount("An arena", 2)
+
+
+def split_refs(values: Iterable[str | int] | str | None) -> list[str]:
+    """Return version refs from repeated and/or comma-separated values, in order, once each."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return list(dict.fromkeys(r.strip() for v in values for r in str(v).split(",") if r.strip()))
+
+
+def default_versions(session: Session, *, filter_: Filter) -> list[Version]:
+    """The versions a view starts with: production, then the newest version of each branch.
+
+    Topped up with the newest live versions so a side-by-side has two where the filter has two.
+    """
+    live = select(Version).where(
+        Version.filter_id == filter_.id, Version.status != VersionStatus.ARCHIVED
+    )
+    newest_first = list(
+        session.scalars(live.order_by(Version.created_at.desc(), Version.id.desc()))
+    )
+    chosen = [v for v in newest_first if v.status == VersionStatus.PRODUCTION][:1]
+    seen_branches: set[str] = set()
+    for version in newest_first:
+        if version.branch not in seen_branches and version not in chosen:
+            chosen.append(version)
+        seen_branches.add(version.branch)
+    for version in newest_first:
+        if len(chosen) >= COMPARISON.least:
+            break
+        if version not in chosen:
+            chosen.append(version)
+    return chosen[:MAX_SHOWN]
+
+
+def resolve_refs(
+    session: Session, *, filter_: Filter | None, refs: Iterable[str | int] | str | None
+) -> list[Version]:
+    """Find versions by label (of `filter_`) or id, in the order given, once each.
+
+    Without a filter only ids resolve. A ref that names no version is refused by name.
+    """
+    found: list[Version] = []
+    for ref in split_refs(refs):
+        query = select(Version)
+        if filter_ is not None:
+            query = query.where(Version.filter_id == filter_.id)
+        version = session.scalar(query.where(Version.label == ref)) if filter_ else None
+        version_id = parse_id(ref)
+        if version is None and version_id is not None:
+            version = session.scalar(query.where(Version.id == version_id))
+        if version is None:
+            where = f"a version of {filter_.name}" if filter_ else "a version id"
+            raise InvalidInputError(
+                f"'{ref[:64]}' is not {where}; give labels (with the filter) or ids of its "
+                "versions (the filter's page lists them)."
+            )
+        if version not in found:
+            found.append(version)
+    return found
+
+
+def choose_versions(
+    session: Session,
+    *,
+    filter_: Filter | None,
+    refs: Iterable[str | int] | str | None,
+    count: VersionCount,
+    defaults: bool = True,
+) -> list[Version]:
+    """Return the versions a view shows: the refs given, else the filter's defaults; checked.
+
+    `defaults=False` for a form whose ticks are the whole choice: none ticked is then refused.
+    """
+    found = resolve_refs(session, filter_=filter_, refs=refs)
+    if not found and defaults:
+        if filter_ is None:
+            raise InvalidInputError("Choose versions: give `versions` (ids), or a `filter`.")
+        found = default_versions(session, filter_=filter_)
+        if not found:
+            raise InvalidInputError(f"{filter_.name} has no versions yet; push one first.")
+    if len({v.filter_id for v in found}) > 1:
+        raise InvalidInputError(f"{count.view} shows versions of one filter; pick from one.")
+    if not count.least <= len(found) <= count.most:
+        shown = f"{count.least} to {count.most}"
+        raise InvalidInputError(
+            f"{count.view} shows {shown} versions; {len(found)} "
+            f"{'was' if len(found) == 1 else 'were'} given."
+        )
+    return found
+
+
+def version_picker(
+    session: Session, *, filter_: Filter, refs: Iterable[str | int] | str | None, limit: int
+) -> tuple[list[Version], set[int]]:
+    """Return a picker's versions (oldest first: parents before children) and the ticked ids.
+
+    Ticked: the refs that name one of them, else the default versions.
+    """
+    versions, _ = list_versions(session, filter_=filter_, per_page=limit)
+    versions.reverse()
+    wanted = split_refs(refs)
+    if wanted:
+        checked = {v.id for v in versions if v.label in wanted or str(v.id) in wanted}
+    else:
+        checked = {v.id for v in default_versions(session, filter_=filter_)}
+    return versions, checked

@@ -16,12 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
-from ganstudio.db.base import parse_id, utcnow
+from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
-from ganstudio.services.comparisons import MAX_VERSIONS, default_versions
 from ganstudio.services.errors import InvalidInputError, NotFoundError, TooManyAttemptsError
 from ganstudio.services.sample_uploads import Accepted, Uploader
 from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
@@ -44,40 +43,6 @@ class WebTest:
     filename: str
     photo_sha256: str
     renders: list[WebTestRender]
-
-
-def resolve_versions(session: Session, *, filter_: Filter | None, refs: list[str]) -> list[Version]:
-    """Find 1–8 versions by label (of `filter_`) or id; with no refs, the filter's defaults."""
-    refs = [r.strip() for ref in refs for r in str(ref).split(",") if r.strip()]
-    if not refs:
-        if filter_ is None:
-            raise InvalidInputError("Choose versions: give `versions` (ids), or a `filter`.")
-        found = default_versions(session, filter_=filter_)
-        if not found:
-            raise InvalidInputError(f"{filter_.name} has no versions yet; push one first.")
-        return found
-    found = []
-    for ref in dict.fromkeys(refs):
-        query = select(Version)
-        if filter_ is not None:
-            query = query.where(Version.filter_id == filter_.id)
-        version = session.scalar(query.where(Version.label == ref)) if filter_ else None
-        version_id = parse_id(ref)
-        if version is None and version_id is not None:
-            version = session.scalar(query.where(Version.id == version_id))
-        if version is None:
-            where = f"a version of {filter_.name}" if filter_ else "a version id"
-            raise InvalidInputError(
-                f"'{ref[:64]}' is not {where}; give labels (with `filter`) or ids of versions."
-            )
-        found.append(version)
-    if len({v.filter_id for v in found}) > 1:
-        raise InvalidInputError("A web test compares versions of one filter; pick from one.")
-    if len(found) > MAX_VERSIONS:
-        raise InvalidInputError(
-            f"A web test shows 1 to {MAX_VERSIONS} versions; {len(found)} were given."
-        )
-    return found
 
 
 def start_webtest(

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 from ganstudio.db.tables import Render, User, Version
 from ganstudio.roles import Role
 from ganstudio.services import renders as renders_service
-from ganstudio.services.comparisons import MAX_VERSIONS
 from ganstudio.services.queue import claim_next_render
+from ganstudio.services.versions import MAX_SHOWN
 from ganstudio.vocabulary import JobKind, RenderState
 from tests import checkpoints as ck
 from tests.factories import make_filter, make_version
@@ -127,7 +127,7 @@ def test_a_flood_of_web_tests_from_many_users_leaves_comparisons_their_share(
     settings = app.state.settings
     window = settings.queue_window_seconds  # one claim a second: the last window's claims
     kinds = Counter(kind for _, kind in served[-window:])
-    guaranteed = settings.queue_comparison_share * window - MAX_VERSIONS  # one web test's slack
+    guaranteed = settings.queue_comparison_share * window - MAX_SHOWN  # one web test's slack
     assert kinds[COMPARISON] >= guaranteed  # today: none at all
     assert kinds[WEBTEST] >= window / 2  # web tests still get most of the worker
 

@@ -69,7 +69,7 @@ def test_bad_choices_come_back_with_the_reason_and_the_choice_kept(
         data={"csrf_token": csrf, "filter": bench.slug, "versions": ["v1"], "set": bench.set_id},
     )
     assert response.status_code == 200
-    assert "A comparison shows 2 to 8 versions; 1 were given." in html.unescape(response.text)
+    assert "A comparison shows 2 to 8 versions; 1 was given." in html.unescape(response.text)
     assert checked_labels(response.text) == {"v1"}
     nothing = browser.post(
         "/compare",

@@ -61,8 +61,9 @@ def test_a_photo_is_rendered_by_each_version_and_kept_out_of_the_library(
     by_id = post_webtest(client, token, photo, [str(bench.versions["v2"])])
     assert by_id.status_code == 201 and [r["label"] for r in by_id.json()["renders"]] == ["v2"]
     defaults = post_webtest(client, token, photo, [], filter="toon")
-    assert [r["label"] for r in defaults.json()["renders"]] == ["v3"]  # newest of main
-    assert defaults.json()["renders"][0]["state"] == "done"  # same photo: rendered once, ever
+    # The one default rule: newest of each branch (main: v3), topped up to two with the newest.
+    assert [r["label"] for r in defaults.json()["renders"]] == ["v2", "v3"]  # oldest first
+    assert all(r["state"] == "done" for r in defaults.json()["renders"])  # rendered once, ever
 
 
 def test_bad_input_is_refused_with_the_reason(
@@ -142,6 +143,6 @@ def test_web_test_page_offers_saving_to_qa_only(app: FastAPI, signed_in, tmp_pat
     viewer, _ = signed_in(Role.VIEWER)
     page = viewer.get("/webtest").text
     assert 'data-testid="webtest-dropzone"' in page and "data-save-form" not in page
-    assert page.count('name="versions"') == 2 and page.count("checked>") == 1  # newest of main
+    assert page.count('name="versions"') == 2 and page.count("checked>") == 2  # topped up to two
     qa, _ = signed_in(Role.QA)
     assert "data-save-form" in qa.get("/webtest").text

@@ -8,6 +8,7 @@ from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
+from ganstudio.services import versions as versions_service
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.downloads import zip_response
@@ -67,14 +68,9 @@ def create_comparison(
 ) -> ComparisonCreated:
     """Save a comparison and queue the renders it is missing; it fills as they land."""
     filter_ = filters_service.get_filter(db, slug=body.filter)
-    if body.versions:
-        versions = comparisons_service.resolve_versions(db, filter_=filter_, refs=body.versions)
-    else:
-        versions = comparisons_service.resolve_versions(
-            db,
-            filter_=filter_,
-            refs=[v.id for v in comparisons_service.default_versions(db, filter_=filter_)],
-        )
+    versions = versions_service.choose_versions(
+        db, filter_=filter_, refs=body.versions, count=versions_service.COMPARISON
+    )
     tags = samples_service.normalize_tags(body.tags) if body.tags else None
     samples = comparisons_service.resolve_samples(
         db,

@@ -13,6 +13,7 @@ from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.services import samples as samples_service
+from ganstudio.services import versions as versions_service
 from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
 from ganstudio.web.downloads import opaque_blob_response
 from ganstudio.web.params import RowId
@@ -136,10 +137,10 @@ def parse_scope(
 ) -> arena_service.ArenaScope:
     version_ids: tuple[int, ...] = ()
     if versions:
-        refs = [r for r in versions.split(",") if r.strip()]
-        version_ids = tuple(
-            v.id for v in comparisons_service.resolve_versions(db, filter_=filter_, refs=refs)
+        chosen = versions_service.choose_versions(
+            db, filter_=filter_, refs=versions, count=versions_service.ARENA
         )
+        version_ids = tuple(v.id for v in chosen)
     return arena_service.ArenaScope(
         version_ids=version_ids,
         sample_set_id=set_id,

@@ -9,6 +9,7 @@ from ganstudio.db.tables import Filter
 from ganstudio.services import filters as filters_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
+from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
 from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
@@ -83,7 +84,9 @@ def create_webtest(
     `GANSTUDIO_WEBTEST_MAX_QUEUED_RENDERS` renders waiting: past that, 429 with `Retry-After`.
     """
     filter_ = filters_service.get_filter(db, slug=filter) if filter.strip() else None
-    chosen = webtests_service.resolve_versions(db, filter_=filter_, refs=versions)
+    chosen = versions_service.choose_versions(
+        db, filter_=filter_, refs=versions, count=versions_service.WEB_TEST
+    )
     webtest = webtests_service.start_webtest(
         db,
         blobs=blobs,

@@ -34,11 +34,6 @@ MAX_PICKER_VERSIONS = 200  # newest first
 LAST_SET_KEY = "compare_last_set"
 
 
-def split_refs(values: list[str]) -> list[str]:
-    """Return refs from repeated and/or comma-separated values, in order, once each."""
-    return list(dict.fromkeys(r.strip() for v in values for r in v.split(",") if r.strip()))
-
-
 @router.get("/compare")
 def read_compare(
     request: Request,
@@ -58,19 +53,9 @@ def read_compare(
     versions_of_filter: list[Version] = []
     checked: set[int] = set()
     if chosen is not None:
-        versions_of_filter, _ = versions_service.list_versions(
-            db, filter_=chosen, per_page=MAX_PICKER_VERSIONS
+        versions_of_filter, checked = versions_service.version_picker(
+            db, filter_=chosen, refs=versions, limit=MAX_PICKER_VERSIONS
         )
-        versions_of_filter.reverse()  # oldest first: parents before children
-        wanted = split_refs(versions)
-        if wanted:
-            checked = {v.id for v in versions_of_filter if v.label in wanted or str(v.id) in wanted}
-        else:
-            checked = {v.id for v in comparisons_service.default_versions(db, filter_=chosen)}
-            for version in reversed(versions_of_filter):  # fewer than 2: tick the newest too
-                if len(checked) >= comparisons_service.MIN_VERSIONS:
-                    break
-                checked.add(version.id)
     sets = sets_service.all_sets(db)
     chosen_set = sample_set or request.session.get(LAST_SET_KEY, "")
     if not any(str(s.id) == str(chosen_set) for s in sets):
@@ -89,7 +74,7 @@ def read_compare(
             "checked": checked,
             "sets": sets,
             "chosen_set": str(chosen_set),
-            "max_versions": comparisons_service.MAX_VERSIONS,
+            "max_versions": versions_service.MAX_SHOWN,
         },
     )
 
@@ -107,10 +92,12 @@ def create_comparison(
     title: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Save a comparison from the form, queue its renders, and open its page."""
-    refs = split_refs(versions)
+    refs = versions_service.split_refs(versions)
     try:
         filter_ = filters_service.get_filter(db, slug=filter)
-        chosen = comparisons_service.resolve_versions(db, filter_=filter_, refs=refs)
+        chosen = versions_service.choose_versions(
+            db, filter_=filter_, refs=refs, count=versions_service.COMPARISON, defaults=False
+        )
         samples = comparisons_service.resolve_samples(
             db,
             set_ref=sample_set or None,

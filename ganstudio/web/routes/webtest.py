@@ -7,7 +7,6 @@ from fastapi.responses import Response
 
 from ganstudio.db.tables import Version
 from ganstudio.roles import Role
-from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
@@ -31,11 +30,9 @@ def read_webtest(
     versions: list[Version] = []
     checked: set[int] = set()
     if chosen is not None:
-        versions, _ = versions_service.list_versions(
-            db, filter_=chosen, per_page=MAX_PICKER_VERSIONS
+        versions, checked = versions_service.version_picker(
+            db, filter_=chosen, refs=None, limit=MAX_PICKER_VERSIONS
         )
-        versions.reverse()  # oldest first: parents before children
-        checked = {v.id for v in comparisons_service.default_versions(db, filter_=chosen)}
     can_save = user.role.allows(Role.QA)
     return request.app.state.pages.render(
         request,
@@ -47,7 +44,7 @@ def read_webtest(
             "checked": checked,
             "can_save": can_save,
             "sets": sets_service.all_sets(db) if can_save else [],
-            "max_versions": comparisons_service.MAX_VERSIONS,
+            "max_versions": versions_service.MAX_SHOWN,
             "retention_days": settings.webtest_retention_days,
             "per_minute": settings.webtest_per_minute,
         },
