@@ -1,7 +1,5 @@
 """Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -52,10 +50,3 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory every request, job and CLI command uses."""
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Open a session, commit when the block ends cleanly, roll back otherwise."""
-    with factory() as session, session.begin():
-        yield session

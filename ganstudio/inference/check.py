@@ -89,7 +89,7 @@ def _report(answer: dict[str, Any], *, format: str) -> CheckReport:
         raise CheckpointRejectedError(f"The check returned a malformed report ({exc}).") from None
 
 
-def probe_image(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
+def probe_tensor(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
     """Return a deterministic, image-like probe in [-1, 1]: gradients, a disc and stripes."""
     import torch
 
@@ -115,7 +115,7 @@ def measure_network(loaded: "LoadedNetwork") -> dict[str, Any]:  # noqa: F821
     with torch.inference_mode():
         for channels in channels_to_try:
             try:
-                output = net(probe_image(channels, PROBE_SIZE).to(device))
+                output = net(probe_tensor(channels, PROBE_SIZE).to(device))
                 break
             except Exception as exc:  # a network may raise anything on the wrong input
                 failure = describe_error(exc)
@@ -127,7 +127,7 @@ def measure_network(loaded: "LoadedNetwork") -> dict[str, Any]:  # noqa: F821
     problem = _output_problem(output, PROBE_SIZE)
     if problem:
         raise CheckpointError(problem)
-    big = probe_image(channels, MEASURE_SIZE).to(device)
+    big = probe_tensor(channels, MEASURE_SIZE).to(device)
     with torch.inference_mode():
         gflops = None
         try:

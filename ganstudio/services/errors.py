@@ -24,6 +24,8 @@ class InvalidInputError(ServiceError):
 
 
 class PermissionDeniedError(ServiceError):
+    """Signed in, but the role does not allow this (or a CSRF check failed)."""
+
     status_code = 403
 
 

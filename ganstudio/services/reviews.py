@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.db.tables import (
@@ -202,15 +202,3 @@ def summarize_picks(
     return PickSummary(
         dict(preferred), len(by_row), dict(mine), {k: dict(v) for k, v in by_row.items()}
     )
-
-
-def comment_counts(session: Session, *, comparison: Comparison) -> dict[tuple, int]:
-    """Return how many comments sit on each (sample, version) place (None for wider ones)."""
-    return {
-        (sample_id, version_id): count
-        for sample_id, version_id, count in session.execute(
-            select(Comment.sample_id, Comment.version_id, func.count())
-            .where(Comment.comparison_id == comparison.id)
-            .group_by(Comment.sample_id, Comment.version_id)
-        )
-    }

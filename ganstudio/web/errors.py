@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
-from ganstudio.web.security import ForbiddenError, NotAuthenticatedError, caller_from_request
+from ganstudio.web.security import NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
 from ganstudio.web.urls import BLOBS_PREFIX
 
@@ -89,10 +89,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
         return not_authenticated_response(request, exc.message)
-
-    @app.exception_handler(ForbiddenError)
-    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
-        return error_response(request, 403, exc.message)
 
     @app.exception_handler(TooManyAttemptsError)
     @app.exception_handler(BusyError)

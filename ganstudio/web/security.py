@@ -12,6 +12,7 @@ from ganstudio.db.tables import User, UserSession
 from ganstudio.roles import Role
 from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
+from ganstudio.services.errors import PermissionDeniedError
 from ganstudio.services.user_sessions import SessionLimits
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -26,14 +27,6 @@ SESSION_ID_FIELD = "sid"  # the cookie's only credential: the token of a user_se
 
 class NotAuthenticatedError(Exception):
     """The caller has not signed in (or its session or token is no longer valid)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class ForbiddenError(Exception):
-    """Signed in, but the role does not allow this (or a CSRF check failed)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -65,7 +58,7 @@ async def check_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        raise ForbiddenError(
+        raise PermissionDeniedError(
             "This form is out of date or was not sent by GAN Studio (CSRF check failed). "
             "Reload the page and try again."
         )
@@ -183,7 +176,7 @@ class RoleGuard:
 
     def check(self, caller: Caller) -> User:
         if not caller.user.role.allows(self.role):
-            raise ForbiddenError(
+            raise PermissionDeniedError(
                 f"This needs the '{self.role.value}' role or higher; you are signed in as "
                 f"'{caller.user.name}' ({caller.user.role.value}). Ask an admin if you need it."
             )

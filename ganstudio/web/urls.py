@@ -18,4 +18,14 @@ def blob_url(sha256: str | None) -> str | None:
     return f"{BLOBS_PREFIX}{sha256}" if sha256 else None
 
 
+def local_url(target: str | None, default: str = "/") -> str:
+    """Return `target` if it is a path on this site, else `default` (no open redirects).
+
+    `//host` and `/\\host` are other sites to a browser, so only a single leading slash passes.
+    """
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
 TEMPLATE_GLOBALS = {"blob_url": blob_url}

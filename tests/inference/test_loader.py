@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganstudio.inference.check import _output_problem, probe_image
+from ganstudio.inference.check import _output_problem, probe_tensor
 from ganstudio.inference.loader import CheckpointError, load_network
 from tests import checkpoints as ck
 
 
 def _same_output(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    x = probe_image(3, 32)
+    x = probe_tensor(3, 32)
     with torch.inference_mode():
         return torch.allclose(a(x), b(x))
 

@@ -20,15 +20,9 @@ from ganstudio.web.security import (
     sign_out_session,
 )
 from ganstudio.web.templating import flash
+from ganstudio.web.urls import local_url
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-def safe_next(target: str | None) -> str:
-    """Return `target` if it is a path on this site, else the home page (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
 
 
 def _login_page(
@@ -60,8 +54,8 @@ def read_login(
         flash(request, exc.message, "warning")
         caller = None
     if caller is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return _login_page(request, settings, next_url=safe_next(next))
+        return RedirectResponse(local_url(next), status_code=303)
+    return _login_page(request, settings, next_url=local_url(next))
 
 
 @router.post("/login")
@@ -80,7 +74,7 @@ async def sign_in(
         response = _login_page(
             request,
             settings,
-            next_url=safe_next(next),
+            next_url=local_url(next),
             name=name[:40],
             error=exc.message,
             status_code=exc.status_code,
@@ -89,7 +83,7 @@ async def sign_in(
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     flash(request, f"Signed in as {user.name} ({user.role.value}).", "success")
-    return RedirectResponse(safe_next(next), status_code=303)
+    return RedirectResponse(local_url(next), status_code=303)
 
 
 def _authenticate(request: Request, name: str, password: str) -> User:

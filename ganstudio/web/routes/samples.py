@@ -15,16 +15,10 @@ from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, Viewer
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.templating import flash
+from ganstudio.web.urls import local_url
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 GRID_PAGE = 60
-
-
-def local_url(target: str | None, default: str) -> str:
-    """Return `target` if it stays on this site, else `default`."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return default
 
 
 def back(target: str | None, default: str) -> RedirectResponse:
