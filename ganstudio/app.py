@@ -28,6 +28,7 @@ from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import RequestBodyGuard, upload_routes
 from ganstudio.web.routes import (
     admin,
+    api_arena,
     api_comparisons,
     api_filters,
     api_reviews,
@@ -62,7 +63,7 @@ ROUTERS = tuple(
         *(samples, sets, api_samples, api_sets),
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
-        *(api_reviews, reviews, arena, reports),
+        *(api_reviews, reviews, api_arena, arena, reports),
         admin,
     )
 )
