@@ -1,8 +1,9 @@
 """Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
 
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.storage.private import make_private_file
@@ -50,3 +51,12 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory every request, job and CLI command uses."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE or DELETE matched.
+
+    `Session.execute` is typed as returning a `Result`; for DML it is a `CursorResult`, which
+    carries the count the queue's compare-and-set claims and the sweeps rely on.
+    """
+    return cast("CursorResult[Any]", result).rowcount

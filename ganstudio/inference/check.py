@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the executor imports this module; it needs no settings
+    import torch
+
     from ganstudio.config import Settings
+    from ganstudio.inference.loader import LoadedNetwork
 
 PROBE_SIZE = 256  # divisible by the stride of any U-Net up to depth 8
 MEASURE_SIZE = 512
@@ -89,7 +92,7 @@ def _report(answer: dict[str, Any], *, format: str) -> CheckReport:
         raise CheckpointRejectedError(f"The check returned a malformed report ({exc}).") from None
 
 
-def probe_tensor(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
+def probe_tensor(channels: int, size: int) -> "torch.Tensor":
     """Return a deterministic, image-like probe in [-1, 1]: gradients, a disc and stripes."""
     import torch
 
@@ -100,7 +103,7 @@ def probe_tensor(channels: int, size: int) -> "torch.Tensor":  # noqa: F821
     return torch.stack([planes[i % len(planes)] for i in range(channels)])[None]  # (1, C, H, W)
 
 
-def measure_network(loaded: "LoadedNetwork") -> dict[str, Any]:  # noqa: F821
+def measure_network(loaded: "LoadedNetwork") -> dict[str, Any]:
     """Probe a loaded network (in the executor) and measure it; raise with what is wrong."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode

@@ -222,14 +222,14 @@ class Executor:
         *,
         timeout: float,
         max_payload: int = 0,
-    ) -> tuple[dict[str, Any], bytes]:
+    ) -> tuple[dict[str, Any], bytes | bytearray]:
         """Send one request and wait for its answer; kill the executor past `timeout` seconds."""
         with self._request_lock:
             return self._request(header, payload, timeout=timeout, max_payload=max_payload)
 
     def _request(
         self, header: dict[str, Any], payload: bytes, *, timeout: float, max_payload: int
-    ) -> tuple[dict[str, Any], bytes]:
+    ) -> tuple[dict[str, Any], bytes | bytearray]:
         if not self.alive:
             raise ExecutorCrashedError("This executor was stopped; start a new one.")
         deadline = time.monotonic() + timeout

@@ -22,7 +22,9 @@ class PeerGoneError(EOFError):
     """The other side closed the connection (it exited or was killed)."""
 
 
-def send_message(sock: socket.socket, header: dict[str, Any], payload: bytes = b"") -> None:
+def send_message(
+    sock: socket.socket, header: dict[str, Any], payload: bytes | bytearray | memoryview = b""
+) -> None:
     """Send one message: prefix, JSON header, payload."""
     head = json.dumps(header, separators=(",", ":")).encode()
     sock.sendall(PREFIX.pack(len(head), len(payload)) + head)

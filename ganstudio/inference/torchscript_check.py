@@ -185,7 +185,7 @@ def _parse(name: str, data: bytes) -> ast.Module | None:
 
 def _defined_methods(code: dict[str, bytes]) -> set[str]:
     """Return the names of every function the archive defines (its modules' methods)."""
-    names = set()
+    names: set[str] = set()
     for name, data in code.items():
         tree = _parse(name, data)
         if tree is not None:

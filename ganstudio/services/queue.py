@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
+from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Job, JobItem, Render
 from ganstudio.services.versions import MAX_SHOWN
 from ganstudio.vocabulary import JobKind, RenderState
@@ -92,7 +93,7 @@ def claim_next_render(
                 attempts=Render.attempts + 1,
             )
         )
-        if claimed.rowcount == 1:  # the condition on state: no two workers get one render
+        if rowcount(claimed) == 1:  # the condition on state: no two workers get one render
             return render_id
     return None
 

@@ -13,6 +13,7 @@ from sqlalchemy import Column, delete, select, union
 from sqlalchemy.orm import Session
 
 from ganstudio.db.base import Base, utcnow
+from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Job, JobItem, Render
 from ganstudio.vocabulary import JobKind, RenderState
 
@@ -69,7 +70,7 @@ def expire_webtests(
                 Render.state != RenderState.RUNNING,  # claimed since the look above: leave it
             )
         )
-        deleted += result.rowcount
+        deleted += rowcount(result)
     return ExpiryReport(len(job_ids), deleted)
 
 

@@ -10,7 +10,7 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import ExifTags, Image, ImageMode, ImageOps, UnidentifiedImageError
@@ -159,7 +159,7 @@ def _wide_gray_to_l(image: Image.Image) -> Image.Image:
         peak = max((_finite_max(band) for band in _bands(image)), default=0.0)
         scale = 255.0 if peak <= 1.0 else 1.0
     elif image.mode == "I":
-        _low, high = image.getextrema()
+        _low, high = cast(tuple[int, int], image.getextrema())  # one band: (min, max)
         scale = 255.0 / 65535.0 if high > 255 else 1.0
     for top, band in zip(range(0, height, BAND_ROWS), _bands(image), strict=True):
         np.multiply(band, scale, out=band)

@@ -30,7 +30,7 @@ class _Sink:
 def stream_zip(blobs: BlobStore, entries: Iterable[tuple[str, str]]) -> Iterator[bytes]:
     """Yield a ZIP (stored, not deflated: PNG and JPEG are compressed already) of (name, sha256)."""
     sink = _Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:  # type: ignore[call-overload]
         for name, sha256 in entries:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16

@@ -121,7 +121,9 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         elif exc.status_code == 405 and message == "Method Not Allowed":
             message = f"{request.method} is not accepted at {request.url.path[:200]}."
-        return error_response(request, exc.status_code, message, headers=exc.headers)
+        return error_response(
+            request, exc.status_code, message, headers=dict(exc.headers or {}) or None
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -47,7 +47,7 @@ def upload_routes(routes: Iterable[BaseRoute]) -> list[UploadRoute]:
     found = []
     for route in routes:
         if isinstance(route, APIRoute) and _takes_a_file(route.dependant):
-            found.append(UploadRoute(frozenset(route.methods), route.path_regex))
+            found.append(UploadRoute(frozenset(route.methods or ()), route.path_regex))
     return found
 
 

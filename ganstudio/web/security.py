@@ -132,12 +132,12 @@ def identify_caller(request: Request, db: Session) -> Caller | None:
                 "and send it as 'Authorization: Bearer <token>'."
             )
         return Caller(user, "token")
-    token = request.session.get(SESSION_ID_FIELD) if "session" in request.scope else None
-    if not isinstance(token, str):
+    session_token = request.session.get(SESSION_ID_FIELD) if "session" in request.scope else None
+    if not isinstance(session_token, str):
         return None
     limits = session_limits(request.app.state.settings)
     try:
-        user_session = user_sessions.live_session(db, token=token, limits=limits)
+        user_session = user_sessions.live_session(db, token=session_token, limits=limits)
     except user_sessions.SessionEndedError as exc:
         raise NotAuthenticatedError(exc.message) from None
     user = db.get(User, user_session.user_id)
