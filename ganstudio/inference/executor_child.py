@@ -31,10 +31,11 @@ def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
     start = json.loads(control.recv(65536))
     _preload()
-    abi = 0
-    if start["sandbox"]:
-        packages = [Path(_module_dir("ganstudio")), Path(_module_dir("models"))]
-        abi = sandbox.restrict_filesystem(sandbox.read_allowlist(packages), sandbox.device_files())
+    # The zygote runs none of a network's code, and each executor confines itself after its
+    # fork: a GPU must be opened before Landlock and seccomp, which both break CUDA's start
+    # (cudaGetDeviceCount fails with error 304 under either; measured on an H100 with
+    # bench/cuda_check.py), so the zygote stays unconfined to keep that possible.
+    abi = sandbox.landlock_abi() if start["sandbox"] else 0
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # executors are reaped by the kernel
     control.send(json.dumps({"pid": os.getpid(), "landlock_abi": abi}).encode())
     while True:
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
-            _run_executor(fds, request, landlock_abi=abi, sandboxed=start["sandbox"])
+            _run_executor(fds, request, sandboxed=start["sandbox"])
             os._exit(0)
         for fd in fds:
             os.close(fd)
@@ -66,7 +67,7 @@ def _module_dir(name: str) -> str:
 
 
 def _preload() -> None:
-    """Import everything executors use, before the zygote is confined and forks."""
+    """Import everything executors use, once, before the zygote forks them."""
     import tempfile
 
     import numpy  # noqa: F401
@@ -89,13 +90,25 @@ def _preload() -> None:
     torch.set_grad_enabled(False)
 
 
-def _run_executor(fds: list[int], request: dict, *, landlock_abi: int, sandboxed: bool) -> None:
+def _run_executor(fds: list[int], request: dict, *, sandboxed: bool) -> None:
     sock_fd, log_fd = fds
     os.dup2(log_fd, 2)
     os.dup2(log_fd, 1)  # a network's print() must not reach the protocol socket
     os.close(log_fd)
-    # The device first: "auto" may mean CUDA, whose mappings an address-space limit would break.
+    # The device first: "auto" may mean CUDA, whose mappings an address-space limit would
+    # break, and CUDA must be up before the sandbox closes (see main).
     device = _pick_device(request["device"])
+    if device.type == "cuda":
+        _start_cuda(device)
+    landlock_abi = 0
+    if sandboxed:
+        # Landlock binds this thread and every thread and process started after it: all of
+        # torch's. CUDA's own driver threads, started just above, run no network code; the
+        # seccomp filter below is synchronised onto them too.
+        packages = [Path(_module_dir("ganstudio")), Path(_module_dir("models"))]
+        landlock_abi = sandbox.restrict_filesystem(
+            sandbox.read_allowlist(packages), sandbox.device_files()
+        )
     limits = sandbox.ExecutorLimits(**request["limits"])
     report = sandbox.SandboxReport(
         landlock_abi=landlock_abi, limits=limits.apply(gpu=device.type == "cuda")
@@ -210,6 +223,15 @@ class _Executor:
             "height": output.height,
             "forward_ms": forward_ms,
         }, output.tobytes()
+
+
+def _start_cuda(device) -> None:
+    """Open the GPU: the driver's files, sockets and threads, while the process may still."""
+    import torch
+
+    torch.cuda.init()
+    torch.ones(1, device=device)
+    torch.cuda.synchronize(device)
 
 
 def _pick_device(setting: str):

@@ -145,6 +145,7 @@ def _add_rule(ruleset: int, path: Path, rights: int) -> None:
 _SCMP_ACT_ALLOW = 0x7FFF0000
 _SCMP_CMP_MASKED_EQ = 7
 _CLONE_THREAD = 0x00010000
+_SCMP_FLTATR_CTL_TSYNC = 4  # enum scmp_filter_attr in seccomp.h
 DENIED_SYSCALLS = (
     "execve", "execveat", "fork", "vfork",  # no new programs or processes (clone: below)
     "socket", "socketpair",  # no network or new channels; the executor's socket is inherited
@@ -182,6 +183,7 @@ def _libseccomp() -> ctypes.CDLL | None:
         ctypes.POINTER(_ScmpArgCmp),
     )  # fmt: skip
     lib.seccomp_load.argtypes = (ctypes.c_void_p,)
+    lib.seccomp_attr_set.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32)
     lib.seccomp_release.argtypes = (ctypes.c_void_p,)
     return lib
 
@@ -200,6 +202,10 @@ def forbid_processes_and_sockets() -> bool:
     if not ctx:
         return False
     try:
+        # TSYNC: the filter binds every thread of the process, not only the caller: a GPU
+        # executor has CUDA's driver threads by now.
+        if lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_TSYNC, 1) != 0:
+            raise OSError(ctypes.get_errno(), "seccomp TSYNC attribute failed")
         deny = _scmp_act_errno(errno.EPERM)
         for name in DENIED_SYSCALLS:
             _seccomp_rule(lib, ctx, deny, name)

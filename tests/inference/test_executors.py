@@ -163,3 +163,39 @@ def test_with_no_key_or_database_file_the_data_folder_itself_is_the_canary(
     finally:
         executor.close()
     assert report.checks["read data file: data"] == "denied" and report.active
+
+
+SECCOMP_TSYNC_PROBE = """
+import socket, threading
+from ganstudio.inference import sandbox
+
+started, go, result = threading.Event(), threading.Event(), []
+
+def other_thread():
+    started.set()
+    go.wait()
+    try:
+        socket.socket().close()
+        result.append("socket made")
+    except PermissionError:
+        result.append("denied")
+
+thread = threading.Thread(target=other_thread)
+thread.start()
+started.wait()
+assert sandbox.forbid_processes_and_sockets()
+go.set()
+thread.join()
+print(result[0])
+"""
+
+
+def test_the_seccomp_filter_binds_threads_that_were_running_before_it(sandboxed: None) -> None:
+    """A GPU executor opens CUDA (which starts driver threads) before it confines itself."""
+    import subprocess
+
+    answer = subprocess.run(
+        [sys.executable, "-c", SECCOMP_TSYNC_PROBE], capture_output=True, text=True, timeout=60
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "denied"
