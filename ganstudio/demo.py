@@ -65,10 +65,8 @@ def seed_demo_comparison(session: Session, *, filter_: Filter, progress: Progres
         title="Demo: toon versions on the first-look set",
         actor=None,
     )
-    progress(
-        f"Seeding demo: queued a comparison of {len(versions) * len(samples)} renders "
-        "(the server renders them in the background)."
-    )
+    # Short: rich wraps stderr lines at the terminal's width.
+    progress(f"Seeding demo: queued {len(versions) * len(samples)} renders for the server.")
 
 
 DEMO_CHECKPOINTS_DIR = Path(__file__).resolve().parent / "demo_assets" / "checkpoints"
