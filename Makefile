@@ -17,8 +17,10 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# `exec`: Ctrl+C reaches the server, not a shell that would die of it (make: "Error 130");
+# the server shuts down cleanly and exits 0.
 demo: install
-	GANSTUDIO_DATA_DIR=$(DEMO_DATA) $(BIN)/ganstudio serve --demo --host $(HOST) --port $(PORT)
+	GANSTUDIO_DATA_DIR=$(DEMO_DATA) exec $(BIN)/ganstudio serve --demo --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,16 +12,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from ganstudio import __version__
 from ganstudio.config import Settings
-from ganstudio.db.base import Base
-from ganstudio.db.migrate import upgrade_to_head
-from ganstudio.db.session import make_engine, make_sessionmaker
-from ganstudio.inference.runner import RenderWorker
 from ganstudio.paths import resource_dir
-from ganstudio.services.retention import BATCH, ExpiryReport, expire_webtests
+from ganstudio.runtime import Runtime, open_runtime
+from ganstudio.runtime import run_blob_sweep as runtime_blob_sweep
 from ganstudio.services.throttle import SignInThrottle
-from ganstudio.storage.blobs import BlobStore
-from ganstudio.storage.private import make_private_dir
-from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 from ganstudio.web.errors import install_error_handlers
 from ganstudio.web.fragments import FragmentCache
 from ganstudio.web.headers import SecurityHeaders
@@ -69,12 +63,10 @@ ROUTERS = tuple(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Create GAN Studio on `settings`' data dir, migrating its database to this code's schema."""
-    settings = settings or Settings()
-    make_private_dir(settings.resolved_data_dir)
-    engine = make_engine(settings.sqlalchemy_url)
-    upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Create GAN Studio on `settings`' data dir (or an open `runtime`), migrating its database."""
+    runtime = runtime or open_runtime(settings or Settings())
+    settings = runtime.settings
 
     app = FastAPI(
         title="GAN Studio",
@@ -87,16 +79,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.runtime = runtime
+    # Existing code and tests read these names; they are the runtime's own objects.
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessions = make_sessionmaker(engine)
-    app.state.blobs = BlobStore(settings.blob_dir)
+    app.state.engine = runtime.engine
+    app.state.sessions = runtime.sessions
+    app.state.blobs = runtime.blobs
     app.state.throttle = SignInThrottle()
     app.state.pages = Pages(demo=settings.demo)
     app.state.fragments = FragmentCache()
-    app.state.worker = RenderWorker(
-        sessions=app.state.sessions, blobs=app.state.blobs, settings=settings
-    )
+    app.state.worker = runtime.worker
 
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
     for router in ROUTERS:
@@ -125,21 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def run_blob_sweep(app: FastAPI) -> str:
-    """Expire old web tests, then sweep unreferenced blobs once; return the reports' sentences."""
-    settings: Settings = app.state.settings
-    expired = ExpiryReport(0, 0)
-    with app.state.sessions() as session:
-        while True:  # in batches, each its own short transaction
-            batch = expire_webtests(session, retention_days=settings.webtest_retention_days)
-            session.commit()
-            expired = ExpiryReport(expired.jobs + batch.jobs, expired.renders + batch.renders)
-            if batch.jobs < BATCH:
-                break
-        referenced = referenced_blobs(session, Base.metadata)
-    if expired.jobs:
-        log.info(expired.describe())
-    report = sweep_blobs(app.state.blobs, referenced, grace_seconds=settings.blob_grace_seconds)
-    return f"{expired.describe()} {report.describe()}"
+    """Expire old web tests, then sweep unreferenced blobs once (see `runtime.run_blob_sweep`)."""
+    return runtime_blob_sweep(app.state.runtime)
 
 
 @asynccontextmanager

@@ -1,7 +1,11 @@
 """The `ganstudio` command: serve, manage users and tokens, maintain the data dir."""
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 import uvicorn
@@ -16,9 +20,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ganstudio.cli_common import err, open_cli_runtime
 from ganstudio.cli_samples import samples_app
-from ganstudio.config import SecretKeyError, Settings
-from ganstudio.db.migrate import SchemaAheadError
+from ganstudio.config import Settings
+
+if TYPE_CHECKING:
+    from ganstudio.runtime import Runtime
 
 app = typer.Typer(
     help="GAN Studio: shared test photos, filter versions, side-by-side review.",
@@ -33,17 +40,6 @@ app.add_typer(users_app, name="users")
 app.add_typer(blobs_app, name="blobs")
 app.add_typer(filters_app, name="filters")
 app.add_typer(samples_app, name="samples")
-err = Console(stderr=True)
-
-
-def _build_app(settings: Settings):
-    from ganstudio.app import create_app
-
-    try:
-        return create_app(settings)
-    except (SchemaAheadError, SecretKeyError) as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -52,29 +48,78 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     demo: Annotated[bool, typer.Option(help="seed demo content and accounts first")] = False,
 ) -> None:
-    """Start GAN Studio on the data dir from the settings."""
+    """Start GAN Studio on the data dir from the settings; Ctrl+C (or SIGTERM) stops it cleanly."""
+    from ganstudio.app import create_app
+    from ganstudio.config import SecretKeyError
+
     settings = Settings(demo=True) if demo else Settings()
-    web_app = _build_app(settings)
+    runtime = open_cli_runtime(settings)
     console = Console()
     if demo:
-        from ganstudio.demo import seed_demo
-
-        with web_app.state.sessions() as session:
-            accounts = seed_demo(session, settings)
-            session.commit()
+        # Until uvicorn takes the signals over, SIGTERM stops the seeding like Ctrl+C does.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        try:
+            accounts = _seed_demo(runtime)
+        except KeyboardInterrupt:
+            err.print("Stopped while seeding the demo; the next `make demo` goes on from there.")
+            runtime.close()
+            return
         table = Table(title="Demo accounts (sign in with any of these)")
         for column in ("name", "role", "password"):
             table.add_column(column)
         for account in accounts:
             table.add_row(account["name"], account["role"], account["password"])
         console.print(table)
+    try:
+        web_app = create_app(runtime=runtime)  # the one command that builds the web app
+    except SecretKeyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     console.print(
         f"GAN Studio is at [bold]http://{host}:{port}/[/bold] "
         f"(data in {settings.resolved_data_dir}). Press Ctrl+C to stop."
     )
     if not demo:
         console.print("Create an account with `ganstudio users add NAME --role admin`.")
-    uvicorn.run(web_app, host=host, port=port, log_level="info")
+    _QuietExitServer(uvicorn.Config(web_app, host=host, port=port, log_level="info")).run()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _seed_demo(runtime: "Runtime") -> list[dict[str, str]]:
+    """Seed the demo content, saying on stderr what it is doing (checks take a while)."""
+    from ganstudio.demo import seed_demo
+
+    def progress(line: str) -> None:
+        err.print(line, markup=False, highlight=False)
+
+    with runtime.sessions() as session:
+        accounts = seed_demo(session, runtime.settings, progress=progress)
+        session.commit()
+    return accounts
+
+
+class _QuietExitServer(uvicorn.Server):
+    """A uvicorn server that, stopped by SIGINT or SIGTERM, shuts down and returns (exit 0).
+
+    uvicorn re-raises the signal after its graceful shutdown, so the process would end as
+    killed by it (130/143) and `make demo` would report an error for a normal Ctrl+C.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 @users_app.command("add")
@@ -87,8 +132,8 @@ def users_add(
     from ganstudio.services import users as users_service
     from ganstudio.services.errors import ServiceError
 
-    web_app = _build_app(Settings())
-    with web_app.state.sessions() as session:
+    runtime = open_cli_runtime()
+    with runtime.sessions() as session:
         try:
             user, plain = users_service.create_user(
                 session, name=name, role=role, password=password, actor=None
@@ -112,8 +157,8 @@ def users_token(
     from ganstudio.services import users as users_service
     from ganstudio.services.errors import ServiceError
 
-    web_app = _build_app(Settings())
-    with web_app.state.sessions() as session:
+    runtime = open_cli_runtime()
+    with runtime.sessions() as session:
         try:
             user = users_service.get_user(session, name=name)
             _token, plaintext = users_service.create_token(
@@ -131,11 +176,11 @@ def users_list() -> None:
     """List accounts."""
     from ganstudio.services import users as users_service
 
-    web_app = _build_app(Settings())
+    runtime = open_cli_runtime()
     table = Table()
     for column in ("name", "role", "active", "last sign-in"):
         table.add_column(column)
-    with web_app.state.sessions() as session:
+    with runtime.sessions() as session:
         for user in users_service.list_users(session):
             last = (
                 user.last_sign_in_at.isoformat(timespec="minutes") if user.last_sign_in_at else ""
@@ -156,8 +201,8 @@ def filters_add(
     from ganstudio.services import filters as filters_service
     from ganstudio.services.errors import ServiceError
 
-    web_app = _build_app(Settings())
-    with web_app.state.sessions() as session:
+    runtime = open_cli_runtime()
+    with runtime.sessions() as session:
         try:
             filter_ = filters_service.create_filter(
                 session,
@@ -180,11 +225,11 @@ def filters_list() -> None:
     """List filters with their version counts."""
     from ganstudio.services import filters as filters_service
 
-    web_app = _build_app(Settings())
+    runtime = open_cli_runtime()
     table = Table()
     for column in ("slug", "name", "pipeline", "versions", "production"):
         table.add_column(column)
-    with web_app.state.sessions() as session:
+    with runtime.sessions() as session:
         for s in filters_service.list_filters(session):
             table.add_row(
                 s.filter.slug,
@@ -234,7 +279,7 @@ def push(
     from ganstudio.services.errors import ServiceError
 
     settings = Settings()
-    web_app = _build_app(settings)
+    runtime = open_cli_runtime(settings)
     config_json = config
     if config and Path(config).is_file():
         config_json = Path(config).read_text()
@@ -246,7 +291,7 @@ def push(
         architecture=architecture,
         config_json=config_json,
     )
-    with web_app.state.sessions() as session, checkpoint.open("rb") as handle:
+    with runtime.sessions() as session, checkpoint.open("rb") as handle:
         try:
             actor = users_service.get_user(session, name=as_user) if as_user else None
             filter_ = filters_service.get_filter(session, slug=filter_slug)
@@ -265,7 +310,7 @@ def push(
                     filename=checkpoint.name,
                     request=request,
                     actor=actor,
-                    blobs=web_app.state.blobs,
+                    blobs=runtime.blobs,
                     settings=settings,
                 )
             session.commit()
@@ -281,15 +326,12 @@ def push(
 @app.command()
 def worker() -> None:
     """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server)."""
-    import signal
-    import threading
-
-    web_app = _build_app(Settings())
+    runtime = open_cli_runtime()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    err.print(f"Render worker {web_app.state.worker.worker_id} started; Ctrl+C stops it.")
+    err.print(f"Render worker {runtime.worker.worker_id} started; Ctrl+C stops it.")
     try:
-        web_app.state.worker.serve(stop)
+        runtime.worker.serve(stop)
     except KeyboardInterrupt:
         stop.set()
 
@@ -298,16 +340,20 @@ def worker() -> None:
 def migrate() -> None:
     """Upgrade the database schema to this version (serve does this too)."""
     settings = Settings()
-    _build_app(settings)
+    open_cli_runtime(settings).close()
     typer.echo(f"Database at {settings.sqlalchemy_url} is up to date.")
 
 
 @blobs_app.command("sweep")
 def blobs_sweep() -> None:
     """Expire old web tests, remove blobs no row names (past the grace), say what was freed."""
-    from ganstudio.app import run_blob_sweep
+    from ganstudio.runtime import run_blob_sweep
 
-    typer.echo(run_blob_sweep(_build_app(Settings())))
+    runtime = open_cli_runtime()
+    try:
+        typer.echo(run_blob_sweep(runtime))
+    finally:
+        runtime.close()
 
 
 if __name__ == "__main__":

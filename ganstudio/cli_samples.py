@@ -45,7 +45,7 @@ def import_samples(
     ] = None,
 ) -> None:
     """Import images into the sample library; same checks and dedup as uploads in the browser."""
-    from ganstudio.cli import _build_app
+    from ganstudio.cli_common import open_cli_runtime
     from ganstudio.roles import Role
     from ganstudio.services import users as users_service
     from ganstudio.services.errors import ServiceError
@@ -55,7 +55,7 @@ def import_samples(
     console = Console()
     err = Console(stderr=True)
     settings = Settings()
-    web_app = _build_app(settings)
+    runtime = open_cli_runtime(settings)
     files, missing = collect_files(paths)
     for path in missing:
         err.print(f"[yellow]Not found, skipped: {path}[/yellow]")
@@ -63,7 +63,7 @@ def import_samples(
         err.print("[red]No image or .zip files found in the given paths.[/red]")
         raise typer.Exit(1)
     outcome = UploadOutcome()
-    with web_app.state.sessions() as session:
+    with runtime.sessions() as session:
         try:
             actor = users_service.get_user(session, name=as_user) if as_user else None
             if actor is not None and not actor.role.allows(Role.QA):
@@ -76,7 +76,7 @@ def import_samples(
             )
             uploader = Uploader(
                 session,
-                web_app.state.blobs,
+                runtime.blobs,
                 settings,
                 tags=tag or [],
                 sample_set=target,

@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,6 +15,13 @@ from ganstudio.services import users as users_service
 from ganstudio.vocabulary import VersionStatus
 
 CREDENTIALS_FILE = "demo-accounts.json"
+# Told one short line per step (the CLI prints them to stderr): checking the shipped checkpoints
+# takes about a minute on a small machine, and silence looks like a hang.
+Progress = Callable[[str], None]
+
+
+def _quiet(line: str) -> None:
+    del line
 
 
 def read_demo_credentials(data_dir: Path) -> list[dict[str, str]]:
@@ -24,22 +32,27 @@ def read_demo_credentials(data_dir: Path) -> list[dict[str, str]]:
     return json.loads(path.read_text())
 
 
-def seed_demo(session: Session, settings: Settings) -> list[dict[str, str]]:
+def seed_demo(
+    session: Session, settings: Settings, *, progress: Progress = _quiet
+) -> list[dict[str, str]]:
     """Seed every kind of demo content; return the demo accounts' credentials."""
+    progress("Seeding demo: accounts…")
     accounts = seed_demo_accounts(session, settings.resolved_data_dir)
-    seed_demo_samples(session, settings)
-    filter_ = seed_demo_filter(session, settings)
-    seed_demo_comparison(session, filter_=filter_)
+    seed_demo_samples(session, settings, progress=progress)
+    filter_ = seed_demo_filter(session, settings, progress=progress)
+    seed_demo_comparison(session, filter_=filter_, progress=progress)
+    progress("Seeding demo: done.")
     return accounts
 
 
-def seed_demo_comparison(session: Session, *, filter_: Filter) -> None:
+def seed_demo_comparison(session: Session, *, filter_: Filter, progress: Progress = _quiet) -> None:
     """Queue one comparison of the demo versions on the demo set, unless one exists."""
     from ganstudio.db.tables import Comparison
     from ganstudio.services import comparisons as comparisons_service
     from ganstudio.services import versions as versions_service
 
     if session.scalar(select(Comparison.id).where(Comparison.filter_id == filter_.id)):
+        progress("Seeding demo: the comparison exists.")
         return
     versions = versions_service.default_versions(session, filter_=filter_)
     samples = comparisons_service.resolve_samples(
@@ -53,6 +66,8 @@ def seed_demo_comparison(session: Session, *, filter_: Filter) -> None:
         title="Demo: toon versions on the first-look set",
         actor=None,
     )
+    # Short: rich wraps stderr lines at the terminal's width.
+    progress(f"Seeding demo: queued {len(versions) * len(samples)} renders for the server.")
 
 
 DEMO_CHECKPOINTS_DIR = Path(__file__).resolve().parent / "demo_assets" / "checkpoints"
@@ -66,7 +81,9 @@ DEMO_FILTER = {
 DEMO_PRODUCTION_LABEL = "v1"
 
 
-def seed_demo_filter(session: Session, settings: Settings) -> Filter:
+def seed_demo_filter(
+    session: Session, settings: Settings, *, progress: Progress = _quiet
+) -> Filter:
     """Register the demo filter and its shipped versions (a small tree); idempotent."""
     from ganstudio.services import filters as filters_service
     from ganstudio.services import versions as versions_service
@@ -77,9 +94,13 @@ def seed_demo_filter(session: Session, settings: Settings) -> Filter:
         filter_ = filters_service.create_filter(session, actor=None, **DEMO_FILTER)
     manifest = json.loads((DEMO_CHECKPOINTS_DIR / "versions.json").read_text())
     blobs = BlobStore(settings.blob_dir)
-    for entry in manifest["versions"]:  # parents come before their children
+    entries = manifest["versions"]
+    for number, entry in enumerate(entries, 1):  # parents come before their children
+        where = f"checkpoint {number}/{len(entries)} ({entry['label']})"
         if versions_service.find_version(session, filter_=filter_, label=entry["label"]):
+            progress(f"Seeding demo: {where} is in place.")
             continue
+        progress(f"Seeding demo: checking {where}… (load, probe, time)")
         with (DEMO_CHECKPOINTS_DIR / entry["file"]).open("rb") as handle:
             versions_service.push_version(
                 session,
@@ -114,7 +135,9 @@ DEMO_SAMPLES_DIR = Path(__file__).resolve().parent / "demo_assets" / "samples"
 DEMO_SET_NAME = "Demo: first look"
 
 
-def seed_demo_samples(session: Session, settings: Settings) -> SampleSet:
+def seed_demo_samples(
+    session: Session, settings: Settings, *, progress: Progress = _quiet
+) -> SampleSet:
     """Add the shipped demo photos, tagged, to the demo set; idempotent (same bytes, one sample)."""
     from ganstudio.services.sample_sets import resolve_set
     from ganstudio.services.sample_uploads import Uploader
@@ -125,7 +148,8 @@ def seed_demo_samples(session: Session, settings: Settings) -> SampleSet:
     sample_set = resolve_set(session, ref=DEMO_SET_NAME, actor=None, create_missing=True)
     if not sample_set.description:
         sample_set.description = "Photos that ship with GAN Studio, to try things out."
-    for entry in manifest:
+    for number, entry in enumerate(manifest, 1):
+        progress(f"Seeding demo: sample {number}/{len(manifest)} ({entry['file']})")
         uploader = Uploader(
             session, blobs, settings, tags=entry["tags"], sample_set=sample_set, actor=None
         )

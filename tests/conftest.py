@@ -1,7 +1,9 @@
-"""Fixtures: a fresh data dir per test → create_app → TestClient, and users of every role."""
+"""Fixtures: a fresh data dir per test (a copy of a migrated database) → create_app → TestClient,
+and users of every role."""
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from ganstudio.app import create_app
 from ganstudio.config import Settings
 from ganstudio.roles import Role
+from ganstudio.storage.private import make_private_dir
 from tests.factories import PASSWORD, make_token, make_user
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -28,9 +31,30 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per test process (read-only: tests get copies)."""
+    from sqlalchemy import text
+
+    from ganstudio.runtime import open_runtime
+
+    data_dir = tmp_path_factory.mktemp("template") / "data"
+    runtime = open_runtime(make_settings(data_dir))
+    with runtime.engine.connect() as connection:  # everything into the main file, none in -wal
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    runtime.close()
+    return data_dir / "ganstudio.db"
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path / "data")
+def settings(tmp_path: Path, migrated_database: Path) -> Settings:
+    # A copy of the migrated template: the app then finds its schema at head and migrates
+    # nothing (migrating a fresh database per test costs more than most tests themselves).
+    data_dir = make_private_dir(tmp_path / "data")
+    copy = data_dir / migrated_database.name
+    shutil.copyfile(migrated_database, copy)
+    copy.chmod(0o600)
+    return make_settings(data_dir)
 
 
 @pytest.fixture

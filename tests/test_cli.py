@@ -70,12 +70,19 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
 
     settings = make_settings(tmp_path / "data", demo=True)
     app = create_app(settings)
-    runs = []
+    runs, said = [], []
     for _ in range(2):
+        lines: list[str] = []
         with app.state.sessions() as session:
-            runs.append(seed_demo(session, settings))
+            runs.append(seed_demo(session, settings, progress=lines.append))
             session.commit()
+        said.append(lines)
     assert runs[0] == runs[1]
+    # `make demo` says what it is doing while the checks run, and that the second start has less.
+    assert "Seeding demo: checking checkpoint 2/3 (v2)… (load, probe, time)" in said[0]
+    assert "Seeding demo: sample 9/9 (" in "\n".join(said[0])
+    assert "Seeding demo: checkpoint 2/3 (v2) is in place." in said[1]
+    assert not any("checking" in line for line in said[1])
     assert [a["role"] for a in runs[0]] == ["viewer", "qa", "developer", "admin"]
     assert oct((settings.resolved_data_dir / "demo-accounts.json").stat().st_mode)[-3:] == "600"
     with app.state.sessions() as session:

@@ -8,6 +8,7 @@ import this module, so the web process needs no torch to queue renders.
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from PIL import Image
 
@@ -16,11 +17,34 @@ from ganstudio.vocabulary import Pipeline
 # Bump when the output for the same input changes: old renders then no longer match.
 PIPELINE_REVISION = 1
 
-MISSING_MASK = "this version takes RGB + a mask, and the sample has no mask"
+# Versions with this many input channels take RGB + a mask (the eye mask as channel 4).
+MASK_INPUT_CHANNELS = 4
+MISSING_MASK = (
+    "This version takes RGB + a mask (4 input channels), and this image has no mask. "
+    "Attach a mask on the sample's page, then make the comparison again "
+    "(web test photos have no mask: compare on a sample that has one)."
+)
 
 
 class RenderError(RuntimeError):
     """The render failed; the message says why (shown on the cell)."""
+
+
+MaskT = TypeVar("MaskT")
+
+
+def mask_for(*, input_channels: int, mask: MaskT | None) -> MaskT | None:
+    """The one mask rule: return the mask a version sees (by sha256, or decoded).
+
+    A version with 4 input channels takes the sample's mask, and without one it cannot render
+    (RenderError, MISSING_MASK); any other version ignores masks, so its render key and pixels
+    do not change when a mask is attached.
+    """
+    if input_channels != MASK_INPUT_CHANNELS:
+        return None
+    if mask is None:
+        raise RenderError(MISSING_MASK)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -77,8 +101,7 @@ def prepare_input(
 ) -> tuple[Image.Image, Image.Image | None]:
     """Return the RGB image the network sees, and its mask (8-bit L) for 4-channel versions."""
     image = fit(rgb, settings.input_size)
-    if input_channels != 4:
-        return image, None
+    mask = mask_for(input_channels=input_channels, mask=mask)
     if mask is None:
-        raise RenderError(MISSING_MASK)
+        return image, None
     return image, mask.convert("L").resize(image.size, Image.Resampling.BILINEAR)

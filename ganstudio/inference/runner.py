@@ -40,7 +40,13 @@ from ganstudio.inference.networks import (
 from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
 from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore
-from ganstudio.storage.images import load_mask, load_rgb, png_bytes, thumbnail_of
+from ganstudio.storage.images import (
+    ImageRejectedError,
+    load_mask,
+    load_rgb,
+    png_bytes,
+    thumbnail_of,
+)
 from ganstudio.vocabulary import RenderState
 
 log = logging.getLogger(__name__)
@@ -160,13 +166,26 @@ class RenderWorker:
 
     def _render(self, inputs: RenderInputs):
         settings = self.settings
-        rgb = load_rgb(
-            self.blobs.read_bytes(inputs.input_sha256), max_pixels=settings.max_image_pixels
-        )
+        # Stored images passed these guards on upload, but the limit may have been lowered since:
+        # the worker decodes them through the same decompression-bomb guard.
+        try:
+            rgb = load_rgb(
+                self.blobs.read_bytes(inputs.input_sha256), max_pixels=settings.max_image_pixels
+            )
+        except ImageRejectedError as exc:
+            raise RenderError(
+                f"The sample's image was not decoded: {exc}. Replace it with a smaller image."
+            ) from None
         mask = None
         if inputs.mask_sha256:
-            with self.blobs.open(inputs.mask_sha256) as stream:
-                mask = load_mask(stream, max_pixels=settings.max_image_pixels)
+            try:
+                with self.blobs.open(inputs.mask_sha256) as stream:
+                    mask = load_mask(stream, max_pixels=settings.max_image_pixels)
+            except ImageRejectedError as exc:
+                raise RenderError(
+                    f"The sample's mask was not decoded: {exc}. Attach a smaller mask on the "
+                    "sample's page, then make the comparison again."
+                ) from None
         image, mask = prepare_input(
             rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )

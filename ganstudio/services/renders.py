@@ -8,25 +8,29 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
-from ganstudio.inference.render_spec import PipelineSettings, render_key
+from ganstudio.inference.render_spec import PipelineSettings, RenderError, mask_for, render_key
 from ganstudio.roles import Role
 from ganstudio.services.errors import NotFoundError, PermissionDeniedError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
-MISSING_MASK = (
-    "This version takes RGB + a mask (4 input channels), and this sample has no mask. "
-    "Attach one on the sample's page, then make the comparison again."
-)
+
+def version_mask(*, version: Version, mask_sha256: str | None) -> tuple[str | None, str]:
+    """Return the mask `version`'s render uses and, when it cannot have one, why (else "")."""
+    try:
+        return mask_for(input_channels=version.input_channels, mask=mask_sha256), ""
+    except RenderError as exc:
+        return None, str(exc)
 
 
 def version_render_key(
     *, version: Version, input_sha256: str, mask_sha256: str | None, settings: PipelineSettings
 ) -> str:
     """Return the key of `version`'s render of an input; only 4-channel versions see the mask."""
+    mask, _missing = version_mask(version=version, mask_sha256=mask_sha256)
     return render_key(
         checkpoint_sha256=version.checkpoint_sha256,
         input_sha256=input_sha256,
-        mask_sha256=mask_sha256 if version.input_channels == 4 else None,
+        mask_sha256=mask,
         settings=settings,
     )
 
@@ -40,7 +44,7 @@ def ensure_render(
     settings: PipelineSettings,
 ) -> Render:
     """Return the render of `version` on this input, queuing it when it was never made."""
-    mask = mask_sha256 if version.input_channels == 4 else None
+    mask, missing = version_mask(version=version, mask_sha256=mask_sha256)
     key = version_render_key(
         version=version, input_sha256=input_sha256, mask_sha256=mask, settings=settings
     )
@@ -56,8 +60,8 @@ def ensure_render(
         settings=settings.as_dict(),
         state=RenderState.QUEUED,
     )
-    if version.input_channels == 4 and mask is None:
-        render.state, render.error, render.finished_at = RenderState.FAILED, MISSING_MASK, utcnow()
+    if missing:  # failed at once: no worker could render it
+        render.state, render.error, render.finished_at = RenderState.FAILED, missing, utcnow()
     session.add(render)
     session.flush()
     return render

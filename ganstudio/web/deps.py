@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
 from ganstudio.db.tables import User
+from ganstudio.inference.runner import RenderWorker
 from ganstudio.roles import Role
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.web.security import (
@@ -35,9 +36,15 @@ def get_blobs(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 
+def get_worker(request: Request) -> RenderWorker:
+    """The app's render worker (routes wake it when they queue renders; status reads it)."""
+    return request.app.state.worker
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+WorkerDep = Annotated[RenderWorker, Depends(get_worker)]
 
 
 def resolve_caller(request: Request, db: SessionDep) -> Caller | None:

@@ -28,6 +28,13 @@ from tests import checkpoints as ck
 from tests.conftest import make_settings
 
 
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """An empty data dir (not conftest's copy of a migrated database): the self-tests check
+    which of the files a data dir holds an executor may read, so each test makes its own."""
+    return make_settings(tmp_path / "data")
+
+
 def raw_executor(settings: Settings, archive: bytes) -> Executor:
     """An executor with `archive` loaded without the worker's checks (the sandbox alone)."""
     executor = zygote(sandbox=True).spawn(executor_spec(settings))

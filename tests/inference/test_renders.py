@@ -20,7 +20,7 @@ from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.roles import Role
 from ganstudio.services import samples as samples_service
-from ganstudio.vocabulary import RenderState
+from ganstudio.vocabulary import JobKind, RenderState
 from tests import checkpoints as ck
 from tests import imagegen
 from tests.factories import bearer, make_filter, make_sample, make_version
@@ -192,19 +192,62 @@ def test_four_channel_versions_take_the_mask(
     assert {c["state"] for c in rgb_cells} == {"done"}  # 3-channel versions ignore masks
 
 
+def test_a_mask_over_the_pixel_limit_fails_its_cell_undecoded(tmp_path: Path) -> None:
+    from ganstudio.app import create_app
+    from ganstudio.services import renders as renders_service
+    from ganstudio.services.versions import get_version
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path / "data", max_image_pixels=10_000))
+    slug = make_filter(app)
+    version_id = make_version(
+        app,
+        filter_slug=slug,
+        label="mask",
+        checkpoint=ck.safetensors_file(tmp_path / "m.st", in_channels=4),
+    )
+    sample_id = make_sample(app, imagegen.distinct_png(1, size=(40, 30)), "masked.png")
+    buffer = io.BytesIO()
+    Image.new("L", (200, 100), 255).save(buffer, "PNG")  # 20,000 pixels: over the limit
+    with app.state.sessions() as session:
+        sample = samples_service.get_sample(session, sample_id=sample_id)
+        # A mask in the store that today's limit refuses (stored before the limit was lowered,
+        # or written behind the upload's back): the worker must not decode it unguarded.
+        sample.mask_sha256 = app.state.blobs.put_bytes(buffer.getvalue()).sha256
+        render = renders_service.ensure_render(
+            session,
+            version=get_version(session, version_id=version_id),
+            input_sha256=sample.sha256,
+            mask_sha256=sample.mask_sha256,
+            settings=PipelineSettings("full", 64),
+        )
+        renders_service.create_job(session, kind=JobKind.COMPARISON, renders=[render], actor=None)
+        session.commit()
+        render_id = render.id
+    assert app.state.worker.run_until_idle() == 1
+    assert app.state.worker.pool.loads == 0  # refused before any network was started
+    with app.state.sessions() as session:
+        failed = session.get(Render, render_id)
+        assert failed.state == RenderState.FAILED
+        assert failed.error.startswith("The sample's mask was not decoded: ")
+        assert "10,000-pixel limit" in failed.error and "smaller mask" in failed.error
+
+
 def test_a_killed_worker_is_replaced_and_the_job_finishes(
     client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
 ) -> None:
-    slug = make_filter(app, input_size=512)
+    # Small networks and images: the worker is killed after 2 of 18 renders whatever their speed
+    # (3 networks, each a fresh executor, stand between the 2nd render and the 18th).
+    slug = make_filter(app, input_size=128)
     for n in (1, 2, 3):
         make_version(
             app,
             filter_slug=slug,
             label=f"v{n}",
-            checkpoint=ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=32, depth=4),
+            checkpoint=ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2),
         )
     samples = [
-        make_sample(app, imagegen.distinct_png(n, size=(512, 512)), f"{n}.png") for n in range(6)
+        make_sample(app, imagegen.distinct_png(n, size=(128, 128)), f"{n}.png") for n in range(6)
     ]
     created = compare(client, tokens[Role.VIEWER], slug, ["v1", "v2", "v3"], samples)
     env = {
@@ -228,8 +271,8 @@ def test_a_killed_worker_is_replaced_and_the_job_finishes(
             )
 
     deadline = time.monotonic() + 120
-    while len(finished()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while len(finished()) < 2 and time.monotonic() < deadline:  # a wait, not a timing claim
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)  # no clean-up: a crash mid-job
     process.wait()
     before = finished()

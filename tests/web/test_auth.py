@@ -174,14 +174,16 @@ def test_deactivated_user_cannot_sign_in_or_use_tokens(
 
 def test_sign_in_page_shows_demo_accounts_only_in_demo_mode(tmp_path) -> None:
     from ganstudio.app import create_app
-    from ganstudio.demo import seed_demo
+    from ganstudio.demo import seed_demo_accounts
     from tests.conftest import make_settings
 
     for demo in (True, False):
         settings = make_settings(tmp_path / "data", demo=demo)
         app = create_app(settings)
+        # Only the accounts: the page reads them, and the demo versions' checks take a minute
+        # (tests/test_cli.py seeds the whole demo once).
         with app.state.sessions() as session:
-            accounts = seed_demo(session, settings)
+            accounts = seed_demo_accounts(session, settings.resolved_data_dir)
             session.commit()
         with TestClient(app) as browser:
             page = browser.get("/login").text

@@ -74,7 +74,7 @@ def test_tree_page_is_paginated_and_queries_stay_few_at_1200_versions(
     assert 'data-label="v0"' in older.text and 'data-label="v1199"' not in older.text
     branch = browser.get(f"/filters/{slug}?branch=eyemask")
     assert "Page 1 of 8 (400 versions)" in branch.text
-    # the pager keeps the filter
+    # The pager keeps the filter.
     assert 'href="?branch=eyemask&amp;page=2" rel="next"' in branch.text
 
 

@@ -4,26 +4,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ganstudio.inference.runner import RenderWorker
 from ganstudio.services import status as status_service
 from ganstudio.services.status import SystemStatus
-from ganstudio.web.deps import AdminUser, SessionDep, SettingsDep
+from ganstudio.web.deps import AdminUser, SessionDep, SettingsDep, WorkerDep
 from ganstudio.web.schemas.status import SandboxPublic, StatusPublic, sandbox_public, status_public
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["admin"])
 
 
-def _status(request: Request, db: SessionDep, settings: SettingsDep) -> SystemStatus:
-    return status_service.system_status(db, settings=settings, worker=request.app.state.worker)
+def _status(db: SessionDep, settings: SettingsDep, worker: RenderWorker) -> SystemStatus:
+    return status_service.system_status(db, settings=settings, worker=worker)
 
 
 @router.get("/admin/status", include_in_schema=False)
 def read_status_page(
-    request: Request, db: SessionDep, settings: SettingsDep, _admin: AdminUser
+    request: Request, db: SessionDep, settings: SettingsDep, worker: WorkerDep, _admin: AdminUser
 ) -> Response:
     """Show the sandbox's measurements, the queue and the warm executors."""
     return request.app.state.pages.render(
-        request, "admin/status.html", {"status": _status(request, db, settings)}
+        request, "admin/status.html", {"status": _status(db, settings, worker)}
     )
 
 
@@ -38,10 +39,10 @@ async def run_selftest_page(request: Request, settings: SettingsDep, _admin: Adm
 
 @router.get("/api/v1/status")
 def read_status(
-    request: Request, db: SessionDep, settings: SettingsDep, _admin: AdminUser
+    db: SessionDep, settings: SettingsDep, worker: WorkerDep, _admin: AdminUser
 ) -> StatusPublic:
     """Return the sandbox's newest measurement, the render queue and the warm executors."""
-    return status_public(_status(request, db, settings))
+    return status_public(_status(db, settings, worker))
 
 
 @router.post("/api/v1/status/selftest")

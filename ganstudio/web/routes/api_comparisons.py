@@ -1,6 +1,6 @@
 """API: comparisons and the jobs that fill them."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
 from ganstudio.db.tables import Render
@@ -10,7 +10,7 @@ from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.vocabulary import RenderState
-from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.downloads import zip_response
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas.comparisons import (
@@ -61,7 +61,7 @@ def cell_public(version_id: int, sample_id: int, render: Render) -> CellPublic:
 @router.post("/comparisons", status_code=status.HTTP_201_CREATED)
 def create_comparison(
     body: ComparisonCreate,
-    request: Request,
+    worker: WorkerDep,
     db: SessionDep,
     settings: SettingsDep,
     user: ViewerUser,
@@ -83,7 +83,7 @@ def create_comparison(
         db, filter_=filter_, versions=versions, samples=samples, title=body.title, actor=user
     )
     db.commit()
-    request.app.state.worker.wake.set()
+    worker.wake.set()
     return ComparisonCreated(
         id=comparison.id,
         slug=comparison.slug,

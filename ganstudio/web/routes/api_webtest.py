@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, UploadFile, status
 from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Filter
@@ -12,7 +12,7 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
 from ganstudio.vocabulary import RenderState
-from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.routes.api_comparisons import job_public
 from ganstudio.web.schemas.webtests import (
     WebTestPublic,
@@ -62,7 +62,7 @@ def webtest_public(db: Session, webtest: webtests_service.WebTest) -> WebTestPub
 
 @router.post("/webtest", status_code=status.HTTP_201_CREATED)
 def create_webtest(
-    request: Request,
+    worker: WorkerDep,
     db: SessionDep,
     blobs: BlobsDep,
     settings: SettingsDep,
@@ -97,7 +97,7 @@ def create_webtest(
         actor=user,
     )
     db.commit()
-    request.app.state.worker.wake.set()
+    worker.wake.set()
     return webtest_public(db, webtest)
 
 

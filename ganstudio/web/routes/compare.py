@@ -18,7 +18,7 @@ from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import RenderState
-from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.downloads import zip_response
 from ganstudio.web.pagination import page_count
 from ganstudio.web.params import PageNumber, RowId
@@ -85,6 +85,7 @@ def create_comparison(
     db: SessionDep,
     settings: SettingsDep,
     user: ViewerUser,
+    worker: WorkerDep,
     filter: Annotated[str, Form(max_length=64)],
     versions: Annotated[list[str], Form()] = [],  # noqa: B006
     sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
@@ -114,7 +115,7 @@ def create_comparison(
         query = urlencode({"filter": filter, "versions": ",".join(refs), "set": sample_set})
         return RedirectResponse(f"/compare?{query}#new", status_code=303)
     db.commit()
-    request.app.state.worker.wake.set()
+    worker.wake.set()
     if sample_set:
         request.session[LAST_SET_KEY] = sample_set
     return RedirectResponse(f"/c/{comparison.slug}", status_code=303)

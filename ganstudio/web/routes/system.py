@@ -5,6 +5,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import text
 
 from ganstudio.inference.networks import sandbox_status
+from ganstudio.paths import resource_dir
 from ganstudio.services.errors import NotFoundError
 from ganstudio.storage.blobs import is_sha256, sniff_media_type
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
@@ -32,6 +33,15 @@ def read_health(db: SessionDep, blobs: BlobsDep, settings: SettingsDep) -> JSONR
         body = {"status": "unhealthy", "problems": problems, "sandbox": detail}
         return JSONResponse(body, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok", "blobs": "ok", "sandbox": detail})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def read_favicon() -> FileResponse:
+    """Serve the icon where browsers look for it unasked (pages link it too): no 404 per page."""
+    icon = resource_dir("static") / "favicon.svg"
+    return FileResponse(
+        icon, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 @router.get(BLOBS_PREFIX + "{sha256}", response_class=FileResponse)
