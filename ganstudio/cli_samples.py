@@ -57,8 +57,8 @@ def import_samples(
     settings = Settings()
     runtime = open_cli_runtime(settings)
     files, missing = collect_files(paths)
-    for path in missing:
-        err.print(f"[yellow]Not found, skipped: {path}[/yellow]")
+    for name in missing:
+        err.print(f"[yellow]Not found, skipped: {name}[/yellow]")
     if not files:
         err.print("[red]No image or .zip files found in the given paths.[/red]")
         raise typer.Exit(1)

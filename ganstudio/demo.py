@@ -4,6 +4,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,7 +72,7 @@ def seed_demo_comparison(session: Session, *, filter_: Filter, progress: Progres
 
 
 DEMO_CHECKPOINTS_DIR = Path(__file__).resolve().parent / "demo_assets" / "checkpoints"
-DEMO_FILTER = {
+DEMO_FILTER: dict[str, Any] = {
     "name": "Toon (demo)",
     "slug": "toon",
     "description": "A toon look — smoothed colours, banded light, dark outlines — trained in a "

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
+from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Render, Version
 from ganstudio.inference.errors import describe_error
 from ganstudio.inference.executor import (
@@ -98,9 +99,10 @@ class RenderWorker:
                 )
                 .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
             )
-        if result.rowcount:
-            log.info("Re-queued %d render(s) left running by a stopped worker", result.rowcount)
-        return result.rowcount
+        count = rowcount(result)
+        if count:
+            log.info("Re-queued %d render(s) left running by a stopped worker", count)
+        return count
 
     def claim_next(self) -> int | None:
         """Atomically take the next queued render, fairly between users (services/queue.py)."""

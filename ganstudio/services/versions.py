@@ -4,7 +4,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -16,7 +15,7 @@ from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
 from ganstudio.inference.formats import CheckpointError, parse_config
 from ganstudio.services import audit
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
-from ganstudio.storage.blobs import BlobStore, BlobTooLargeError
+from ganstudio.storage.blobs import BlobStore, BlobTooLargeError, Readable
 from ganstudio.vocabulary import VersionStatus
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -63,7 +62,7 @@ def push_version(
     session: Session,
     *,
     filter_: Filter,
-    checkpoint: BinaryIO,
+    checkpoint: Readable,
     filename: str,
     request: PushRequest,
     actor: User | None,

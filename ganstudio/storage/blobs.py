@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ganstudio.storage.private import (
     PRIVATE_DIR_MODE,
@@ -20,6 +20,12 @@ from ganstudio.storage.private import (
 
 CHUNK = 1024 * 1024
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Readable(Protocol):
+    """What the store reads from: an upload, a file, or a wrapper that counts progress."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class BlobTooLargeError(ValueError):
@@ -70,13 +76,13 @@ class BlobStore:
         """Store `data`; return its sha256 and whether it was new."""
         return self.put_stream(io.BytesIO(data))
 
-    def put_stream(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredBlob:
+    def put_stream(self, stream: Readable, *, max_bytes: int | None = None) -> StoredBlob:
         """Copy `stream` into the store, hashing as it goes; refuse past `max_bytes`."""
         with self.staged(stream, max_bytes=max_bytes) as staged:
             return self.commit(staged)
 
     @contextmanager
-    def staged(self, stream: BinaryIO, *, max_bytes: int | None = None) -> Iterator["StagedBlob"]:
+    def staged(self, stream: Readable, *, max_bytes: int | None = None) -> Iterator["StagedBlob"]:
         """Write `stream` to a temp file, hashing it; the file is gone on exit unless committed.
 
         Lets a caller look at the bytes (check a checkpoint, decode an image) before deciding
