@@ -164,61 +164,40 @@ def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -
     )
 
 
+# One route for the sample page's small forms: each sends just the field it edits.
 @router.post("/samples/{id}/tags")
-def add_sample_tags(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    tags: Annotated[str, Form(max_length=2000)],
-) -> Response:
-    """Add comma-separated tags to one sample."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, add=[tags])
-    db.commit()
-    return RedirectResponse(f"/samples/{id}", status_code=303)
-
-
 @router.post("/samples/{id}/tags/remove")
-def remove_sample_tag(
-    request: Request, id: RowId, db: SessionDep, user: QAUser, tag: Annotated[str, Form()]
-) -> Response:
-    """Take one tag off a sample."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, remove=[tag])
-    db.commit()
-    return RedirectResponse(f"/samples/{id}", status_code=303)
-
-
 @router.post("/samples/{id}/note")
-def update_sample_note(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    note: Annotated[str, Form(max_length=10_000)] = "",
-) -> Response:
-    """Save the sample's note."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, note=note)
-    db.commit()
-    flash(request, "Note saved.", "success")
-    return RedirectResponse(f"/samples/{id}", status_code=303)
-
-
 @router.post("/samples/{id}/archive")
-def archive_sample(
+def edit_sample(
     request: Request,
     id: RowId,
     db: SessionDep,
     user: QAUser,
-    archived: Annotated[str, Form(max_length=10)] = "true",
+    tags: Annotated[str, Form(max_length=2000, description="comma-separated, to add")] = "",
+    tag: Annotated[str, Form(max_length=200, description="one tag to take off")] = "",
+    note: Annotated[str | None, Form(max_length=10_000)] = None,
+    archived: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Archive (hide from the grid) or restore a sample; samples are never deleted."""
+    """Add tags, take one off, save the note, or archive (hide from the grid) or restore.
+
+    Samples are never deleted.
+    """
     sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, archived=archived == "true")
+    samples_service.update_sample(
+        db,
+        sample=sample,
+        actor=user,
+        add=[tags] if tags else (),
+        remove=[tag] if tag else (),
+        note=note,
+        archived=None if archived is None else archived == "true",
+    )
     db.commit()
-    flash(request, "Archived." if sample.archived else "Restored.", "success")
+    if note is not None:
+        flash(request, "Note saved.", "success")
+    if archived is not None:
+        flash(request, "Archived." if sample.archived else "Restored.", "success")
     return RedirectResponse(f"/samples/{id}", status_code=303)
 
 

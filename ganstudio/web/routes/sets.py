@@ -91,39 +91,34 @@ def read_set(
     )
 
 
+# The set page's edit form and its archive button: each sends just the fields it edits.
 @router.post("/sets/{id}")
+@router.post("/sets/{id}/archive")
 def update_set(
     request: Request,
     id: RowId,
     db: SessionDep,
     user: QAUser,
-    name: Annotated[str, Form(max_length=200)],
-    description: Annotated[str, Form(max_length=5000)] = "",
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    description: Annotated[str | None, Form(max_length=5000)] = None,
+    archived: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Rename and describe a set."""
+    """Rename and describe a set, or archive or restore it (sets are never deleted)."""
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.update_set(
-        db, sample_set=sample_set, actor=user, name=name, description=description
+        db,
+        sample_set=sample_set,
+        actor=user,
+        name=name,
+        description=description,
+        archived=None if archived is None else archived == "true",
     )
     db.commit()
-    flash(request, "Saved.", "success")
-    return RedirectResponse(f"/sets/{id}", status_code=303)
-
-
-@router.post("/sets/{id}/archive")
-def archive_set(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    archived: Annotated[str, Form(max_length=10)] = "true",
-) -> Response:
-    """Archive or restore a set (sets are never deleted)."""
-    sample_set = sets_service.get_set(db, set_id=id)
-    sets_service.update_set(db, sample_set=sample_set, actor=user, archived=archived == "true")
-    db.commit()
-    word = "Archived" if sample_set.archived else "Restored"
-    flash(request, f"{word} the set '{sample_set.name}'.", "success")
+    if archived is None:
+        flash(request, "Saved.", "success")
+    else:
+        word = "Archived" if sample_set.archived else "Restored"
+        flash(request, f"{word} the set '{sample_set.name}'.", "success")
     return RedirectResponse(f"/sets/{id}", status_code=303)
 
 
