@@ -1,6 +1,6 @@
 """Sample sets: ordered, named collections of samples, curated by QA; archived, never deleted."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, insert, select
@@ -186,7 +186,11 @@ def add_samples(
     tag: str | None = None,
     actor: User | None,
 ) -> int:
-    """Append samples (chosen, or every live sample carrying `tag`) the set lacks; return count."""
+    """Append samples (chosen, or every live sample carrying `tag`) the set lacks; return count.
+
+    The newcomers land in upload order (oldest first), whatever order they were picked in: the
+    grid lists newest first, and a set read in upload order is what QA expect to find.
+    """
     refuse_if_archived(sample_set)
     ids = samples_service.existing_ids(session, list(dict.fromkeys(sample_ids)))
     if tag:
@@ -196,12 +200,13 @@ def add_samples(
             .join(sample_tags, sample_tags.c.sample_id == Sample.id)
             .join(Tag, Tag.id == sample_tags.c.tag_id)
             .where(Tag.name.in_(names), Sample.archived.is_(False))
-            .order_by(Sample.id)
         )
         ids += [sid for sid in tagged if sid not in ids]
     current = member_ids(session, sample_set=sample_set)
     have = set(current)
-    new = [sid for sid in ids if sid not in have]
+    # Ids grow with each stored upload (files of one archive in archive order): id order is
+    # upload order.
+    new = sorted({sid for sid in ids if sid not in have})
     if new:
         session.execute(
             insert(SampleSetMember),
@@ -210,6 +215,7 @@ def add_samples(
                 for i, sid in enumerate(new)
             ],
         )
+        sample_set.updated_at = utcnow()
         audit.record(
             session,
             actor=actor,
@@ -235,17 +241,105 @@ def remove_samples(
     return len(current) - len(kept)
 
 
-def move_sample(
-    session: Session, *, sample_set: SampleSet, sample_id: int, offset: int, actor: User | None
+def reorder(
+    session: Session,
+    *,
+    sample_set: SampleSet,
+    positions: Mapping[int, int],
+    actor: User | None,
 ) -> list[int]:
-    """Move one sample `offset` places (−1 up, +1 down), clamped to the ends."""
+    """Move samples to 1-based positions ({sample id: position}); the others keep their order.
+
+    A page sends the positions of the samples it shows: after a drag, all of them, distinct;
+    from the form, maybe one changed number. A sample moved onto a taken position takes it:
+    moved up, it goes before the one that was there ("5 → 2" makes it second); moved down,
+    after it. Numbers past either end are clamped.
+    """
     ids = member_ids(session, sample_set=sample_set)
-    if sample_id not in ids:
-        raise NotFoundError(f"Sample {sample_id} is not in the set '{sample_set.name}'.")
-    index = ids.index(sample_id)
-    target = max(0, min(len(ids) - 1, index + offset))
-    ids.insert(target, ids.pop(index))
-    return replace_members(session, sample_set=sample_set, sample_ids=ids, actor=actor)
+    members = set(ids)
+    strangers = [sid for sid in positions if sid not in members]
+    if strangers:
+        shown = ", ".join(str(s) for s in strangers[:10])
+        raise NotFoundError(
+            f"Samples {shown} are not in the set '{sample_set.name}'; reload the set's page."
+        )
+
+    def rank(index: int, sid: int) -> tuple[int, int, int]:
+        target = max(0, min(len(ids) - 1, positions.get(sid, index + 1) - 1))
+        return (target, (target > index) - (target < index), index)
+
+    order = [sid for index, sid in sorted(enumerate(ids), key=lambda pair: rank(*pair))]
+    if order == ids:
+        refuse_if_archived(sample_set)  # nothing to change, but say so on an archived set
+        return ids
+    return replace_members(session, sample_set=sample_set, sample_ids=order, actor=actor)
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    count: int  # samples selected
+    message: str  # what was done, in a sentence or a few
+    sample_set: SampleSet | None = None  # the set they were added to, if asked
+
+
+def bulk_update_samples(
+    session: Session,
+    *,
+    sample_ids: Sequence[int],
+    actor: User | None,
+    add: Sequence[str] | None = None,
+    remove: Sequence[str] | None = None,
+    archived: bool | None = None,
+    set_ref: str | None = None,
+) -> BulkOutcome:
+    """Tag, untag, archive or restore many samples, and/or add them to a set (made if new).
+
+    The grid's bulk actions and the API's bulk update both come here. It lives with sets, not
+    in services/samples.py, because adding to a set needs this module, which imports that one.
+    """
+    ids = samples_service.existing_ids(session, list(dict.fromkeys(sample_ids)))
+    if not ids:
+        raise InvalidInputError("Select at least one sample first (tick the boxes on the grid).")
+    add_names = samples_service.normalize_tags(add or [])
+    remove_names = samples_service.normalize_tags(remove or [])
+    if (add is not None and not add_names) or (remove is not None and not remove_names):
+        raise InvalidInputError("Type the tag(s) to add or remove, separated by commas.")
+    if set_ref is not None and not set_ref.strip():
+        raise InvalidInputError("Pick a set, or type a new set's name, to add samples to.")
+    if not (add_names or remove_names or archived is not None or set_ref):
+        raise InvalidInputError(
+            "Say what to do with the selected samples: tags to add or remove, archive or "
+            "restore, or a set to add them to."
+        )
+    said: list[str] = []
+    if add_names:
+        samples_service.add_tags(session, sample_ids=ids, names=add_names)
+        said.append(f"Tagged {len(ids)} sample(s) with {', '.join(add_names)}.")
+    if remove_names:
+        samples_service.remove_tags(session, sample_ids=ids, names=remove_names)
+        said.append(f"Removed {', '.join(remove_names)} from {len(ids)} sample(s).")
+    if archived is not None:
+        for sample in session.scalars(select(Sample).where(Sample.id.in_(ids))):
+            sample.archived = archived
+        said.append(f"{'Archived' if archived else 'Restored'} {len(ids)} sample(s).")
+    audit.record(
+        session,
+        actor=actor,
+        action="sample.bulk_update",
+        subject_type="sample",
+        subject_id=",".join(map(str, ids[:20])),
+        count=len(ids),
+        add=add_names,
+        remove=remove_names,
+        archived=archived,
+    )
+    target = None
+    if set_ref:
+        target = resolve_set(session, ref=set_ref, actor=actor, create_missing=True)
+        added = add_samples(session, sample_set=target, sample_ids=ids, actor=actor)
+        said.append(f"Added {added} sample(s) to the set '{target.name}'.")
+    session.flush()
+    return BulkOutcome(len(ids), " ".join(said), target)
 
 
 @dataclass
@@ -253,6 +347,7 @@ class SetSummary:
     sample_set: SampleSet
     count: int = 0
     covers: list[str] = field(default_factory=list)  # thumbnail sha256s, in set order
+    sample_ids: list[int] = field(default_factory=list)  # in set order; only from summarize()
 
 
 def list_sets(
@@ -290,7 +385,7 @@ def list_sets(
 
 
 def summarize(session: Session, *, sample_set: SampleSet) -> SetSummary:
-    """Return one set's count and covers."""
+    """Return one set's count, covers and sample ids."""
     ids = member_ids(session, sample_set=sample_set)
     covers = list(
         session.scalars(
@@ -301,7 +396,7 @@ def summarize(session: Session, *, sample_set: SampleSet) -> SetSummary:
             .limit(COVER_COUNT)
         )
     )
-    return SetSummary(sample_set, len(ids), covers)
+    return SetSummary(sample_set, len(ids), covers, ids)
 
 
 def all_sets(session: Session, *, include_archived: bool = False) -> list[SampleSet]:

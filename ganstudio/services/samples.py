@@ -7,6 +7,7 @@ from typing import BinaryIO
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from ganstudio.config import Settings
 from ganstudio.db.tables import Sample, SampleSet, SampleSetMember, Tag, User, sample_tags
 from ganstudio.services import audit
 from ganstudio.services.errors import InvalidInputError, NotFoundError
@@ -164,6 +165,14 @@ def rename_tag(session: Session, *, name: str, new_name: str, actor: User | None
 # --- reading --------------------------------------------------------------------------------
 
 
+ARCHIVED_CHOICES: dict[str, bool | None] = {"false": False, "true": True, "all": None}
+
+
+def archived_choice(value: str) -> bool | None:
+    """Read an `archived` filter: "false" (live only), "true" (archived only), "all" (None)."""
+    return ARCHIVED_CHOICES.get(value, False)
+
+
 @dataclass(frozen=True)
 class SampleQuery:
     """What to list: every field narrows the list; empty means no filter."""
@@ -302,39 +311,6 @@ def update_sample(
     return sample
 
 
-def bulk_update(
-    session: Session,
-    *,
-    sample_ids: Sequence[int],
-    actor: User | None,
-    add: Sequence[str] = (),
-    remove: Sequence[str] = (),
-    archived: bool | None = None,
-) -> int:
-    """Tag, untag, archive or restore many samples at once; return how many were selected."""
-    ids = existing_ids(session, sample_ids)
-    if not ids:
-        raise InvalidInputError("Select at least one sample first.")
-    add_tags(session, sample_ids=ids, names=normalize_tags(add))
-    remove_tags(session, sample_ids=ids, names=normalize_tags(remove))
-    if archived is not None:
-        for sample in session.scalars(select(Sample).where(Sample.id.in_(ids))):
-            sample.archived = archived
-    audit.record(
-        session,
-        actor=actor,
-        action="sample.bulk_update",
-        subject_type="sample",
-        subject_id=",".join(map(str, ids[:20])),
-        count=len(ids),
-        add=list(add),
-        remove=list(remove),
-        archived=archived,
-    )
-    session.flush()
-    return len(ids)
-
-
 def set_mask(
     session: Session,
     blobs: BlobStore,
@@ -374,3 +350,25 @@ def set_mask(
     )
     session.flush()
     return sample
+
+
+def attach_mask(
+    session: Session,
+    blobs: BlobStore,
+    settings: Settings,
+    *,
+    sample_id: int,
+    stream: BinaryIO,
+    actor: User | None,
+) -> Sample:
+    """Attach (or replace) an uploaded mask on a sample, under the library's image limits."""
+    sample = get_sample(session, sample_id=sample_id)
+    return set_mask(
+        session,
+        blobs,
+        sample=sample,
+        stream=stream,
+        max_pixels=settings.max_image_pixels,
+        max_bytes=settings.max_image_bytes,
+        actor=actor,
+    )

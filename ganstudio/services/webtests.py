@@ -8,6 +8,7 @@ tests a minute and have `webtest_max_queued_renders` of their renders waiting.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
@@ -17,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
-from ganstudio.db.tables import Filter, Job, JobItem, Render, SampleSet, User, Version
+from ganstudio.db.tables import (
+    Comparison,
+    Filter,
+    Job,
+    JobItem,
+    Render,
+    SampleSet,
+    User,
+    Version,
+)
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
@@ -101,6 +111,47 @@ def start_webtest(
         zip(versions, renders, strict=True), key=lambda pair: (pair[0].created_at, pair[0].id)
     )
     return WebTest(job, display, stored.sha256, [WebTestRender(v, r) for v, r in pairs])
+
+
+def filter_to_open(session: Session, *, reader: User, filters: Sequence[Filter]) -> Filter | None:
+    """Return the filter the web test page opens on when none is asked for.
+
+    The filter of `reader`'s latest web test (people come back to the filter they work on),
+    else the one with the latest activity: a version pushed, a comparison or a web test made.
+    """
+    by_id = {f.id: f for f in filters}
+    if not by_id:
+        return None
+    webtest_filters = (
+        select(Version.filter_id, Job.created_at, Job.created_by_id)
+        .join(Render, Render.version_id == Version.id)
+        .join(JobItem, JobItem.render_id == Render.id)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Job.kind == JobKind.WEBTEST)
+    )
+    mine = session.scalar(
+        webtest_filters.with_only_columns(Version.filter_id)
+        .where(Job.created_by_id == reader.id, Version.filter_id.in_(by_id))
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(1)
+    )
+    if mine is not None:
+        return by_id[mine]
+    latest: dict[int, datetime] = {}
+    for column, at, stmt in (
+        (Version.filter_id, Version.created_at, select()),
+        (Comparison.filter_id, Comparison.created_at, select()),
+        (Version.filter_id, Job.created_at, webtest_filters),
+    ):
+        rows = session.execute(
+            stmt.with_only_columns(column, func.max(at)).where(column.in_(by_id)).group_by(column)
+        )
+        for filter_id, when in rows:
+            if when is not None and (filter_id not in latest or when > latest[filter_id]):
+                latest[filter_id] = when
+    if not latest:
+        return filters[0]
+    return by_id[max(latest, key=lambda filter_id: latest[filter_id])]
 
 
 def check_allowance(

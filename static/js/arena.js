@@ -2,7 +2,7 @@
 (() => {
   const root = document.querySelector("[data-testid=arena]");
   if (!root) return;
-  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  const csrf = window.GanStudio.csrfToken();
   const status = root.querySelector(".arena-status");
   const pairBox = root.querySelector(".arena-pair");
   const left = root.querySelector("img[data-side=left]");

@@ -8,67 +8,48 @@
   const text = zone.querySelector(".dropzone-text");
   const progress = form.querySelector("progress");
   const status = form.querySelector(".push-status");
-  const csrf = document.querySelector("meta[name=csrf-token]").content;
 
-  const showFile = () => {
-    const file = input.files[0];
-    if (file) text.textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB)`;
+  // `keep`: the dropped or picked checkpoint stays in the input until the form is sent.
+  window.GanStudio.dropZone(zone, input, ([file]) => {
+    text.textContent = `${file.name} (${(file.size / 1e6).toFixed(1)} MB)`;
+  }, { keep: true });
+
+  const failed = (message) => {
+    progress.hidden = true;
+    form.querySelector("button[type=submit]").disabled = false;
+    status.textContent = message;
+    status.classList.add("error-text");
   };
-  ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
-    event.preventDefault();
-    zone.classList.add("dragover");
-  }));
-  ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("dragover")));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    if (event.dataTransfer.files.length) {
-      input.files = event.dataTransfer.files;
-      showFile();
-    }
-  });
-  input.addEventListener("change", showFile);
 
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!input.files.length) {
       status.textContent = "Choose or drop a checkpoint first.";
       return;
     }
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
+    form.querySelector("button[type=submit]").disabled = true;
     progress.hidden = false;
     progress.value = 0;
+    status.classList.remove("error-text");
     status.textContent = "Uploading…";
-    const request = new XMLHttpRequest();
-    request.open("POST", form.dataset.api);
-    request.setRequestHeader("X-CSRF-Token", csrf);
-    request.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) progress.value = (100 * e.loaded) / e.total;
-    });
-    request.upload.addEventListener("load", () => {
-      progress.removeAttribute("value"); // indeterminate while the server checks it
-      status.textContent = "Uploaded. Checking: loading it, running a probe image, timing it…";
-    });
-    request.addEventListener("load", () => {
-      let body = {};
-      try { body = JSON.parse(request.responseText); } catch { /* not JSON */ }
-      if (request.status === 201) {
-        status.textContent = `Pushed ${body.label}.`;
-        window.location.href = body.url;
-        return;
-      }
-      progress.hidden = true;
-      button.disabled = false;
-      status.textContent = body.detail || `The push failed (${request.status}).`;
-      status.classList.add("error-text");
-    });
-    request.addEventListener("error", () => {
-      progress.hidden = true;
-      button.disabled = false;
-      status.textContent = "The upload was interrupted; check the connection and push again.";
-    });
     const data = new FormData(form);
     data.delete("csrf_token");
-    request.send(data);
+    try {
+      const answer = await window.GanStudio.upload(form.dataset.api, data, {
+        onProgress: (share) => (progress.value = 100 * share),
+        onUploaded: () => {
+          progress.removeAttribute("value"); // indeterminate while the server checks it
+          status.textContent = "Uploaded. Checking: loading it, running a probe image, timing it…";
+        },
+      });
+      if (answer.status === 201) {
+        status.textContent = `Pushed ${answer.body.label}.`;
+        window.location.href = answer.body.url;
+        return;
+      }
+      failed(answer.detail);
+    } catch {
+      failed("The upload was interrupted; check the connection and push again.");
+    }
   });
 })();

@@ -1,6 +1,7 @@
-// Sample library: drag-and-drop upload with per-file progress, and grid multi-select.
+// Sample library: drag-and-drop upload with per-file progress, grid multi-select, and a set's
+// drag-to-reorder. Uses window.GanStudio (app.js) for the drop zone, uploads and CSRF.
 (() => {
-  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  const { csrfToken, dropZone, upload } = window.GanStudio;
 
   // ---- upload: one request per file to the API, two at a time, each with its own progress ----
   function setUpUploader(form) {
@@ -50,52 +51,38 @@
       }
     };
 
-    const send = (file) =>
-      new Promise((resolve) => {
-        const row = document.createElement("li");
-        row.className = "upload-row";
-        const name = document.createElement("span");
-        name.className = "filename";
-        name.textContent = file.name;
-        const bar = document.createElement("progress");
-        bar.max = 100;
-        bar.value = 0;
-        bar.setAttribute("aria-label", `Upload of ${file.name}`);
-        row.append(name, bar, document.createElement("ul"));
-        list.appendChild(row);
+    const send = async (file) => {
+      const row = document.createElement("li");
+      row.className = "upload-row";
+      const name = document.createElement("span");
+      name.className = "filename";
+      name.textContent = file.name;
+      const bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", `Upload of ${file.name}`);
+      row.append(name, bar, document.createElement("ul"));
+      list.appendChild(row);
+      const fail = (reason) => {
+        totals.rejected++;
+        line(row.querySelector("ul"), "bad", `${file.name} — rejected: ${reason}`);
+      };
 
-        const data = new FormData();
-        data.append("files", file, file.name);
-        data.append("tags", form.querySelector("#upload-tags").value);
-        data.append("set", form.querySelector("#upload-set").value);
-        const xhr = new XMLHttpRequest();
-        xhr.open("POST", "/api/v1/samples");
-        xhr.setRequestHeader("X-CSRF-Token", csrf());
-        xhr.upload.onprogress = (e) => {
-          if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
-        };
-        const fail = (reason) => {
-          totals.rejected++;
-          line(row.querySelector("ul"), "bad", `${file.name} — rejected: ${reason}`);
-        };
-        xhr.onload = () => {
-          bar.value = 100;
-          let body = null;
-          try {
-            body = JSON.parse(xhr.responseText);
-          } catch {
-            body = null;
-          }
-          if (xhr.status === 200 && body) report(row, body);
-          else fail((body && body.detail) || `the server answered ${xhr.status}`);
-          resolve();
-        };
-        xhr.onerror = () => {
-          fail("the connection failed; try again");
-          resolve();
-        };
-        xhr.send(data);
-      });
+      const data = new FormData();
+      data.append("files", file, file.name);
+      data.append("tags", form.querySelector("#upload-tags").value);
+      data.append("set", form.querySelector("#upload-set").value);
+      try {
+        const answer = await upload("/api/v1/samples", data, {
+          onProgress: (share) => (bar.value = Math.round(100 * share)),
+        });
+        if (answer.ok) report(row, answer.body);
+        else fail(answer.detail);
+      } catch (error) {
+        fail(error.message);
+      }
+      bar.value = 100;
+    };
 
     const uploadAll = async (files) => {
       const queue = Array.from(files);
@@ -111,26 +98,7 @@
       await Promise.all([worker(), worker()]);
     };
 
-    zone.addEventListener("dragover", (e) => {
-      e.preventDefault();
-      zone.classList.add("dragging");
-    });
-    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
-    zone.addEventListener("drop", (e) => {
-      e.preventDefault();
-      zone.classList.remove("dragging");
-      if (e.dataTransfer && e.dataTransfer.files.length) uploadAll(e.dataTransfer.files);
-    });
-    zone.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") {
-        e.preventDefault();
-        input.click();
-      }
-    });
-    input.addEventListener("change", () => {
-      if (input.files.length) uploadAll(input.files);
-      input.value = "";
-    });
+    dropZone(zone, input, uploadAll);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       if (input.files.length) uploadAll(input.files);
@@ -168,8 +136,91 @@
     refresh();
   }
 
+  // ---- a set's order: drag a row by its handle; one request saves the page's new order ----
+  // Without JavaScript the position numbers and "Save order" do the same through the form.
+  function setUpReorder(list) {
+    const status = document.querySelector("[data-order-status]");
+    const offset = Number(list.dataset.offset) || 0;
+    const rows = () => [...list.querySelectorAll("li[data-sample-id]")];
+    const orderOf = () => rows().map((row) => row.dataset.sampleId).join(",");
+    let saved = orderOf();
+    let dragged = null;
+    const say = (text, bad) => {
+      status.textContent = text;
+      status.className = bad ? "error-text small" : "muted small";
+    };
+    const renumber = () =>
+      rows().forEach((row, i) => {
+        row.querySelector("input[name=position]").value = String(offset + i + 1);
+      });
+
+    const save = async () => {
+      const order = orderOf();
+      if (order === saved) return;
+      renumber();
+      const moves = rows().map((row, i) => ({
+        sample_id: Number(row.dataset.sampleId),
+        position: offset + i + 1,
+      }));
+      say("Saving the order…");
+      list.dataset.saving = "true";
+      try {
+        const response = await fetch(list.dataset.reorderApi, {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "application/json",
+            "X-CSRF-Token": csrfToken(),
+          },
+          body: JSON.stringify({ moves }),
+        });
+        const body = await response.json().catch(() => ({}));
+        if (response.ok) {
+          saved = order;
+          say("Saved the order.");
+        } else {
+          say(`${body.detail || `The order was not saved (${response.status}).`} Reload the page.`, true);
+        }
+      } catch {
+        say("The order was not saved: the connection failed. Reload the page and try again.", true);
+      }
+      list.dataset.saving = "false";
+    };
+
+    rows().forEach((row) => {
+      row.draggable = true;
+      row.classList.add("draggable");
+    });
+    list.addEventListener("dragstart", (event) => {
+      dragged = event.target.closest("li[data-sample-id]");
+      if (!dragged) return;
+      dragged.classList.add("dragged");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", dragged.dataset.sampleId);
+    });
+    list.addEventListener("dragover", (event) => {
+      if (!dragged) return;
+      event.preventDefault();
+      const over = event.target.closest("li[data-sample-id]");
+      if (!over || over === dragged) return;
+      const box = over.getBoundingClientRect();
+      const below = event.clientY > box.top + box.height / 2;
+      list.insertBefore(dragged, below ? over.nextSibling : over);
+    });
+    list.addEventListener("drop", (event) => {
+      if (dragged) event.preventDefault();
+    });
+    list.addEventListener("dragend", () => {
+      if (!dragged) return;
+      dragged.classList.remove("dragged");
+      dragged = null;
+      save();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-uploader]").forEach(setUpUploader);
     document.querySelectorAll("[data-bulk]").forEach(setUpBulk);
+    document.querySelectorAll("[data-reorder-api]").forEach(setUpReorder);
   });
 })();

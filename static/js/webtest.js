@@ -1,6 +1,7 @@
 // Web test: drop photos, each goes to POST /api/v1/webtest; the results fill the shared viewer.
+// A refused photo shows why in its place in the strip; the viewer stays on the last good photo.
 (() => {
-  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  const { csrfToken, dropZone, upload } = window.GanStudio;
   const POLL_MS = 600;
   const MAX_RETRIES = 5;
 
@@ -16,8 +17,10 @@
     const status = document.querySelector("[data-webtest-status]");
     const saveForm = document.querySelector("[data-save-form]");
     const viewerRoot = document.querySelector("[data-viewer]");
-    const photos = []; // {name, thumb, item, job, result, error}
-    let current = -1;
+    const empty = document.querySelector("[data-viewer-empty]");
+    const photos = []; // {name, thumb, item, previewable, result, waiting, error}
+    let current = -1; // the photo picked in the strip
+    let displayed = null; // the photo in the viewer: never a refused one
     let viewer = null;
 
     const columnsOf = (photo) => {
@@ -38,12 +41,14 @@
       ];
     };
 
-    const show = (index) => {
-      if (index < 0 || index >= photos.length) return;
-      current = index;
-      photos.forEach((p, i) => p.item.setAttribute("aria-current", String(i === index)));
-      const photo = photos[index];
-      viewerRoot.hidden = false;
+    // Something to look at: the server has it, or at least the browser could preview it.
+    const good = (photo) => !photo.error && (photo.result || photo.previewable);
+
+    const display = (photo) => {
+      displayed = photo;
+      viewerRoot.hidden = !photo;
+      if (empty) empty.hidden = Boolean(photo);
+      if (!photo) return;
       if (!viewer) {
         viewer = new window.GanViewer(viewerRoot, {
           columns: columnsOf(photo),
@@ -54,8 +59,38 @@
       } else {
         viewer.setColumns(columnsOf(photo));
       }
-      if (saveForm) saveForm.hidden = !photo.result;
+    };
+
+    const show = (index) => {
+      if (index < 0 || index >= photos.length) return;
+      current = index;
+      photos.forEach((p, i) => p.item.setAttribute("aria-current", String(i === index)));
+      const photo = photos[index];
+      if (good(photo)) display(photo);
+      else if (!displayed || displayed.error) {
+        // Keep the last good photo; with none, say what to do instead of an empty viewer.
+        display([...photos].reverse().find(good) || null);
+      }
+      if (saveForm) saveForm.hidden = !photo.result || Boolean(photo.error);
       describe();
+    };
+
+    // Put the server's refusal where the photo's thumbnail was.
+    const refuse = (photo, message) => {
+      photo.waiting = null;
+      photo.error = message;
+      photo.item.dataset.status = "error";
+      photo.item.classList.add("bad");
+      URL.revokeObjectURL(photo.thumb);
+      const name = document.createElement("span");
+      name.className = "filename";
+      name.textContent = photo.name;
+      const why = document.createElement("span");
+      why.className = "refusal";
+      why.setAttribute("data-testid", "webtest-refusal");
+      why.textContent = message;
+      photo.item.querySelector("button").replaceChildren(name, why);
+      if (photos[current] === photo) show(current);
     };
 
     const describe = () => {
@@ -91,24 +126,30 @@
 
     const versions = () => [...form.querySelectorAll("input[name=versions]:checked")].map((box) => box.value);
 
-    const send = (file) => {
+    const addPhoto = (file) => {
       const photo = { name: file.name, thumb: URL.createObjectURL(file) };
       const button = document.createElement("button");
       button.type = "button";
       button.title = file.name;
-      const img = document.createElement("img");
-      img.src = photo.thumb;
+      // The thumbnail goes in only once the browser could decode it: never a broken image.
+      const slot = document.createElement("span");
+      slot.className = "thumb-slot";
+      const img = new Image();
       img.alt = file.name;
       img.onload = () => {
         photo.width = img.naturalWidth;
         photo.height = img.naturalHeight;
+        photo.previewable = true;
+        if (photo.error) return;
+        slot.replaceChildren(img);
+        if (photos[current] === photo) show(current);
       };
+      img.src = photo.thumb;
       const caption = document.createElement("span");
       caption.className = "filename";
       caption.textContent = file.name;
-      button.append(img, caption);
+      button.append(slot, caption);
       const item = document.createElement("li");
-      item.dataset.testid = "webtest-photo";
       item.setAttribute("data-testid", "webtest-photo");
       item.append(button);
       strip.append(item);
@@ -118,41 +159,40 @@
       button.addEventListener("click", () => show(index));
       show(index);
 
-      upload(photo, file, versions(), 0);
+      submit(photo, file, versions(), 0);
     };
 
     // Over the per-minute limit (429), a photo waits for Retry-After and is sent again, a few
     // times, with the server's message shown meanwhile; any other refusal is final.
-    const upload = (photo, file, picked, tries) => {
+    const submit = async (photo, file, picked, tries) => {
       const data = new FormData();
       data.append("image", file, file.name);
       data.append("filter", form.dataset.filter);
       for (const id of picked) data.append("versions", id);
-      fetch("/api/v1/webtest", { method: "POST", body: data, headers: { "X-CSRF-Token": csrf(), Accept: "application/json" } })
-        .then(async (response) => {
-          const body = await response.json().catch(() => ({ detail: `Request failed (${response.status}).` }));
-          if (response.status === 429 && tries < MAX_RETRIES) {
-            const seconds = Math.max(1, Number(response.headers.get("Retry-After")) || 10);
-            photo.waiting = `${body.detail} Sending it again by itself in ${seconds} s…`;
-            photo.item.dataset.status = "waiting";
-            if (photos[current] === photo) describe();
-            setTimeout(() => upload(photo, file, picked, tries + 1), seconds * 1000);
-            return;
-          }
-          if (!response.ok) throw new Error(body.detail || `Request failed (${response.status}).`);
-          photo.waiting = null;
-          photo.result = body;
-          photo.item.dataset.status = body.job.status;
-          if (photos[current] === photo) show(current);
-          poll(photo);
-        })
-        .catch((error) => {
-          photo.waiting = null;
-          photo.error = error.message;
-          photo.item.dataset.status = "error";
-          photo.item.classList.add("bad");
-          if (photos[current] === photo) describe();
-        });
+      let answer;
+      try {
+        answer = await upload("/api/v1/webtest", data);
+      } catch (error) {
+        refuse(photo, error.message);
+        return;
+      }
+      if (answer.status === 429 && tries < MAX_RETRIES) {
+        const seconds = Math.max(1, Number(answer.header("Retry-After")) || 10);
+        photo.waiting = `${answer.detail} Sending it again by itself in ${seconds} s…`;
+        photo.item.dataset.status = "waiting";
+        if (photos[current] === photo) describe();
+        setTimeout(() => submit(photo, file, picked, tries + 1), seconds * 1000);
+        return;
+      }
+      if (!answer.ok) {
+        refuse(photo, answer.detail);
+        return;
+      }
+      photo.waiting = null;
+      photo.result = answer.body;
+      photo.item.dataset.status = answer.body.job.status;
+      if (photos[current] === photo) show(current);
+      poll(photo);
     };
 
     const take = (files) => {
@@ -161,29 +201,10 @@
         status.className = "error-text";
         return;
       }
-      for (const file of files) send(file);
+      for (const file of files) addPhoto(file);
     };
 
-    zone.addEventListener("dragover", (event) => {
-      event.preventDefault();
-      zone.classList.add("dragging");
-    });
-    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
-    zone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      zone.classList.remove("dragging");
-      take([...event.dataTransfer.files]);
-    });
-    zone.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        input.click();
-      }
-    });
-    input.addEventListener("change", () => {
-      take([...input.files]);
-      input.value = "";
-    });
+    dropZone(zone, input, take);
 
     const boxes = [...form.querySelectorAll("input[name=versions]")];
     const most = Number(form.dataset.maxVersions);
@@ -203,7 +224,7 @@
         result.textContent = "Saving…";
         const response = await fetch(`/api/v1/webtest/${encodeURIComponent(photo.result.id)}/save`, {
           method: "POST",
-          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf(), Accept: "application/json" },
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken(), Accept: "application/json" },
           body: JSON.stringify({ set: saveForm.elements.set.value }),
         });
         const body = await response.json().catch(() => ({}));

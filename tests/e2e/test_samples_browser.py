@@ -51,18 +51,19 @@ def test_qa_uploads_by_drag_and_drop_and_curates_a_set(page, live_server: LiveSe
     first, second = names.all_inner_texts()
     assert {first, second} == {"alice.png", "carol.png"}
 
-    # Reorder, archive, restore.
-    page.get_by_role("button", name=f"Move {first} down").click()
-    page.wait_for_load_state()
+    # Reorder (by typing a position), archive, restore.
+    page.get_by_label(f"Position of {first}").fill("2")
+    page.get_by_role("button", name="Save order").click()
+    page.wait_for_selector("text=Saved the order.")
     assert page.get_by_test_id("member-name").all_inner_texts() == [second, first]
-    page.get_by_text("Edit, add by tag, archive").click()
+    page.get_by_text("Rename, describe, archive").click()
     page.get_by_role("button", name="Archive set").click()
     assert page.get_by_test_id("archived-badge").is_visible()
     page.goto("/sets")
     assert page.get_by_test_id("empty-sets").is_visible()
     page.goto("/sets?archived=true")
     page.get_by_role("link", name="Two faces").click()
-    page.get_by_text("Edit, add by tag, archive").click()
+    page.get_by_text("Rename, describe, archive").click()
     page.get_by_role("button", name="Restore set").click()
     assert page.get_by_test_id("archived-badge").count() == 0
     assert page.get_by_test_id("member-name").all_inner_texts() == [second, first]

@@ -53,7 +53,8 @@ def test_a_photo_over_the_limit_waits_then_goes_and_qa_saves_one(
         "() => document.querySelectorAll('[data-testid=webtest-photo][data-status=done]')"
         ".length === 2"
     )
-    assert "1 of 1 rendered" in status.inner_text()  # the default version: newest of main
+    # The default versions: newest of main, topped up to two (services/versions).
+    assert "2 of 2 rendered" in status.inner_text()
 
     page.get_by_test_id("save-set").fill("From the web")
     page.get_by_role("button", name="Save to a sample set").click()

@@ -355,7 +355,7 @@ def test_bulk_update_and_unknown_ids(client: TestClient, tokens: dict[Role, str]
     done = client.post(
         "/api/v1/samples/bulk", json={"ids": ids[:2], "add_tags": ["group"]}, headers=headers
     )
-    assert done.json() == {"updated": 2}
+    assert done.json() == {"updated": 2, "message": "Tagged 2 sample(s) with group.", "set": None}
     assert client.get("/api/v1/samples?tag=group", headers=headers).json()["total"] == 2
     unknown = client.post("/api/v1/samples/bulk", json={"ids": [ids[0], 999]}, headers=headers)
     assert unknown.status_code == 404

@@ -99,15 +99,17 @@ def test_bulk_tag_and_add_to_new_set_then_reorder_and_archive(
     page = browser.get(set_url).text
     assert "Added 2 sample(s) to the set" in page
     order = re.findall(r'id="member-(\d+)"', page)
-    assert order == [str(i) for i in ids[:2]]  # in the order they were sent
-    browser.post(f"{set_url}/move", data={"csrf_token": csrf, "sample_id": order[0], "offset": 1})
+    assert order == [str(i) for i in ids[:2]]  # in upload order
+    browser.post(
+        f"{set_url}/order", data={"csrf_token": csrf, "sample_id": order[0], "position": 2}
+    )
     moved = re.findall(r'id="member-(\d+)"', browser.get(set_url).text)
     assert moved == order[::-1]
     archived = browser.post(f"{set_url}/archive", data={"csrf_token": csrf, "archived": "true"})
     assert "Archived the set" in archived.text
     assert "Restore set" in archived.text
     refused = browser.post(
-        f"{set_url}/move", data={"csrf_token": csrf, "sample_id": order[0], "offset": 1}
+        f"{set_url}/order", data={"csrf_token": csrf, "sample_id": order[0], "position": 2}
     )
     assert refused.status_code == 409
     assert "Two smiles" in browser.get("/sets?archived=true").text

@@ -1,16 +1,18 @@
 """API: upload, list, read and edit samples; masks; tags with counts."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
-from ganstudio.services.sample_uploads import UploadOutcome, ingest_uploads
+from ganstudio.services.sample_uploads import ingest_uploads
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page
 from ganstudio.web.schemas.samples import (
+    ArchivedFilter,
+    BulkUpdated,
     SampleDetail,
     SamplePublic,
     SamplesBulkUpdate,
@@ -18,29 +20,10 @@ from ganstudio.web.schemas.samples import (
     SetRef,
     TagPublic,
     TagRename,
-    UploadAccepted,
-    UploadRejected,
     UploadResult,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["samples"])
-
-ArchivedFilter = Literal["false", "true", "all"]
-
-
-def upload_result(outcome: UploadOutcome, sample_set: object | None) -> UploadResult:
-    return UploadResult(
-        created=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.created],
-        existing=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.existing],
-        rejected=[UploadRejected(filename=r.filename, reason=r.reason) for r in outcome.rejected],
-        set=SetRef(id=sample_set.id, name=sample_set.name, archived=sample_set.archived)  # type: ignore[attr-defined]
-        if sample_set is not None
-        else None,
-    )
-
-
-def parse_archived(value: str) -> bool | None:
-    return {"false": False, "true": True}.get(value)
 
 
 @router.post("/samples")
@@ -64,7 +47,7 @@ def create_samples(
         actor=user,
     )
     db.commit()
-    return upload_result(outcome, target)
+    return UploadResult.of(outcome, target)
 
 
 @router.get("/samples")
@@ -83,7 +66,7 @@ def read_samples(
         tags=tuple(samples_service.normalize_tags(tag)),
         sample_set=sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None,
         q=q.strip(),
-        archived=parse_archived(archived),
+        archived=samples_service.archived_choice(archived),
     )
     items, total = samples_service.list_samples(db, query=query, page=page, per_page=per_page)
     return Page(
@@ -125,33 +108,29 @@ def put_sample_mask(
     mask: Annotated[UploadFile, File(description="grayscale image of the sample's size")],
 ) -> SampleDetail:
     """Attach or replace the sample's mask (any image; stored as 8-bit grayscale PNG)."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.set_mask(
-        db,
-        blobs,
-        sample=sample,
-        stream=mask.file,
-        max_pixels=settings.max_image_pixels,
-        max_bytes=settings.max_image_bytes,
-        actor=user,
-    )
+    samples_service.attach_mask(db, blobs, settings, sample_id=id, stream=mask.file, actor=user)
     db.commit()
     return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
 
 
 @router.post("/samples/bulk")
-def bulk_update_samples(body: SamplesBulkUpdate, db: SessionDep, user: QAUser) -> dict[str, int]:
-    """Tag, untag, archive or restore many samples at once."""
-    count = samples_service.bulk_update(
+def bulk_update_samples(body: SamplesBulkUpdate, db: SessionDep, user: QAUser) -> BulkUpdated:
+    """Tag, untag, archive or restore many samples at once, and/or add them to a set."""
+    outcome = sets_service.bulk_update_samples(
         db,
         sample_ids=body.ids,
         actor=user,
-        add=body.add_tags,
-        remove=body.remove_tags,
+        add=body.add_tags or None,
+        remove=body.remove_tags or None,
         archived=body.archived,
+        set_ref=str(body.set) if body.set is not None else None,
     )
     db.commit()
-    return {"updated": count}
+    return BulkUpdated(
+        updated=outcome.count,
+        message=outcome.message,
+        set=SetRef.of(outcome.sample_set) if outcome.sample_set else None,
+    )
 
 
 @router.get("/tags")

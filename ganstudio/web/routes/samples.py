@@ -21,10 +21,6 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 GRID_PAGE = 60
 
 
-def back(target: str | None, default: str) -> RedirectResponse:
-    return RedirectResponse(local_url(target, default), status_code=303)
-
-
 @router.get("/samples")
 def read_samples(
     request: Request,
@@ -43,7 +39,7 @@ def read_samples(
         tags=tuple(tags),
         sample_set=chosen_set,
         q=q.strip(),
-        archived={"false": False, "true": True}.get(archived),
+        archived=samples_service.archived_choice(archived),
     )
     items, total = samples_service.list_samples(db, query=query, page=page, per_page=GRID_PAGE)
     filters = [("tag", t) for t in tags] + [
@@ -131,33 +127,24 @@ def bulk_update_samples(
     next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/samples",
 ) -> Response:
     """Apply one action to the selected samples: tag, untag, archive, restore, add to a set."""
-    if not ids:
-        raise InvalidInputError("Select at least one sample first (tick the boxes on the grid).")
-    names = samples_service.normalize_tags(tags)
-    if action in ("tag", "untag") and not names:
-        raise InvalidInputError("Type the tag(s) to add or remove, separated by commas.")
-    if action == "tag":
-        samples_service.bulk_update(db, sample_ids=ids, actor=user, add=names)
-        message = f"Tagged {len(ids)} sample(s) with {', '.join(names)}."
-    elif action == "untag":
-        samples_service.bulk_update(db, sample_ids=ids, actor=user, remove=names)
-        message = f"Removed {', '.join(names)} from {len(ids)} sample(s)."
-    elif action in ("archive", "restore"):
-        samples_service.bulk_update(db, sample_ids=ids, actor=user, archived=action == "archive")
-        message = f"{'Archived' if action == 'archive' else 'Restored'} {len(ids)} sample(s)."
-    elif action == "add_to_set":
-        if not sample_set.strip():
-            raise InvalidInputError("Pick a set, or type a new set's name, to add samples to.")
-        target = sets_service.resolve_set(db, ref=sample_set, actor=user, create_missing=True)
-        added = sets_service.add_samples(db, sample_set=target, sample_ids=ids, actor=user)
-        db.commit()
-        flash(request, f"Added {added} sample(s) to the set '{target.name}'.", "success")
-        return RedirectResponse(f"/sets/{target.id}", status_code=303)
-    else:
-        raise InvalidInputError(f"Unknown action '{action[:20]}'.")
+    if action not in ("tag", "untag", "archive", "restore", "add_to_set"):
+        raise InvalidInputError(
+            f"Unknown action '{action[:20]}'; choose tag, untag, archive, restore or add_to_set."
+        )
+    outcome = sets_service.bulk_update_samples(
+        db,
+        sample_ids=ids,
+        actor=user,
+        add=[tags] if action == "tag" else None,
+        remove=[tags] if action == "untag" else None,
+        archived={"archive": True, "restore": False}.get(action),
+        set_ref=sample_set if action == "add_to_set" else None,
+    )
     db.commit()
-    flash(request, message, "success")
-    return back(next_url, "/samples")
+    flash(request, outcome.message, "success")
+    if outcome.sample_set is not None:  # show the set they joined
+        return RedirectResponse(f"/sets/{outcome.sample_set.id}", status_code=303)
+    return RedirectResponse(local_url(next_url, "/samples"), status_code=303)
 
 
 @router.get("/samples/{id}")
@@ -177,62 +164,41 @@ def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -
     )
 
 
+# One route for the sample page's small forms: each sends just the field it edits.
 @router.post("/samples/{id}/tags")
-def add_sample_tags(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    tags: Annotated[str, Form(max_length=2000)],
-) -> Response:
-    """Add comma-separated tags to one sample."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, add=[tags])
-    db.commit()
-    return back(None, f"/samples/{id}")
-
-
 @router.post("/samples/{id}/tags/remove")
-def remove_sample_tag(
-    request: Request, id: RowId, db: SessionDep, user: QAUser, tag: Annotated[str, Form()]
-) -> Response:
-    """Take one tag off a sample."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, remove=[tag])
-    db.commit()
-    return back(None, f"/samples/{id}")
-
-
 @router.post("/samples/{id}/note")
-def update_sample_note(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    note: Annotated[str, Form(max_length=10_000)] = "",
-) -> Response:
-    """Save the sample's note."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, note=note)
-    db.commit()
-    flash(request, "Note saved.", "success")
-    return back(None, f"/samples/{id}")
-
-
 @router.post("/samples/{id}/archive")
-def archive_sample(
+def edit_sample(
     request: Request,
     id: RowId,
     db: SessionDep,
     user: QAUser,
-    archived: Annotated[str, Form(max_length=10)] = "true",
+    tags: Annotated[str, Form(max_length=2000, description="comma-separated, to add")] = "",
+    tag: Annotated[str, Form(max_length=200, description="one tag to take off")] = "",
+    note: Annotated[str | None, Form(max_length=10_000)] = None,
+    archived: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Archive (hide from the grid) or restore a sample; samples are never deleted."""
+    """Add tags, take one off, save the note, or archive (hide from the grid) or restore.
+
+    Samples are never deleted.
+    """
     sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.update_sample(db, sample=sample, actor=user, archived=archived == "true")
+    samples_service.update_sample(
+        db,
+        sample=sample,
+        actor=user,
+        add=[tags] if tags else (),
+        remove=[tag] if tag else (),
+        note=note,
+        archived=None if archived is None else archived == "true",
+    )
     db.commit()
-    flash(request, "Archived." if sample.archived else "Restored.", "success")
-    return back(None, f"/samples/{id}")
+    if note is not None:
+        flash(request, "Note saved.", "success")
+    if archived is not None:
+        flash(request, "Archived." if sample.archived else "Restored.", "success")
+    return RedirectResponse(f"/samples/{id}", status_code=303)
 
 
 @router.post("/samples/{id}/mask")
@@ -246,19 +212,10 @@ def upload_sample_mask(
     mask: Annotated[UploadFile, File()],
 ) -> Response:
     """Attach or replace the sample's grayscale mask."""
-    sample = samples_service.get_sample(db, sample_id=id)
-    samples_service.set_mask(
-        db,
-        blobs,
-        sample=sample,
-        stream=mask.file,
-        max_pixels=settings.max_image_pixels,
-        max_bytes=settings.max_image_bytes,
-        actor=user,
-    )
+    samples_service.attach_mask(db, blobs, settings, sample_id=id, stream=mask.file, actor=user)
     db.commit()
     flash(request, "Mask saved.", "success")
-    return back(None, f"/samples/{id}")
+    return RedirectResponse(f"/samples/{id}", status_code=303)
 
 
 @router.get("/tags")

@@ -10,16 +10,12 @@ from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
 from ganstudio.web.pagination import pager
-from ganstudio.web.params import PageNumber, RowId
+from ganstudio.web.params import Int64, PageNumber, RowId
 from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SET_PAGE = 200
 SETS_PAGE = 100
-
-
-def to_set(set_id: int, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/sets/{set_id}{anchor}", status_code=303)
 
 
 @router.get("/sets")
@@ -63,7 +59,7 @@ def create_set(
     sample_set = sets_service.create_set(db, name=name, description=description, actor=user)
     db.commit()
     flash(request, f"Created the set '{sample_set.name}'. Add samples from the grid or by tag.")
-    return to_set(sample_set.id)
+    return RedirectResponse(f"/sets/{sample_set.id}", status_code=303)
 
 
 @router.get("/sets/{id}")
@@ -95,40 +91,35 @@ def read_set(
     )
 
 
+# The set page's edit form and its archive button: each sends just the fields it edits.
 @router.post("/sets/{id}")
+@router.post("/sets/{id}/archive")
 def update_set(
     request: Request,
     id: RowId,
     db: SessionDep,
     user: QAUser,
-    name: Annotated[str, Form(max_length=200)],
-    description: Annotated[str, Form(max_length=5000)] = "",
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    description: Annotated[str | None, Form(max_length=5000)] = None,
+    archived: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
-    """Rename and describe a set."""
+    """Rename and describe a set, or archive or restore it (sets are never deleted)."""
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.update_set(
-        db, sample_set=sample_set, actor=user, name=name, description=description
+        db,
+        sample_set=sample_set,
+        actor=user,
+        name=name,
+        description=description,
+        archived=None if archived is None else archived == "true",
     )
     db.commit()
-    flash(request, "Saved.", "success")
-    return to_set(id)
-
-
-@router.post("/sets/{id}/archive")
-def archive_set(
-    request: Request,
-    id: RowId,
-    db: SessionDep,
-    user: QAUser,
-    archived: Annotated[str, Form(max_length=10)] = "true",
-) -> Response:
-    """Archive or restore a set (sets are never deleted)."""
-    sample_set = sets_service.get_set(db, set_id=id)
-    sets_service.update_set(db, sample_set=sample_set, actor=user, archived=archived == "true")
-    db.commit()
-    word = "Archived" if sample_set.archived else "Restored"
-    flash(request, f"{word} the set '{sample_set.name}'.", "success")
-    return to_set(id)
+    if archived is None:
+        flash(request, "Saved.", "success")
+    else:
+        word = "Archived" if sample_set.archived else "Restored"
+        flash(request, f"{word} the set '{sample_set.name}'.", "success")
+    return RedirectResponse(f"/sets/{id}", status_code=303)
 
 
 @router.post("/sets/{id}/add")
@@ -147,25 +138,33 @@ def add_to_set(
     added = sets_service.add_samples(db, sample_set=sample_set, sample_ids=ids, tag=tag, actor=user)
     db.commit()
     flash(request, f"Added {added} sample(s).", "success")
-    return to_set(id)
+    return RedirectResponse(f"/sets/{id}", status_code=303)
 
 
-@router.post("/sets/{id}/move")
-def move_in_set(
+@router.post("/sets/{id}/order")
+def reorder_set(
     request: Request,
     id: RowId,
     db: SessionDep,
     user: QAUser,
-    sample_id: Annotated[RowId, Form()],
-    offset: Annotated[int, Form(ge=-100_000, le=100_000)],
+    sample_id: Annotated[list[RowId], Form()] = [],  # noqa: B006
+    position: Annotated[list[Int64], Form()] = [],  # noqa: B006
 ) -> Response:
-    """Move one sample up (negative) or down (positive) in the set's order."""
+    """Move samples to the typed positions (the page's drag and drop sends them all)."""
+    if not sample_id or len(sample_id) != len(position):
+        raise InvalidInputError(
+            "Send each sample's new position (a number, 1 is first); reload the set's page."
+        )
     sample_set = sets_service.get_set(db, set_id=id)
-    sets_service.move_sample(
-        db, sample_set=sample_set, sample_id=sample_id, offset=offset, actor=user
+    sets_service.reorder(
+        db,
+        sample_set=sample_set,
+        positions=dict(zip(sample_id, position, strict=True)),
+        actor=user,
     )
     db.commit()
-    return to_set(id, f"#member-{sample_id}")
+    flash(request, "Saved the order.", "success")
+    return RedirectResponse(f"/sets/{id}", status_code=303)
 
 
 @router.post("/sets/{id}/remove")
@@ -182,4 +181,4 @@ def remove_from_set(
     sets_service.remove_samples(db, sample_set=sample_set, sample_ids=[sample_id], actor=user)
     db.commit()
     flash(request, f"Removed sample {sample_id} from the set.", "success")
-    return to_set(id)
+    return RedirectResponse(f"/sets/{id}", status_code=303)

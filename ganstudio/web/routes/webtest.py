@@ -10,6 +10,7 @@ from ganstudio.roles import Role
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
+from ganstudio.services import webtests as webtests_service
 from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -24,9 +25,14 @@ def read_webtest(
     user: ViewerUser,
     filter: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """Show the drop zone and the version picker (default: production + newest per branch)."""
+    """Show the drop zone and the version picker (default: production + newest per branch).
+
+    Without `filter`, it opens on the filter of your latest web test, else the busiest one.
+    """
     filters = [s.filter for s in filters_service.list_filters(db)]
-    chosen = next((f for f in filters if f.slug == filter), filters[0] if filters else None)
+    chosen = next(
+        (f for f in filters if f.slug == filter), None
+    ) or webtests_service.filter_to_open(db, reader=user, filters=filters)
     versions: list[Version] = []
     checked: set[int] = set()
     if chosen is not None:

@@ -1,18 +1,26 @@
 """JSON shapes of the sample library API: samples, tags, upload results."""
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ganstudio.db.tables import Sample
+from ganstudio.db.tables import Sample, SampleSet
+from ganstudio.services.sample_uploads import UploadOutcome
 from ganstudio.web.params import RowId
 from ganstudio.web.urls import blob_url
+
+ArchivedFilter = Literal["false", "true", "all"]
 
 
 class SetRef(BaseModel):
     id: int
     name: str
     archived: bool
+
+    @classmethod
+    def of(cls, sample_set: SampleSet) -> "SetRef":
+        return cls(id=sample_set.id, name=sample_set.name, archived=sample_set.archived)
 
 
 class SamplePublic(BaseModel):
@@ -59,10 +67,7 @@ class SampleDetail(SamplePublic):
     @classmethod
     def of(cls, sample: Sample) -> "SampleDetail":
         sets = sorted(
-            (
-                SetRef(id=m.sample_set.id, name=m.sample_set.name, archived=m.sample_set.archived)
-                for m in sample.memberships
-            ),
+            (SetRef.of(m.sample_set) for m in sample.memberships),
             key=lambda ref: ref.name.lower(),
         )
         return cls(**SamplePublic.of(sample).model_dump(), sets=sets)
@@ -81,6 +86,15 @@ class SamplesBulkUpdate(BaseModel):
     add_tags: list[str] = Field(default_factory=list, max_length=100)
     remove_tags: list[str] = Field(default_factory=list, max_length=100)
     archived: bool | None = None
+    set: str | RowId | None = Field(
+        None, description="also add the samples to this set (id or name; made if new)"
+    )
+
+
+class BulkUpdated(BaseModel):
+    updated: int = Field(description="how many samples were selected")
+    message: str = Field(description="what was done")
+    set: SetRef | None = Field(None, description="the set the samples were added to")
 
 
 class UploadAccepted(BaseModel):
@@ -98,6 +112,17 @@ class UploadResult(BaseModel):
     existing: list[UploadAccepted] = Field(description="same bytes already stored; tags added")
     rejected: list[UploadRejected]
     set: SetRef | None = None
+
+    @classmethod
+    def of(cls, outcome: UploadOutcome, sample_set: SampleSet | None) -> "UploadResult":
+        return cls(
+            created=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.created],
+            existing=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.existing],
+            rejected=[
+                UploadRejected(filename=r.filename, reason=r.reason) for r in outcome.rejected
+            ],
+            set=SetRef.of(sample_set) if sample_set is not None else None,
+        )
 
 
 class TagPublic(BaseModel):

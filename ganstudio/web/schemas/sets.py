@@ -57,3 +57,20 @@ class SetPublic(BaseModel):
 
 class SetDetail(SetPublic):
     sample_ids: list[int] = Field(description="in the set's order")
+
+    @classmethod
+    def of(cls, summary: SetSummary) -> "SetDetail":
+        return cls(**SetPublic.of(summary).model_dump(), sample_ids=summary.sample_ids)
+
+
+class SetMove(BaseModel):
+    sample_id: RowId
+    position: int = Field(ge=1, le=10_000_000, description="1 is first")
+
+
+class SetReorder(BaseModel):
+    moves: list[SetMove] = Field(
+        min_length=1,
+        max_length=100_000,
+        description="where samples go; the others keep their order around them",
+    )
