@@ -15,12 +15,16 @@ from ganstudio.db.tables import (
     JobItem,
     Render,
     Sample,
+    User,
     Version,
 )
+from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import reviews as reviews_service
 from ganstudio.services.comparisons import Cell, comparison_versions
 from ganstudio.services.errors import NotFoundError
 from ganstudio.vocabulary import RenderState
 
+ROWS_PER_PAGE = 50  # of the grid; the viewer links back to the page that holds its row
 MAX_NAME_CHARS = 80
 _UNSAFE_NAME = re.compile(r"[^\w.+-]+")
 _UNDERSCORES = re.compile(r"_{2,}")  # "__" is kept for joining sample and version
@@ -52,6 +56,11 @@ class RowView:
     total: int
     previous_id: int | None
     next_id: int | None
+
+    @property
+    def grid_page(self) -> int:
+        """Return the grid page that holds this row."""
+        return self.position // ROWS_PER_PAGE + 1
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,46 @@ def median_render_ms(session: Session, *, comparison: Comparison) -> dict[int, f
     ):
         durations.setdefault(version_id, []).append(duration)
     return {version_id: statistics.median(values) for version_id, values in durations.items()}
+
+
+def grid_context(
+    session: Session, *, comparison: Comparison, page: int, reader: User | None
+) -> dict[str, object]:
+    """Return the grid body's context, but its pager: rows, column stats, progress, review."""
+    grid = comparisons_service.read_grid(
+        session, comparison=comparison, page=page, per_page=ROWS_PER_PAGE
+    )
+    return {
+        "comparison": comparison,
+        "grid": grid,
+        "labels": {v.id: v.label for v in grid.versions},
+        "medians": median_render_ms(session, comparison=comparison),
+        "progress": comparisons_service.comparison_progress(session, comparison=comparison),
+        "page": page,
+        **reviews_service.review_context(session, comparison=comparison, reader=reader),
+    }
+
+
+def live_context(
+    session: Session, *, comparison: Comparison, render_ids: list[int], reader: User | None
+) -> dict[str, object]:
+    """Return what a poll of the grid brings: the progress, and the cells that moved on."""
+    cells = cells_of_renders(session, comparison=comparison, render_ids=render_ids)
+    moved = [c for c in cells if c.render.state != RenderState.QUEUED]
+    context: dict[str, object] = {
+        "comparison": comparison,
+        "progress": comparisons_service.comparison_progress(session, comparison=comparison),
+        "cells": moved,
+        "page": 1,
+        "medians": {},
+    }
+    if moved:  # only cells that moved are re-rendered; a poll where none did needs no more
+        context |= {
+            "labels": {v.id: v.label for v in comparison_versions(session, comparison=comparison)},
+            "medians": median_render_ms(session, comparison=comparison),
+            **reviews_service.review_context(session, comparison=comparison, reader=reader),
+        }
+    return context
 
 
 def cells_of_renders(

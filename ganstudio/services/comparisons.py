@@ -181,6 +181,16 @@ def comparison_versions(session: Session, *, comparison: Comparison) -> list[Ver
     )
 
 
+def comparison_progress(
+    session: Session, *, comparison: Comparison
+) -> renders_service.JobProgress | None:
+    """Return the progress of the job that fills a comparison (None for one made without)."""
+    if comparison.job_id is None:
+        return None
+    job = renders_service.get_job(session, job_id=comparison.job_id)
+    return renders_service.job_progress(session, job=job)
+
+
 def count_rows(session: Session, *, comparison: Comparison) -> int:
     return (
         session.scalar(

@@ -10,15 +10,18 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Comment, Comparison
+from ganstudio.paths import resource_dir
 from ganstudio.services import arena as arena_service
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.storage.blobs import BlobStore, sniff_media_type
 
+_NOT_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 CHUNK = 3 * 64 * 1024  # a multiple of 3: base64 of each chunk joins with the next
 
 
@@ -54,6 +57,19 @@ def build_report(session: Session, *, comparison: Comparison, max_rows: int) -> 
         leaderboard=arena_service.filter_leaderboard(session, filter_=comparison.filter),
         images=frozenset(wanted),
     )
+
+
+@cache
+def report_css() -> str:
+    """Return the report's style sheet, which the file carries inline (it opens offline)."""
+    return (resource_dir("static") / "css" / "report.css").read_text()
+
+
+def report_filename(comparison: Comparison) -> str:
+    """Return the download's file name: the title in ASCII letters, digits, '.', '_', '-'."""
+    # ASCII only: the name rides in a Content-Disposition header.
+    name = _NOT_ASCII_NAME.sub("-", comparison.title).strip("-")[:80] or comparison.slug
+    return f"{name}-report.html"
 
 
 def stream_report(html: str, *, data: ReportData, blobs: BlobStore) -> Iterator[bytes]:

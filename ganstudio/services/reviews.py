@@ -12,6 +12,7 @@ from ganstudio.db.tables import (
     ComparisonSample,
     ComparisonVersion,
     Pick,
+    Sample,
     User,
 )
 from ganstudio.roles import Role
@@ -180,6 +181,12 @@ class PickSummary:
     mine: dict[int, set[int]]  # sample id → the version ids this reviewer picked
     by_row: dict[int, dict[int, int]]  # sample id → version id → reviewers who picked it
 
+    @property
+    def leading(self) -> frozenset[int]:
+        """Return the version(s) preferred in the most rows; none before the first pick."""
+        most = max(self.preferred.values(), default=0)
+        return frozenset(v for v, n in self.preferred.items() if most and n == most)
+
 
 def summarize_picks(
     session: Session, *, comparison: Comparison, reviewer: User | None
@@ -202,3 +209,40 @@ def summarize_picks(
     return PickSummary(
         dict(preferred), len(by_row), dict(mine), {k: dict(v) for k, v in by_row.items()}
     )
+
+
+def toggle_pick(
+    session: Session, *, comparison: Comparison, sample_id: int, version_id: int, reviewer: User
+) -> PickSummary:
+    """Add `version_id` to the reviewer's best picks on a row, or take it out; return the picks."""
+    summary = summarize_picks(session, comparison=comparison, reviewer=reviewer)
+    mine = set(summary.mine.get(sample_id, set())) ^ {version_id}
+    set_picks(
+        session,
+        comparison=comparison,
+        sample_id=sample_id,
+        version_ids=sorted(mine),
+        reviewer=reviewer,
+    )
+    return summarize_picks(session, comparison=comparison, reviewer=reviewer)
+
+
+def review_context(
+    session: Session, *, comparison: Comparison, reader: User | None
+) -> dict[str, object]:
+    """What a grid page shows of the review: picks, comments in place, and the rows they name."""
+    comments = list_comments(session, comparison=comparison)
+    by_place: dict[tuple[int | None, int | None], list[Comment]] = defaultdict(list)
+    for comment in comments:
+        by_place[(comment.sample_id, comment.version_id)].append(comment)
+    # Comments are listed for every row, not only this page's: name each row by its sample.
+    named = {c.sample_id for c in comments if c.sample_id is not None}
+    sample_names: dict[int, str] = dict(
+        session.execute(select(Sample.id, Sample.filename).where(Sample.id.in_(named))).all()
+    )
+    return {
+        "picks": summarize_picks(session, comparison=comparison, reviewer=reader),
+        "comments": comments,
+        "comments_at": by_place,
+        "sample_names": sample_names,
+    }

@@ -57,6 +57,11 @@ def format_count(value: int | None) -> str:
     return f"{value / 1_000_000:.1f} M"
 
 
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """Return the count with its noun: "1 version", "2 versions" (`plural` when not +s)."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def flash(request: Request, message: str, level: str = "info") -> None:
     """Show `message` on the next page this browser renders."""
     request.session.setdefault("flash", [])
@@ -73,7 +78,7 @@ class Pages:
         )
         self.templates.env.globals["csrf_field"] = self._csrf_field
         self.templates.env.filters.update(
-            markdown=render_markdown, filesize=format_bytes, count=format_count
+            markdown=render_markdown, filesize=format_bytes, count=format_count, plural=plural
         )
 
     @staticmethod

@@ -4,6 +4,15 @@
   if (!grid) return;
   const dialog = document.getElementById("comment-dialog");
 
+  // A posted comment brings the page back at it (#comment-N): say so there, not at the top.
+  const landed = window.location.hash.startsWith("#comment-") && document.getElementById(window.location.hash.slice(1));
+  const notice = document.querySelector("main > .flash-success");
+  if (landed && notice) {
+    notice.dataset.testid = "comment-notice";
+    landed.append(notice);
+    landed.scrollIntoView({ block: "center" });
+  }
+
   const label = (versionId) => {
     const head = grid.querySelector(`th[data-col="${versionId}"] .col-label`);
     return head ? head.textContent.trim() : `version ${versionId}`;
@@ -19,7 +28,7 @@
       const row = grid.querySelector(`tr[data-sample="${sampleId}"] [data-testid=row-name]`);
       const where = row ? row.textContent.trim() : `sample ${sampleId}`;
       dialog.querySelector("[data-comment-place]").textContent =
-        versionId ? `On ${label(versionId)} × ${where}` : `On the row ${where}`;
+        versionId ? `On ${where} × ${label(versionId)}` : `On the row ${where}`;
       dialog.showModal();
       form.elements.body.focus();
       return;
@@ -52,9 +61,11 @@
       star.setAttribute("aria-pressed", String(mine));
       star.textContent = count ? `★ ${count}` : "★";
     });
+    // As the page renders them: nothing before the first pick, the leading version(s) marked.
     grid.querySelectorAll("[data-preferred-for]").forEach((span) => {
       const n = picks.preferred[span.dataset.preferredFor] || 0;
-      span.textContent = `★ preferred in ${n} of ${picks.rows_with_picks}`;
+      span.textContent = picks.rows_with_picks ? `★ preferred in ${n} of ${picks.rows_with_picks}` : "";
+      span.classList.toggle("leading", picks.leading.includes(Number(span.dataset.preferredFor)));
     });
   });
 })();

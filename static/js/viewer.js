@@ -21,6 +21,7 @@
     [0.75, [249, 142, 9]],
     [1, [252, 255, 164]],
   ];
+  const SCALE_TICKS = [0, 64, 128, 192, 255]; // levels labelled under the colour bar
   const RAMP = (() => {
     const table = new Uint8ClampedArray(256 * 3);
     for (let i = 0; i < 256; i++) {
@@ -117,8 +118,11 @@
       const pick = (value, fallback) => (keys.includes(value) ? value : fallback);
       this.pair.left = pick(this.pair.left, keys[0]);
       this.pair.right = pick(this.pair.right, ready.find((k) => k !== keys[0]) || keys[1] || keys[0]);
-      this.pair.a = pick(this.pair.a, keys[1] || keys[0]);
-      this.pair.b = pick(this.pair.b, keys[0]);
+      // The difference compares versions by default (the first two shown), as planners do;
+      // with a single version, that version and the input.
+      const versions = keys.slice(1);
+      this.pair.a = pick(this.pair.a, versions[0] || keys[0]);
+      this.pair.b = pick(this.pair.b, versions[1] || keys[0]);
       if (JSON.stringify(columns.map((c) => [c.key, c.url, c.state])) !== before) this.render();
     }
 
@@ -301,9 +305,9 @@
       const stage = el("div", { className: "viewer-stage", "data-testid": "viewer-stage" });
       const canvas = el("canvas", { className: "diff-canvas", "data-testid": "diff-canvas" });
       stage.append(canvas);
-      pane.append(stage, el("span", { className: "diff-legend", "aria-hidden": "true" }));
+      pane.append(stage);
       this.panes.push({ pane, stages: [stage] });
-      this.stageArea.append(pane);
+      this.stageArea.append(pane, this.diffScale());
       if (!a || !b || !a.url || !b.url) {
         this.note.textContent = "Pick two columns that have finished rendering.";
         return;
@@ -330,6 +334,23 @@
         .catch((error) => {
           if (token === this.diffToken) this.note.textContent = `The difference could not be computed: ${error.message}.`;
         });
+    }
+
+    // The colour bar with its scale: the mean absolute difference of R, G and B (0–255) that each
+    // colour stands for; with a gain, the bar's top is reached at 255 / gain.
+    diffScale() {
+      const ticks = SCALE_TICKS.map((level, i) => {
+        const value = Math.round(level / this.gain);
+        const last = i === SCALE_TICKS.length - 1 && this.gain > 1;
+        return el("span", { text: last ? `≥${value}` : String(value) });
+      });
+      return el(
+        "div",
+        { className: "diff-scale", "data-testid": "diff-scale" },
+        el("span", { className: "diff-scale-title", text: "|difference| per pixel, of 255" }),
+        el("div", { className: "diff-scale-bar", "aria-hidden": "true" }),
+        el("div", { className: "diff-scale-ticks", "data-testid": "diff-scale-ticks" }, ...ticks),
+      );
     }
 
     // ---- zoom and pan, one state for every pane ------------------------------------------------

@@ -57,10 +57,10 @@ def test_reviewer_comments_picks_and_downloads_the_report(
     first_cell = page.get_by_test_id("cell").first
     first_cell.get_by_test_id("cell-comments").click()
     dialog = page.get_by_test_id("comment-dialog")
-    assert dialog.get_by_text("On v1 × s0.png").is_visible()
+    assert dialog.get_by_text("On s0.png × v1").is_visible()
     dialog.get_by_label("Comment on this cell").fill("The **eyes** lose their highlight")
     dialog.get_by_role("button", name="Comment").click()
-    page.wait_for_url(f"**/c/{slug}?page=1#row-*")
+    page.wait_for_url(f"**/c/{slug}?page=1#comment-*")  # lands at the new comment
     comments_button = page.get_by_test_id("cell").first.get_by_test_id("cell-comments")
     assert comments_button.inner_text() == "1 comment"
     assert "The eyes lose their highlight" in page.get_by_test_id("comments").inner_text()
@@ -84,4 +84,4 @@ def test_reviewer_comments_picks_and_downloads_the_report(
     assert "eyes" in offline.locator("strong", has_text="eyes").first.inner_text()
     widths = offline.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
     assert len(widths) == 6 and all(w > 0 for w in widths)  # 2 inputs + 4 renders, embedded
-    assert "preferred in 1 of 1 rows" in offline.content()
+    assert "preferred in 1 of 1 row<" in offline.content()

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ganstudio.roles import Role
-from ganstudio.web.routes import compare as compare_routes
+from ganstudio.services import comparison_views as views_service
 from tests.factories import bearer
 from tests.web.compare_helpers import make_bench
 
@@ -117,7 +117,7 @@ def test_live_poll_ignores_renders_of_other_comparisons(
 
 
 def test_grid_is_paginated(app: FastAPI, signed_in, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(compare_routes, "ROWS_PER_PAGE", 2)
+    monkeypatch.setattr(views_service, "ROWS_PER_PAGE", 2)
     bench = make_bench(app, tmp_path)
     browser, csrf = signed_in(Role.VIEWER)
     slug = create(browser, csrf, bench, ["v1", "v2"], set=str(bench.set_id))

@@ -265,4 +265,4 @@ def test_report_is_one_self_contained_file_with_picks_comments_and_leaderboard(
     assert 'src="/' not in html and "http://" not in html and "https://" not in html
     assert "<strong>Ship</strong>" in html and "<script>alert" not in html
     assert "teeth blur" in html and "★ picked by 1" in html
-    assert "preferred in 1 of 1 rows" in html
+    assert "preferred in 1 of 1 row</li>" in html

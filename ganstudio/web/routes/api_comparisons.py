@@ -3,59 +3,28 @@
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from ganstudio.db.tables import Render
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
-from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.downloads import zip_response
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas.comparisons import (
-    CellPublic,
-    ColumnPublic,
     ComparisonCreate,
     ComparisonCreated,
     ComparisonPublic,
     JobPublic,
-    RowPublic,
+    comparison_created,
+    comparison_public,
+    job_public,
 )
-from ganstudio.web.urls import blob_url
+
+# `job_public` is imported from here by the web test API too; it is built in schemas.
+__all__ = ["job_public", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["comparisons and jobs"])
-
-
-def job_public(progress: renders_service.JobProgress) -> JobPublic:
-    job = progress.job
-    return JobPublic(
-        id=job.id,
-        kind=job.kind,
-        title=job.title,
-        status=progress.status,
-        total=progress.total,
-        done=progress.done,
-        failed=progress.failed,
-        running=progress.running,
-        queued=progress.queued,
-        percent=progress.percent,
-        errors=progress.errors,
-        created_at=job.created_at,
-    )
-
-
-def cell_public(version_id: int, sample_id: int, render: Render) -> CellPublic:
-    done = render.state == RenderState.DONE
-    return CellPublic(
-        version_id=version_id,
-        sample_id=sample_id,
-        state=render.state,
-        error=render.error or None,
-        render_url=blob_url(render.output_sha256) if done else None,
-        thumb_url=blob_url(render.thumb_sha256) if done else None,
-        duration_ms=render.duration_ms,
-    )
 
 
 @router.post("/comparisons", status_code=status.HTTP_201_CREATED)
@@ -84,13 +53,7 @@ def create_comparison(
     )
     db.commit()
     worker.wake.set()
-    return ComparisonCreated(
-        id=comparison.id,
-        slug=comparison.slug,
-        url=f"/c/{comparison.slug}",
-        title=comparison.title,
-        job=job_public(renders_service.job_progress(db, job=job)),
-    )
+    return comparison_created(comparison, renders_service.job_progress(db, job=job))
 
 
 @router.get("/comparisons/{ref}")
@@ -102,35 +65,8 @@ def read_comparison(
     grid = comparisons_service.read_grid(
         db, comparison=comparison, per_page=settings.max_comparison_samples
     )
-    job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
-    return ComparisonPublic(
-        id=comparison.id,
-        slug=comparison.slug,
-        url=f"/c/{comparison.slug}",
-        title=comparison.title,
-        filter=comparison.filter.slug,
-        created_at=comparison.created_at,
-        created_by=comparison.created_by.name if comparison.created_by else None,
-        versions=[
-            ColumnPublic(id=v.id, label=v.label, branch=v.branch, status=v.status)
-            for v in grid.versions
-        ],
-        samples=[
-            RowPublic(
-                id=s.id,
-                filename=s.filename,
-                input_url=blob_url(s.sha256),
-                thumb_url=blob_url(s.thumb_sha256),
-            )
-            for s, _ in grid.rows
-        ],
-        cells=[
-            cell_public(c.version_id, c.sample_id, c.render)
-            for _, cells in grid.rows
-            for c in cells
-        ],
-        job=job_public(renders_service.job_progress(db, job=job)) if job else None,
-    )
+    progress = comparisons_service.comparison_progress(db, comparison=comparison)
+    return comparison_public(comparison, grid, progress)
 
 
 @router.get(
@@ -156,6 +92,6 @@ def read_job(job_id: RowId, db: SessionDep, user: ViewerUser) -> JobPublic:
 def cancel_job(job_id: RowId, db: SessionDep, user: ViewerUser) -> JobPublic:
     """Stop a job; renders another live job waits for still run."""
     job = renders_service.get_job(db, job_id=job_id, reader=user)
-    renders_service.cancel_job(db, job=job, actor=user)
+    renders_service.cancel_job(db, job=job, actor=user)  # it decides who may
     db.commit()
     return job_public(renders_service.job_progress(db, job=job))

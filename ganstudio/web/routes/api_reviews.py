@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Response, status
 
-from ganstudio.db.tables import Comment
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.web.deps import SessionDep, ViewerUser
@@ -14,22 +13,11 @@ from ganstudio.web.schemas.reviews import (
     PickPublic,
     PickSet,
     PreferredPublic,
+    comment_public,
+    preferred_public,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
-
-
-def comment_public(comment: Comment) -> CommentPublic:
-    return CommentPublic(
-        id=comment.id,
-        comparison_id=comment.comparison_id,
-        sample_id=comment.sample_id,
-        version_id=comment.version_id,
-        body=comment.body,
-        author=comment.author.name if comment.author else None,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
-    )
 
 
 @router.post("/comparisons/{ref}/comments", status_code=status.HTTP_201_CREATED)
@@ -97,12 +85,5 @@ def read_picks(ref: str, db: SessionDep, user: ViewerUser) -> list[PreferredPubl
     """Per column: preferred in X of N rows."""
     comparison = comparisons_service.get_comparison(db, ref=ref)
     summary = reviews_service.summarize_picks(db, comparison=comparison, reviewer=user)
-    return [
-        PreferredPublic(
-            version_id=v.id,
-            label=v.label,
-            preferred=summary.preferred.get(v.id, 0),
-            of=summary.rows_with_picks,
-        )
-        for v in comparisons_service.comparison_versions(db, comparison=comparison)
-    ]
+    versions = comparisons_service.comparison_versions(db, comparison=comparison)
+    return preferred_public(versions, summary)

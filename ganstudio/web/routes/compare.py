@@ -4,31 +4,26 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
+from fastapi.responses import RedirectResponse, Response
 
 from ganstudio.db.base import parse_id
-from ganstudio.db.tables import Comparison, Render, User, Version
+from ganstudio.db.tables import Version
 from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
-from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
-from ganstudio.vocabulary import RenderState
-from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
-from ganstudio.web.downloads import zip_response
+from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.pagination import page_count
 from ganstudio.web.params import PageNumber, RowId
-from ganstudio.web.routes.reviews import review_context
+from ganstudio.web.routes.api_comparisons import download_comparison
+from ganstudio.web.schemas.comparisons import ViewerRow, viewer_row_public
 from ganstudio.web.security import csrf_token
 from ganstudio.web.templating import flash
-from ganstudio.web.urls import blob_url
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-ROWS_PER_PAGE = 50
 LIST_PER_PAGE = 20
 MAX_PICKER_VERSIONS = 200  # newest first
 LAST_SET_KEY = "compare_last_set"
@@ -121,25 +116,6 @@ def create_comparison(
     return RedirectResponse(f"/c/{comparison.slug}", status_code=303)
 
 
-def _grid_context(
-    db: Session, comparison: Comparison, page: int, user: User | None
-) -> dict[str, object]:
-    grid = comparisons_service.read_grid(
-        db, comparison=comparison, page=page, per_page=ROWS_PER_PAGE
-    )
-    job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
-    return {
-        "comparison": comparison,
-        "grid": grid,
-        "labels": {v.id: v.label for v in grid.versions},
-        "medians": views_service.median_render_ms(db, comparison=comparison),
-        "progress": renders_service.job_progress(db, job=job) if job else None,
-        "page": page,
-        "pages": page_count(grid.total_rows, ROWS_PER_PAGE),
-        **review_context(db, comparison, user),
-    }
-
-
 @router.get("/c/{slug}")
 def read_comparison(
     request: Request,
@@ -151,7 +127,7 @@ def read_comparison(
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     total = comparisons_service.count_rows(db, comparison=comparison)
-    pages = page_count(total, ROWS_PER_PAGE)
+    pages = page_count(total, views_service.ROWS_PER_PAGE)
     if page > pages:
         return RedirectResponse(f"/c/{comparison.slug}?page={pages}", status_code=303)
     pages_env = request.app.state.pages
@@ -167,7 +143,10 @@ def read_comparison(
     body = request.app.state.fragments.get_or_render(
         key,
         lambda: pages_env.templates.get_template("compare/_grid_body.html").render(
-            request=request, user=_user, **_grid_context(db, comparison, page, _user)
+            request=request,
+            user=_user,
+            pages=pages,
+            **views_service.grid_context(db, comparison=comparison, page=page, reader=_user),
         ),
     )
     return pages_env.render(request, "compare/grid.html", {"comparison": comparison, "body": body})
@@ -185,70 +164,11 @@ def read_comparison_live(
     comparison = comparisons_service.get_comparison(db, ref=slug)
     parsed = (parse_id(part.strip()) for part in waiting.split(","))
     render_ids = [render_id for render_id in parsed if render_id is not None][:2000]
-    cells = views_service.cells_of_renders(db, comparison=comparison, render_ids=render_ids)
-    moved = [c for c in cells if c.render.state != RenderState.QUEUED]
-    job = renders_service.get_job(db, job_id=comparison.job_id) if comparison.job_id else None
     return request.app.state.pages.render(
         request,
         "compare/_live.html",
-        {
-            "comparison": comparison,
-            "progress": renders_service.job_progress(db, job=job) if job else None,
-            "cells": moved,
-            "labels": {
-                v.id: v.label
-                for v in comparisons_service.comparison_versions(db, comparison=comparison)
-            },
-            "medians": views_service.median_render_ms(db, comparison=comparison) if moved else {},
-            "page": 1,
-            # Only cells that moved are re-rendered; a poll where none did needs no review data.
-            **(review_context(db, comparison, _user) if moved else {}),
-        },
+        views_service.live_context(db, comparison=comparison, render_ids=render_ids, reader=_user),
     )
-
-
-def _row_payload(
-    comparison: Comparison, row: views_service.RowView, versions: list[Version]
-) -> dict[str, object]:
-    """Return one row as the viewer's columns (input first), as JSON-ready data."""
-    sample = row.sample
-    columns = [
-        {
-            "key": "input",
-            "label": "Input",
-            "sub": f"{sample.width}×{sample.height}",
-            "url": blob_url(sample.sha256),
-            "width": sample.width,
-            "height": sample.height,
-            "state": "done",
-            "error": None,
-        }
-    ]
-    for version, cell in zip(versions, row.cells, strict=True):
-        render: Render = cell.render
-        done = render.state == RenderState.DONE
-        columns.append(
-            {
-                "key": str(version.id),
-                "label": version.label,
-                "sub": f"{version.branch} · {version.status.value}"
-                + (f" · {render.duration_ms:.0f} ms" if done and render.duration_ms else ""),
-                "url": blob_url(render.output_sha256) if done else None,
-                "state": render.state.value,
-                "error": render.error or None,
-            }
-        )
-    base = f"/c/{comparison.slug}/view?sample="
-    return {
-        "sample": {"id": sample.id, "filename": sample.filename},
-        "position": row.position + 1,
-        "total": row.total,
-        "previous": base + str(row.previous_id) if row.previous_id else None,
-        "next": base + str(row.next_id) if row.next_id else None,
-        "grid": f"/c/{comparison.slug}?page={row.position // ROWS_PER_PAGE + 1}",
-        "columns": columns,
-        "finished": all(c["state"] in ("done", "failed") for c in columns),
-    }
 
 
 @router.get("/c/{slug}/view")
@@ -263,23 +183,20 @@ def read_viewer(
     comparison = comparisons_service.get_comparison(db, ref=slug)
     row = views_service.read_row(db, comparison=comparison, sample_id=sample)
     versions = comparisons_service.comparison_versions(db, comparison=comparison)
+    payload = viewer_row_public(comparison, row, versions).model_dump(mode="json")
     return request.app.state.pages.render(
-        request,
-        "compare/view.html",
-        {"comparison": comparison, "row": row, "payload": _row_payload(comparison, row, versions)},
+        request, "compare/view.html", {"comparison": comparison, "row": row, "payload": payload}
     )
 
 
 @router.get("/c/{slug}/row")
-def read_viewer_row(slug: str, db: SessionDep, _user: ViewerUser, sample: RowId) -> JSONResponse:
+def read_viewer_row(slug: str, db: SessionDep, _user: ViewerUser, sample: RowId) -> ViewerRow:
     """Return one row's columns as JSON, for the viewer to poll while renders land."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     row = views_service.read_row(db, comparison=comparison, sample_id=sample)
     versions = comparisons_service.comparison_versions(db, comparison=comparison)
-    return JSONResponse(_row_payload(comparison, row, versions))
+    return viewer_row_public(comparison, row, versions)
 
 
-@router.get("/c/{slug}/download.zip")
-def download_comparison(slug: str, db: SessionDep, blobs: BlobsDep, _user: ViewerUser) -> Response:
-    """Download the renders (named sample__version.png) and the inputs (inputs/) as a ZIP."""
-    return zip_response(db, blobs, comparisons_service.get_comparison(db, ref=slug))
+# The grid's "Download ZIP" link: the same handler as the API's download.
+router.add_api_route("/c/{ref}/download.zip", download_comparison, methods=["GET"])

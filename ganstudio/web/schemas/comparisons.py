@@ -1,11 +1,16 @@
-"""JSON shapes of comparisons, renders and jobs."""
+"""JSON shapes of comparisons, renders and jobs, and of the viewer's rows."""
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from ganstudio.db.tables import Comparison, Version
+from ganstudio.services.comparison_views import RowView
+from ganstudio.services.comparisons import Cell, Grid
+from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState, VersionStatus
 from ganstudio.web.params import RowId
+from ganstudio.web.urls import blob_url
 
 
 class JobPublic(BaseModel):
@@ -21,6 +26,24 @@ class JobPublic(BaseModel):
     percent: int
     errors: list[dict[str, object]] = Field(description="failed renders and why (first 50)")
     created_at: datetime
+
+
+def job_public(progress: JobProgress) -> JobPublic:
+    job = progress.job
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        title=job.title,
+        status=progress.status,
+        total=progress.total,
+        done=progress.done,
+        failed=progress.failed,
+        running=progress.running,
+        queued=progress.queued,
+        percent=progress.percent,
+        errors=progress.errors,
+        created_at=job.created_at,
+    )
 
 
 class ComparisonCreate(BaseModel):
@@ -40,6 +63,16 @@ class ComparisonCreated(BaseModel):
     url: str
     title: str
     job: JobPublic
+
+
+def comparison_created(comparison: Comparison, progress: JobProgress) -> ComparisonCreated:
+    return ComparisonCreated(
+        id=comparison.id,
+        slug=comparison.slug,
+        url=f"/c/{comparison.slug}",
+        title=comparison.title,
+        job=job_public(progress),
+    )
 
 
 class ColumnPublic(BaseModel):
@@ -66,6 +99,20 @@ class CellPublic(BaseModel):
     duration_ms: float | None
 
 
+def cell_public(cell: Cell) -> CellPublic:
+    render = cell.render
+    done = render.state == RenderState.DONE
+    return CellPublic(
+        version_id=cell.version_id,
+        sample_id=cell.sample_id,
+        state=render.state,
+        error=render.error or None,
+        render_url=blob_url(render.output_sha256) if done else None,
+        thumb_url=blob_url(render.thumb_sha256) if done else None,
+        duration_ms=render.duration_ms,
+    )
+
+
 class ComparisonPublic(BaseModel):
     id: int
     slug: str
@@ -78,3 +125,104 @@ class ComparisonPublic(BaseModel):
     samples: list[RowPublic]
     cells: list[CellPublic]
     job: JobPublic | None
+
+
+def comparison_public(
+    comparison: Comparison, grid: Grid, progress: JobProgress | None
+) -> ComparisonPublic:
+    return ComparisonPublic(
+        id=comparison.id,
+        slug=comparison.slug,
+        url=f"/c/{comparison.slug}",
+        title=comparison.title,
+        filter=comparison.filter.slug,
+        created_at=comparison.created_at,
+        created_by=comparison.created_by.name if comparison.created_by else None,
+        versions=[
+            ColumnPublic(id=v.id, label=v.label, branch=v.branch, status=v.status)
+            for v in grid.versions
+        ],
+        samples=[
+            RowPublic(
+                id=s.id,
+                filename=s.filename,
+                input_url=blob_url(s.sha256),
+                thumb_url=blob_url(s.thumb_sha256),
+            )
+            for s, _ in grid.rows
+        ],
+        cells=[cell_public(c) for _, cells in grid.rows for c in cells],
+        job=job_public(progress) if progress else None,
+    )
+
+
+class ViewerColumn(BaseModel):
+    """One image of the viewer: the input, or a version's render (url None until done)."""
+
+    key: str = Field(description='"input", or the version id')
+    label: str
+    sub: str
+    url: str | None
+    width: int | None = None
+    height: int | None = None
+    state: str
+    error: str | None
+
+
+class ViewerSample(BaseModel):
+    id: int
+    filename: str
+
+
+class ViewerRow(BaseModel):
+    """One row of a comparison as the viewer shows it (page /c/{slug}/view, JSON /c/{slug}/row)."""
+
+    sample: ViewerSample
+    position: int = Field(description="1-based")
+    total: int
+    previous: str | None
+    next: str | None
+    grid: str = Field(description="the grid page that holds this row")
+    columns: list[ViewerColumn]
+    finished: bool
+
+
+def viewer_row_public(comparison: Comparison, row: RowView, versions: list[Version]) -> ViewerRow:
+    sample = row.sample
+    columns = [
+        ViewerColumn(
+            key="input",
+            label="Input",
+            sub=f"{sample.width}×{sample.height}",
+            url=blob_url(sample.sha256),
+            width=sample.width,
+            height=sample.height,
+            state=RenderState.DONE.value,
+            error=None,
+        )
+    ]
+    for version, cell in zip(versions, row.cells, strict=True):
+        render = cell.render
+        done = render.state == RenderState.DONE
+        took = f" · {render.duration_ms:.0f} ms" if done and render.duration_ms else ""
+        columns.append(
+            ViewerColumn(
+                key=str(version.id),
+                label=version.label,
+                sub=f"{version.branch} · {version.status.value}{took}",
+                url=blob_url(render.output_sha256) if done else None,
+                state=render.state.value,
+                error=render.error or None,
+            )
+        )
+    base = f"/c/{comparison.slug}/view?sample="
+    return ViewerRow(
+        sample=ViewerSample(id=sample.id, filename=sample.filename),
+        position=row.position + 1,
+        total=row.total,
+        previous=base + str(row.previous_id) if row.previous_id else None,
+        next=base + str(row.next_id) if row.next_id else None,
+        grid=f"/c/{comparison.slug}?page={row.grid_page}",
+        columns=columns,
+        finished=all(c.state in ("done", "failed") for c in columns),
+    )
