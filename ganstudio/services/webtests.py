@@ -53,6 +53,7 @@ class WebTest:
     filename: str
     photo_sha256: str
     renders: list[WebTestRender]
+    filter_slug: str
 
 
 def start_webtest(
@@ -110,7 +111,8 @@ def start_webtest(
     pairs = sorted(
         zip(versions, renders, strict=True), key=lambda pair: (pair[0].created_at, pair[0].id)
     )
-    return WebTest(job, display, stored.sha256, [WebTestRender(v, r) for v, r in pairs])
+    renders = [WebTestRender(v, r) for v, r in pairs]
+    return WebTest(job, display, stored.sha256, renders, _filter_slug(session, renders))
 
 
 def filter_to_open(session: Session, *, reader: User, filters: Sequence[Filter]) -> Filter | None:
@@ -240,7 +242,20 @@ def get_webtest(session: Session, *, public_id: str, reader: User) -> WebTest:
         .order_by(Version.created_at, Version.id)
     ).all()
     renders = [WebTestRender(version, render) for render, version in rows]
-    return WebTest(job, job.title or "photo", renders[0].render.input_sha256, renders)
+    return WebTest(
+        job,
+        job.title or "photo",
+        renders[0].render.input_sha256,
+        renders,
+        _filter_slug(session, renders),
+    )
+
+
+def _filter_slug(session: Session, renders: list[WebTestRender]) -> str:
+    """The filter of a web test (all its versions are of one filter: see choose_versions)."""
+    slug = session.scalar(select(Filter.slug).where(Filter.id == renders[0].version.filter_id))
+    assert slug is not None  # a version's filter is never deleted (RESTRICT)
+    return slug
 
 
 def save_photo(

@@ -3,61 +3,21 @@
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile, status
-from sqlalchemy.orm import Session
 
-from ganstudio.db.tables import Filter
 from ganstudio.services import filters as filters_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
-from ganstudio.vocabulary import RenderState
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser, WorkerDep
-from ganstudio.web.routes.api_comparisons import job_public
 from ganstudio.web.schemas.webtests import (
     WebTestPublic,
-    WebTestRenderPublic,
     WebTestSave,
     WebTestSaved,
+    webtest_public,
 )
-from ganstudio.web.urls import blob_url
 
 router = APIRouter(prefix="/api/v1", tags=["web test"])
-
-
-def webtest_public(db: Session, webtest: webtests_service.WebTest) -> WebTestPublic:
-    filter_ = db.get(Filter, webtest.renders[0].version.filter_id)
-    assert filter_ is not None
-    return WebTestPublic(
-        id=webtest.job.public_id,
-        job=job_public(renders_service.job_progress(db, job=webtest.job)),
-        url=f"/api/v1/webtest/{webtest.job.public_id}",
-        filter=filter_.slug,
-        filename=webtest.filename,
-        photo_sha256=webtest.photo_sha256,
-        photo_url=blob_url(webtest.photo_sha256),
-        renders=[
-            WebTestRenderPublic(
-                version_id=item.version.id,
-                label=item.version.label,
-                branch=item.version.branch,
-                status=item.version.status,
-                render_id=item.render.id,
-                state=item.render.state,
-                error=item.render.error or None,
-                render_url=blob_url(item.render.output_sha256)
-                if item.render.state == RenderState.DONE
-                else None,
-                thumb_url=blob_url(item.render.thumb_sha256)
-                if item.render.state == RenderState.DONE
-                else None,
-                width=item.render.width,
-                height=item.render.height,
-                duration_ms=item.render.duration_ms,
-            )
-            for item in webtest.renders
-        ],
-    )
 
 
 @router.post("/webtest", status_code=status.HTTP_201_CREATED)
@@ -98,7 +58,7 @@ def create_webtest(
     )
     db.commit()
     worker.wake.set()
-    return webtest_public(db, webtest)
+    return webtest_public(webtest, renders_service.job_progress(db, job=webtest.job))
 
 
 WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`")]
@@ -107,7 +67,8 @@ WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`"
 @router.get("/webtest/{webtest_id}")
 def read_webtest(webtest_id: WebTestId, db: SessionDep, user: ViewerUser) -> WebTestPublic:
     """Return a web test's progress and each version's render (yours; any, for developers)."""
-    return webtest_public(db, webtests_service.get_webtest(db, public_id=webtest_id, reader=user))
+    webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
+    return webtest_public(webtest, renders_service.job_progress(db, job=webtest.job))
 
 
 @router.post("/webtest/{webtest_id}/save")

@@ -2,9 +2,12 @@
 
 from pydantic import BaseModel, Field
 
+from ganstudio.services.renders import JobProgress
+from ganstudio.services.webtests import WebTest
 from ganstudio.vocabulary import RenderState, VersionStatus
 from ganstudio.web.params import RowId
-from ganstudio.web.schemas.comparisons import JobPublic
+from ganstudio.web.schemas.comparisons import JobPublic, job_public
+from ganstudio.web.urls import blob_url
 
 
 class WebTestRenderPublic(BaseModel):
@@ -44,3 +47,35 @@ class WebTestSaved(BaseModel):
     set_id: int
     set_name: str
     sample_url: str
+
+
+def webtest_public(webtest: WebTest, progress: JobProgress) -> WebTestPublic:
+    def done(sha256: str | None, state: RenderState) -> str | None:
+        return blob_url(sha256) if state == RenderState.DONE else None
+
+    return WebTestPublic(
+        id=webtest.job.public_id,
+        job=job_public(progress),
+        url=f"/api/v1/webtest/{webtest.job.public_id}",
+        filter=webtest.filter_slug,
+        filename=webtest.filename,
+        photo_sha256=webtest.photo_sha256,
+        photo_url=blob_url(webtest.photo_sha256),
+        renders=[
+            WebTestRenderPublic(
+                version_id=item.version.id,
+                label=item.version.label,
+                branch=item.version.branch,
+                status=item.version.status,
+                render_id=item.render.id,
+                state=item.render.state,
+                error=item.render.error or None,
+                render_url=done(item.render.output_sha256, item.render.state),
+                thumb_url=done(item.render.thumb_sha256, item.render.state),
+                width=item.render.width,
+                height=item.render.height,
+                duration_ms=item.render.duration_ms,
+            )
+            for item in webtest.renders
+        ],
+    )
