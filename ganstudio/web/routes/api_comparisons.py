@@ -21,9 +21,6 @@ from ganstudio.web.schemas.comparisons import (
     job_public,
 )
 
-# `job_public` is imported from here by the web test API too; it is built in schemas.
-__all__ = ["job_public", "router"]
-
 router = APIRouter(prefix="/api/v1", tags=["comparisons and jobs"])
 
 
