@@ -12,7 +12,7 @@ from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
 from ganstudio.web.params import RowId
 from ganstudio.web.security import Caller, session_limits, sign_in_session
-from ganstudio.web.templating import flash
+from ganstudio.web.templating import flash, plural
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -26,7 +26,7 @@ def _users_page(
         {
             "users": users_service.list_users(db),
             "roles": list(Role),
-            "events": audit.recent_events(db, limit=20),
+            "feed": audit.feed(db, audit.recent_events(db, limit=20)),
             "created": created,
         },
     )
@@ -152,7 +152,7 @@ def end_other_sessions(
     keep = caller.user_session.id if caller.user_session else None
     ended = user_sessions.end_sessions_of(db, user=user, keep_id=keep)
     db.commit()
-    flash(request, f"Signed out {ended} other session(s).", "success")
+    flash(request, f"Signed out {plural(ended, 'other session')}.", "success")
     return RedirectResponse("/account", status_code=303)
 
 
