@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from ganstudio.services import arena as arena_service
 from ganstudio.services import audit
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
@@ -83,6 +84,7 @@ def read_filter(
         {
             "filter": filter_,
             "summary": filters_service.summarize(db, [filter_])[0],
+            "arena_versions": arena_service.count_arena_versions(db, filter_=filter_),
             "versions": versions,
             "tree": layout_tree(versions),
             **pager(
@@ -101,7 +103,7 @@ def read_filter(
             "all_labels": [v.label for v in versions],
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
-            "events": audit.events_for_filter(db, filter_id=filter_.id),
+            "feed": audit.feed(db, audit.events_for_filter(db, filter_id=filter_.id)),
         },
     )
 
