@@ -2,13 +2,17 @@
 
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ganstudio.config import Settings
 from ganstudio.db.tables import Filter, User, Version
 from ganstudio.services import audit
+from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.storage.blobs import BlobStore
 from ganstudio.vocabulary import Pipeline, VersionStatus
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -163,3 +167,32 @@ def summarize(session: Session, filters: list[Filter]) -> list[FilterSummary]:
         FilterSummary(f, counts.get(f.id, 0), production.get(f.id), latest.get(f.id))
         for f in filters
     ]
+
+
+def push_version(
+    session: Session,
+    *,
+    slug: str,
+    checkpoint: BinaryIO,
+    filename: str,
+    request: versions_service.PushRequest,
+    actor: User,
+    blobs: BlobStore,
+    settings: Settings,
+) -> Version:
+    """Push a version to the filter `slug` (the page's form and the API's one way in).
+
+    Returns the stored version with its parent and creator loaded, ready to show.
+    """
+    filter_ = get_filter(session, slug=slug)
+    version = versions_service.push_version(
+        session,
+        filter_=filter_,
+        checkpoint=checkpoint,
+        filename=filename,
+        request=request,
+        actor=actor,
+        blobs=blobs,
+        settings=settings,
+    )
+    return versions_service.get_version(session, version_id=version.id)

@@ -152,11 +152,10 @@ def push_version(
     config: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     """Push a version from the page (the script-free fallback of the drag-and-drop form)."""
-    filter_ = filters_service.get_filter(db, slug=slug)
     try:
-        version = versions_service.push_version(
+        version = filters_service.push_version(
             db,
-            filter_=filter_,
+            slug=slug,
             checkpoint=checkpoint.file,
             filename=checkpoint.filename or "",
             request=versions_service.PushRequest(
