@@ -70,3 +70,32 @@ def test_a_one_version_filter_offers_no_arena(signed_in, app: FastAPI, tmp_path:
 
     version = browser.get(f"/versions/{version_id}").text
     assert "measured once when v1 was pushed" in version and "may include load" in version
+
+
+def test_filters_archive_and_restore_hidden_from_lists_and_pickers(
+    signed_in, app: FastAPI, tokens: dict, client: TestClient
+) -> None:
+    keep, old = make_filter(app, name="Keep"), make_filter(app, name="Old test")
+    headers = bearer(tokens[Role.DEVELOPER])
+    archived = client.patch(f"/api/v1/filters/{old}", headers=headers, json={"archived": True})
+    assert archived.status_code == 200 and archived.json()["archived"] is True
+    listed = client.get("/api/v1/filters", headers=headers).json()
+    assert [f["slug"] for f in listed["items"]] == [keep]
+    everything = client.get("/api/v1/filters?archived=true", headers=headers).json()
+    assert {f["slug"] for f in everything["items"]} == {keep, old}
+    viewer = client.patch(
+        f"/api/v1/filters/{old}", headers=bearer(tokens[Role.VIEWER]), json={"archived": False}
+    )
+    assert viewer.status_code == 403
+
+    browser, csrf = signed_in(Role.DEVELOPER)
+    for page in ("/filters", "/compare", "/webtest", "/leaderboards"):
+        assert "Old test" not in browser.get(page).text, page
+    assert "Old test" in browser.get("/filters?archived=true").text
+    assert 'data-testid="filter-archived"' in browser.get(f"/filters/{old}").text
+    restored = browser.post(
+        f"/filters/{old}/archive", data={"archived": "false", "csrf_token": csrf}
+    )
+    assert restored.url.path == f"/filters/{old}" and "Restored Old test" in restored.text
+    assert "Old test" in browser.get("/filters").text
+    assert "restored the filter Old test" in browser.get("/").text

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse
 
 from ganstudio.services import filters as filters_service
@@ -40,11 +40,11 @@ def read_filters(
     _user: ViewerUser,
     page: PageNumber = 1,
     per_page: PerPage = 50,
+    archived: bool = Query(False, description="include archived filters"),
 ) -> Page[FilterPublic]:
-    """List filters with their version counts and production version."""
-    return page_of(
-        filters_service.list_filters(db), page=page, per_page=per_page, shape=summary_public
-    )
+    """List filters with their version counts and production version (archived ones hidden)."""
+    summaries = filters_service.list_filters(db, archived=archived)
+    return page_of(summaries, page=page, per_page=per_page, shape=summary_public)
 
 
 @router.get("/filters/{slug}")
@@ -60,7 +60,10 @@ def update_filter(
 ) -> FilterPublic:
     """Edit a filter's name, description, pipeline or input size (developers)."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    filters_service.update_filter(db, filter_=filter_, actor=user, **body.model_dump())
+    changes = body.model_dump(exclude={"archived"})
+    filters_service.update_filter(db, filter_=filter_, actor=user, **changes)
+    if body.archived is not None:
+        filters_service.set_archived(db, filter_=filter_, archived=body.archived, actor=user)
     db.commit()
     return filter_public(filter_)
 

@@ -23,12 +23,18 @@ PER_PAGE = 50
 
 
 @router.get("/filters")
-def read_filters(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
-    """List every filter; developers get a form to create one."""
+def read_filters(
+    request: Request, db: SessionDep, _user: ViewerUser, archived: bool = False
+) -> Response:
+    """List the filters (archived ones on request); developers get a form to create one."""
     return request.app.state.pages.render(
         request,
         "filters/list.html",
-        {"summaries": filters_service.list_filters(db), "pipelines": list(Pipeline)},
+        {
+            "summaries": filters_service.list_filters(db, archived=archived),
+            "show_archived": archived,
+            "pipelines": list(Pipeline),
+        },
     )
 
 
@@ -132,6 +138,26 @@ def update_filter(
     )
     db.commit()
     flash(request, "Saved the filter.", "success")
+    return RedirectResponse(f"/filters/{slug}", status_code=303)
+
+
+@router.post("/filters/{slug}/archive")
+def archive_filter(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    user: DeveloperUser,
+    archived: Annotated[str, Form(max_length=5)] = "true",
+) -> Response:
+    """Archive a filter (hidden from lists and pickers) or restore it."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    hide = archived != "false"
+    filters_service.set_archived(db, filter_=filter_, archived=hide, actor=user)
+    db.commit()
+    if hide:
+        flash(request, f"Archived {filter_.name}: hidden from lists and pickers.", "success")
+    else:
+        flash(request, f"Restored {filter_.name}.", "success")
     return RedirectResponse(f"/filters/{slug}", status_code=303)
 
 

@@ -20,6 +20,7 @@ class FilterCreate(BaseModel):
 
 
 class FilterUpdate(BaseModel):
+    archived: bool | None = Field(None, description="true hides it from lists and pickers")
     name: str | None = Field(None, max_length=120)
     description: str | None = Field(None, max_length=5000)
     pipeline: Pipeline | None = None
@@ -38,6 +39,8 @@ class FilterPublic(BaseModel):
     version_count: int = 0
     production: str | None = Field(None, description="label of the production version")
     url: str = ""
+    archived: bool = Field(False, description="hidden from lists and pickers")
+    archived_at: datetime | None = None
 
 
 class CheckpointInfo(BaseModel):
@@ -102,6 +105,7 @@ def filter_public(
             "version_count": version_count,
             "production": production,
             "url": f"/filters/{filter_.slug}",
+            "archived": filter_.archived_at is not None,
         }
     )
 
