@@ -125,6 +125,9 @@ class Filter(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Archived filters are hidden from lists and pickers; never deleted (their votes, versions
+    # and comparisons stay readable).
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Version(Base):

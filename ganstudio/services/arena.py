@@ -5,10 +5,12 @@ vote. The next pair has the fewest votes between its versions, then the widest i
 (`ranking.next_pair`); a voter judges a (sample, version pair) once.
 """
 
+import math
 import random
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from sqlalchemy import select
@@ -20,10 +22,15 @@ from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit, ranking
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
+from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
 from ganstudio.vocabulary import RenderState, VersionStatus, VoteOutcome
 
 BOOTSTRAP_ROUNDS = 200
+# The rule a ranking must meet before it is shown as a ranking: every version in it has taken
+# part in at least this many votes. Below it a 95% interval spans hundreds of points (one vote
+# moves a score by ~100), so the order says little; the page says how many votes are missing.
+MIN_VOTES_PER_VERSION = 10
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,29 @@ class ArenaScope:
     version_ids: tuple[int, ...] = ()
     sample_set_id: int | None = None
     tags: tuple[str, ...] = ()
+
+
+def parse_scope(
+    session: Session,
+    *,
+    filter_: Filter,
+    versions: str | None = None,
+    sample_set_id: int | None = None,
+    tags: list[str] | None = None,
+) -> ArenaScope:
+    """Return the scope that a request's `versions` (refs), `set` and `tag` parameters name."""
+    version_ids: tuple[int, ...] = ()
+    if versions:
+        chosen = versions_service.choose_versions(
+            session, filter_=filter_, refs=versions, count=versions_service.ARENA
+        )
+        version_ids = tuple(v.id for v in chosen)
+    tags = [t for t in (tags or []) if t.strip()]  # a form sends "" for "any"
+    return ArenaScope(
+        version_ids=version_ids,
+        sample_set_id=sample_set_id,
+        tags=tuple(samples_service.normalize_tags(tags)) if tags else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +80,11 @@ def arena_versions(session: Session, *, filter_: Filter, scope: ArenaScope) -> l
     if scope.version_ids:
         query = query.where(Version.id.in_(scope.version_ids))
     return list(session.scalars(query.order_by(Version.id)))
+
+
+def count_arena_versions(session: Session, *, filter_: Filter) -> int:
+    """Return how many versions the filter's arena can pair (it needs two)."""
+    return len(arena_versions(session, filter_=filter_, scope=ArenaScope()))
 
 
 def _scope_samples(session: Session, scope: ArenaScope) -> list[Sample]:
@@ -247,10 +282,66 @@ def vote(session: Session, *, token: str, outcome: str, voter: User) -> ArenaPai
 
 
 @dataclass(frozen=True)
+class RankRow:
+    """One standing with what a reader needs to trust it."""
+
+    standing: ranking.Standing
+    version: Version
+    votes_needed: int  # votes this version still lacks under MIN_VOTES_PER_VERSION
+    overlaps_above: bool  # its interval overlaps the one ranked above: not told apart yet
+
+
+@dataclass(frozen=True)
 class LeaderboardView:
     filter: Filter
     versions: dict[int, Version]
     board: ranking.Leaderboard
+    min_votes: int = MIN_VOTES_PER_VERSION
+
+    @cached_property
+    def rows(self) -> list[RankRow]:
+        rows, above = [], None
+        for s in self.board.standings:
+            overlaps = above is not None and s.upper >= above.lower and above.upper >= s.lower
+            needed = max(0, self.min_votes - s.votes)
+            rows.append(RankRow(s, self.versions[s.version_id], needed, overlaps))
+            above = s
+        return rows
+
+    @property
+    def votes_needed(self) -> int:
+        """The fewest more votes that could meet the rule (each vote counts for two versions)."""
+        missing = [row.votes_needed for row in self.rows]
+        if len(missing) < 2:
+            return 0
+        return max(max(missing), math.ceil(sum(missing) / 2))
+
+
+@dataclass(frozen=True)
+class ChartScale:
+    """Where a score sits on the leaderboard chart (pixels), and the axis ticks to label it."""
+
+    low: float
+    high: float
+    width: int
+    ticks: tuple[float, ...]
+
+    def x(self, score: float) -> float:
+        return round(10 + (score - self.low) / max(self.high - self.low, 1) * (self.width - 20), 1)
+
+
+def chart_scale(standings: list[ranking.Standing], *, width: int) -> ChartScale:
+    """Return a scale that shows every interval, with 3–7 round ticks (e.g. 900, 1000, 1100)."""
+    low = min((s.lower for s in standings), default=ranking.BASE_SCORE - 100) - 20
+    high = max((s.upper for s in standings), default=ranking.BASE_SCORE + 100) + 20
+    span = max(high - low, 1.0)
+    step = next(
+        (step for step in (10, 20, 25, 50, 100, 200, 250, 500, 1000) if span / step <= 6),
+        10 ** math.ceil(math.log10(span / 6)),
+    )
+    first = math.ceil(low / step) * step
+    ticks = tuple(float(t) for t in range(int(first), int(high) + 1, int(step)))
+    return ChartScale(low=low, high=high, width=width, ticks=ticks)
 
 
 def filter_leaderboard(

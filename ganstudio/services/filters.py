@@ -2,13 +2,18 @@
 
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ganstudio.config import Settings
+from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Filter, User, Version
 from ganstudio.services import audit
+from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.storage.blobs import BlobStore
 from ganstudio.vocabulary import Pipeline, VersionStatus
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -132,9 +137,33 @@ def get_filter(session: Session, *, slug: str) -> Filter:
     return filter_
 
 
-def list_filters(session: Session) -> list[FilterSummary]:
-    """Return every filter with its version count, production and newest version."""
-    return summarize(session, list(session.scalars(select(Filter).order_by(Filter.name))))
+def list_filters(session: Session, *, archived: bool = False) -> list[FilterSummary]:
+    """Return the filters with their version count, production and newest version.
+
+    Archived filters are left out unless `archived`: every list and picker (filters, compare,
+    web test, leaderboards) calls this, so they all hide them the same way.
+    """
+    query = select(Filter).order_by(Filter.name)
+    if not archived:
+        query = query.where(Filter.archived_at.is_(None))
+    return summarize(session, list(session.scalars(query)))
+
+
+def set_archived(
+    session: Session, *, filter_: Filter, archived: bool, actor: User | None
+) -> Filter:
+    """Archive a filter (hide it from lists and pickers) or bring it back; nothing is deleted."""
+    if archived == (filter_.archived_at is not None):
+        return filter_
+    filter_.archived_at = utcnow() if archived else None
+    audit.record(
+        session,
+        actor=actor,
+        action="filter.archive" if archived else "filter.unarchive",
+        subject_type="filter",
+        subject_id=filter_.id,
+    )
+    return filter_
 
 
 def summarize(session: Session, filters: list[Filter]) -> list[FilterSummary]:
@@ -163,3 +192,32 @@ def summarize(session: Session, filters: list[Filter]) -> list[FilterSummary]:
         FilterSummary(f, counts.get(f.id, 0), production.get(f.id), latest.get(f.id))
         for f in filters
     ]
+
+
+def push_version(
+    session: Session,
+    *,
+    slug: str,
+    checkpoint: BinaryIO,
+    filename: str,
+    request: versions_service.PushRequest,
+    actor: User,
+    blobs: BlobStore,
+    settings: Settings,
+) -> Version:
+    """Push a version to the filter `slug` (the page's form and the API's one way in).
+
+    Returns the stored version with its parent and creator loaded, ready to show.
+    """
+    filter_ = get_filter(session, slug=slug)
+    version = versions_service.push_version(
+        session,
+        filter_=filter_,
+        checkpoint=checkpoint,
+        filename=filename,
+        request=request,
+        actor=actor,
+        blobs=blobs,
+        settings=settings,
+    )
+    return versions_service.get_version(session, version_id=version.id)

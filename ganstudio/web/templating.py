@@ -1,12 +1,13 @@
 """Render Jinja pages with what every page needs: user, navigation, CSRF token, flashes."""
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ganstudio import __version__
 from ganstudio.paths import resource_dir
@@ -32,6 +33,38 @@ NAVIGATION = (
     NavItem("Users", "/users", Role.ADMIN),
     NavItem("Status", "/admin/status", Role.ADMIN),
 )
+# Pages under another item's path that belong to a different section: a filter's arena and
+# leaderboard live under /filters/… but are part of the Leaderboards section.
+_SECTION_OF = ((re.compile(r"^/filters/[^/]+/(arena|leaderboard)/?$"), "/leaderboards"),)
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def active_nav(path: str) -> str | None:
+    """Return the href of the navigation item that `path` belongs to (the highlighted one)."""
+    for pattern, href in _SECTION_OF:
+        if pattern.match(path):
+            return href
+    for item in NAVIGATION:
+        if path == item.href or path.startswith(item.href + "/"):
+            return item.href
+    return None
+
+
+def plural(count: int | None, singular: str, plural: str | None = None) -> str:
+    """Return "1 vote", "3 votes", "2 matches" (the plural defaults to singular + "s")."""
+    count = count or 0
+    word = singular if count == 1 else (plural or f"{singular}s")
+    return f"{count} {word}"
+
+
+def message_html(text: str | None) -> Markup:
+    """Return a service message for a page: escaped, with `backtick` spans as <code>.
+
+    Services write messages once, in plain text with Markdown-style code spans, for the API and
+    the CLI; pages show those spans as code rather than as raw backticks.
+    """
+    escaped = str(escape(text or ""))
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", escaped))  # noqa: S704 - escaped above
 
 
 def format_bytes(size: int | None) -> str:
@@ -57,11 +90,6 @@ def format_count(value: int | None) -> str:
     return f"{value / 1_000_000:.1f} M"
 
 
-def plural(count: int, singular: str, plural: str | None = None) -> str:
-    """Return the count with its noun: "1 version", "2 versions" (`plural` when not +s)."""
-    return f"{count} {singular if count == 1 else plural or singular + 's'}"
-
-
 def flash(request: Request, message: str, level: str = "info") -> None:
     """Show `message` on the next page this browser renders."""
     request.session.setdefault("flash", [])
@@ -74,11 +102,19 @@ class Pages:
     def __init__(self, *, demo: bool) -> None:
         self.templates = Jinja2Templates(directory=str(resource_dir("templates")))
         self.templates.env.globals.update(
-            version=__version__, Role=Role, demo=demo, **TEMPLATE_GLOBALS
+            # `app_version`, not `version`: pages have a `version` of their own (a filter's).
+            app_version=__version__,
+            Role=Role,
+            demo=demo,
+            **TEMPLATE_GLOBALS,
         )
         self.templates.env.globals["csrf_field"] = self._csrf_field
         self.templates.env.filters.update(
-            markdown=render_markdown, filesize=format_bytes, count=format_count, plural=plural
+            markdown=render_markdown,
+            filesize=format_bytes,
+            count=format_count,
+            plural=plural,
+            message=message_html,
         )
 
     @staticmethod
@@ -107,6 +143,7 @@ class Pages:
             "csrf_token": csrf_token(request),
             "flashes": request.session.pop("flash", []),
             "path": request.url.path,
+            "active_nav": active_nav(request.url.path),
             **(context or {}),
         }
         return self.templates.TemplateResponse(request, name, page_context, status_code=status_code)

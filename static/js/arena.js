@@ -1,4 +1,6 @@
-// The blind arena: fetch a pair, vote with buttons or keys, reveal the names, fetch the next.
+// The blind arena: fetch a pair, vote with buttons or keys, reveal the names, and fetch the next
+// pair only when the voter asks (the Next button, or N / Enter / Space): the reveal is the
+// voter's reward and a check on their eye, so it stays until they have read it.
 (() => {
   const root = document.querySelector("[data-testid=arena]");
   if (!root) return;
@@ -10,8 +12,10 @@
   const input = root.querySelector("[data-testid=arena-input]");
   const counter = root.querySelector("[data-testid=arena-count]");
   const buttons = root.querySelectorAll("button[data-outcome]");
+  const next = root.querySelector("[data-testid=arena-next]");
   let pairId = null;
   let busy = false;
+  let revealed = false;
   let votes = 0;
 
   const setBusy = (value) => {
@@ -20,6 +24,8 @@
   };
 
   async function loadNext() {
+    revealed = false;
+    next.hidden = true;
     setBusy(true);
     root.querySelectorAll("[data-reveal]").forEach((el) => { el.textContent = ""; });
     const response = await fetch(root.dataset.next, { headers: { Accept: "application/json" } });
@@ -61,13 +67,23 @@
     counter.textContent = String(votes);
     root.querySelector("[data-reveal=left]").textContent = `${body.left.label} (${body.left.branch})`;
     root.querySelector("[data-reveal=right]").textContent = `${body.right.label} (${body.right.branch})`;
-    status.textContent = `Voted ${outcome.replace("_", " ")}. Next pair…`;
-    setTimeout(loadNext, 700);
+    status.textContent = `Voted ${outcome.replace("_", " ")}. Press N for the next pair.`;
+    revealed = true;
+    next.hidden = false;
+    next.focus();
   }
 
   buttons.forEach((b) => b.addEventListener("click", () => vote(b.dataset.outcome)));
+  next.addEventListener("click", () => { if (revealed) loadNext(); });
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("input, textarea, select")) return;
+    if (event.target.closest("input, textarea, select, summary")) return;
+    if (revealed) {
+      if (["n", "N", "Enter", " "].includes(event.key)) {
+        event.preventDefault();  // Enter or Space on the focused Next button would click it too
+        loadNext();
+      }
+      return;
+    }
     const key = { ArrowLeft: "left", ArrowRight: "right", ArrowDown: "tie", t: "tie", b: "both_bad" }[event.key];
     if (key) {
       event.preventDefault();

@@ -86,6 +86,7 @@ def vote_rounds(page, rounds: int) -> None:
         )
         revealed = page.locator("[data-reveal=left]").inner_text()
         assert revealed.split(" ")[0] == left  # names shown after the vote
+        page.keyboard.press("n")  # the reveal stays until the voter moves on
 
 
 def test_two_viewers_vote_and_the_leaderboard_shows_their_order(

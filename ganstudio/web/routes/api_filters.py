@@ -2,79 +2,28 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse
 
-from ganstudio.db.tables import Filter, Version
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page, page_of
 from ganstudio.web.schemas.filters import (
-    CheckpointInfo,
     FilterCreate,
     FilterPublic,
     FilterUpdate,
     StatusChangePublic,
     VersionPublic,
-    VersionRef,
-    VersionStats,
     VersionUpdate,
+    filter_public,
+    status_change_public,
+    summary_public,
+    version_public,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["filters and versions"])
-
-
-def filter_public(
-    filter_: Filter, *, version_count: int = 0, production: str | None = None
-) -> FilterPublic:
-    return FilterPublic.model_validate(filter_).model_copy(
-        update={
-            "version_count": version_count,
-            "production": production,
-            "url": f"/filters/{filter_.slug}",
-        }
-    )
-
-
-def summary_public(summary: filters_service.FilterSummary) -> FilterPublic:
-    return filter_public(
-        summary.filter, version_count=summary.version_count, production=summary.production_label
-    )
-
-
-def version_public(version: Version, filter_slug: str) -> VersionPublic:
-    """Shape a version (with parent and created_by loaded) for the API."""
-    return VersionPublic(
-        id=version.id,
-        filter=filter_slug,
-        label=version.label,
-        parent=VersionRef(id=version.parent.id, label=version.parent.label)
-        if version.parent
-        else None,
-        branch=version.branch,
-        notes=version.notes,
-        status=version.status,
-        architecture=version.architecture,
-        config=version.config,
-        input_channels=version.input_channels,
-        checkpoint=CheckpointInfo(
-            sha256=version.checkpoint_sha256,
-            filename=version.checkpoint_filename,
-            size=version.checkpoint_size,
-            format=version.checkpoint_format,
-            url=f"/api/v1/versions/{version.id}/checkpoint",
-        ),
-        stats=VersionStats(
-            param_count=version.param_count,
-            gflops_512=version.gflops_512,
-            latency_ms_512=version.latency_ms_512,
-        ),
-        created_at=version.created_at,
-        created_by=version.created_by.name if version.created_by else None,
-        url=f"/versions/{version.id}",
-    )
 
 
 @router.post("/filters", status_code=status.HTTP_201_CREATED)
@@ -91,11 +40,11 @@ def read_filters(
     _user: ViewerUser,
     page: PageNumber = 1,
     per_page: PerPage = 50,
+    archived: bool = Query(False, description="include archived filters"),
 ) -> Page[FilterPublic]:
-    """List filters with their version counts and production version."""
-    return page_of(
-        filters_service.list_filters(db), page=page, per_page=per_page, shape=summary_public
-    )
+    """List filters with their version counts and production version (archived ones hidden)."""
+    summaries = filters_service.list_filters(db, archived=archived)
+    return page_of(summaries, page=page, per_page=per_page, shape=summary_public)
 
 
 @router.get("/filters/{slug}")
@@ -111,7 +60,10 @@ def update_filter(
 ) -> FilterPublic:
     """Edit a filter's name, description, pipeline or input size (developers)."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    filters_service.update_filter(db, filter_=filter_, actor=user, **body.model_dump())
+    changes = body.model_dump(exclude={"archived"})
+    filters_service.update_filter(db, filter_=filter_, actor=user, **changes)
+    if body.archived is not None:
+        filters_service.set_archived(db, filter_=filter_, archived=body.archived, actor=user)
     db.commit()
     return filter_public(filter_)
 
@@ -132,10 +84,9 @@ def push_version(
     config: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None,
 ) -> VersionPublic:
     """Push a version: checked (loaded, probed, measured) before anything is stored."""
-    filter_ = filters_service.get_filter(db, slug=slug)
-    version = versions_service.push_version(
+    version = filters_service.push_version(
         db,
-        filter_=filter_,
+        slug=slug,
         checkpoint=checkpoint.file,
         filename=checkpoint.filename or "",
         request=versions_service.PushRequest(
@@ -151,7 +102,7 @@ def push_version(
         settings=settings,
     )
     db.commit()
-    return version_public(versions_service.get_version(db, version_id=version.id), slug)
+    return version_public(version, slug)
 
 
 @router.get("/filters/{slug}/versions")
@@ -187,16 +138,7 @@ def read_version_history(
 ) -> list[StatusChangePublic]:
     """Return every status change of a version, oldest first."""
     version = versions_service.get_version(db, version_id=version_id)
-    return [
-        StatusChangePublic(
-            from_status=c.from_status,
-            to_status=c.to_status,
-            at=c.at,
-            by=c.actor.name if c.actor else None,
-            reason=c.reason,
-        )
-        for c in versions_service.status_history(db, version=version)
-    ]
+    return [status_change_public(c) for c in versions_service.status_history(db, version=version)]
 
 
 @router.patch("/versions/{version_id}")

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Request, status
 
-from ganstudio.db.tables import UserSession
 from ganstudio.services import user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
@@ -18,6 +17,7 @@ from ganstudio.web.schemas.users import (
     UserCreated,
     UserPublic,
     UserUpdate,
+    session_public,
 )
 from ganstudio.web.security import session_limits
 
@@ -52,11 +52,6 @@ def revoke_my_token(token_id: RowId, db: SessionDep, user: ViewerUser) -> TokenP
     return TokenPublic.model_validate(token)
 
 
-def _session_public(row: UserSession, caller: CurrentCaller) -> SessionPublic:
-    current = caller.user_session is not None and caller.user_session.id == row.id
-    return SessionPublic.model_validate(row).model_copy(update={"current": current})
-
-
 @router.get("/me/sessions")
 def read_my_sessions(
     request: Request, db: SessionDep, _user: ViewerUser, caller: CurrentCaller
@@ -64,7 +59,7 @@ def read_my_sessions(
     """List the browsers signed in as the caller (never their cookies)."""
     limits = session_limits(request.app.state.settings)
     rows = user_sessions.list_live_sessions(db, user=caller.user, limits=limits)
-    return [_session_public(row, caller) for row in rows]
+    return [session_public(row, caller.user_session) for row in rows]
 
 
 @router.delete("/me/sessions/{session_id}")
@@ -77,7 +72,7 @@ def end_my_session(
     """Sign out one of the caller's browsers."""
     row = user_sessions.end_session_of(db, user=user, session_id=session_id)
     db.commit()
-    return _session_public(row, caller)
+    return session_public(row, caller.user_session)
 
 
 @router.delete("/me/sessions")

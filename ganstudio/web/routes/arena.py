@@ -38,13 +38,6 @@ def read_leaderboard(
     filter_ = filters_service.get_filter(db, slug=slug)
     tags = samples_service.normalize_tags(tag) if tag else []
     view = arena_service.filter_leaderboard(db, filter_=filter_, tags=tuple(tags))
-    standings = view.board.standings
-    low = min((s.lower for s in standings), default=900.0) - 20
-    high = max((s.upper for s in standings), default=1100.0) + 20
-
-    def x(score: float) -> float:
-        return round(10 + (score - low) / max(high - low, 1) * (CHART_WIDTH - 20), 1)
-
     return request.app.state.pages.render(
         request,
         "arena/leaderboard.html",
@@ -52,10 +45,9 @@ def read_leaderboard(
             "filter": filter_,
             "view": view,
             "tags": tags,
-            "x": x,
-            "chart_width": CHART_WIDTH,
+            "chart": arena_service.chart_scale(view.board.standings, width=CHART_WIDTH),
             "all_tags": [t.name for t in samples_service.tag_counts(db)],
-            "query": "&".join(f"tag={t}" for t in tags),
+            "query": urlencode([("tag", t) for t in tags]),
         },
     )
 
@@ -75,7 +67,7 @@ def read_arena(
     tag = [t for t in (tag or []) if t.strip()]  # the form sends "" for "any"
     set_id = parse_id(set) if set else None
     query = urlencode(
-        [("tag", t) for t in (tag or [])]
+        [("tag", t) for t in tag]
         + ([("set", set_id)] if set_id is not None else [])
         + ([("versions", versions)] if versions else [])
     )
@@ -85,9 +77,10 @@ def read_arena(
         {
             "filter": filter_,
             "query": query,
-            "tags": tag or [],
-            "set_id": set,
+            "tags": tag,
+            "set_id": set_id,
             "versions": versions or "",
+            "live_versions": arena_service.count_arena_versions(db, filter_=filter_),
             "all_tags": [t.name for t in samples_service.tag_counts(db)],
             "all_sets": sets_service.all_sets(db),
         },

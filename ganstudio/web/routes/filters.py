@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from ganstudio.services import arena as arena_service
 from ganstudio.services import audit
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
@@ -22,12 +23,18 @@ PER_PAGE = 50
 
 
 @router.get("/filters")
-def read_filters(request: Request, db: SessionDep, _user: ViewerUser) -> Response:
-    """List every filter; developers get a form to create one."""
+def read_filters(
+    request: Request, db: SessionDep, _user: ViewerUser, archived: bool = False
+) -> Response:
+    """List the filters (archived ones on request); developers get a form to create one."""
     return request.app.state.pages.render(
         request,
         "filters/list.html",
-        {"summaries": filters_service.list_filters(db), "pipelines": list(Pipeline)},
+        {
+            "summaries": filters_service.list_filters(db, archived=archived),
+            "show_archived": archived,
+            "pipelines": list(Pipeline),
+        },
     )
 
 
@@ -83,6 +90,7 @@ def read_filter(
         {
             "filter": filter_,
             "summary": filters_service.summarize(db, [filter_])[0],
+            "arena_versions": arena_service.count_arena_versions(db, filter_=filter_),
             "versions": versions,
             "tree": layout_tree(versions),
             **pager(
@@ -101,7 +109,7 @@ def read_filter(
             "all_labels": [v.label for v in versions],
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
-            "events": audit.events_for_filter(db, filter_id=filter_.id),
+            "feed": audit.feed(db, audit.events_for_filter(db, filter_id=filter_.id)),
         },
     )
 
@@ -133,6 +141,26 @@ def update_filter(
     return RedirectResponse(f"/filters/{slug}", status_code=303)
 
 
+@router.post("/filters/{slug}/archive")
+def archive_filter(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    user: DeveloperUser,
+    archived: Annotated[str, Form(max_length=5)] = "true",
+) -> Response:
+    """Archive a filter (hidden from lists and pickers) or restore it."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    hide = archived != "false"
+    filters_service.set_archived(db, filter_=filter_, archived=hide, actor=user)
+    db.commit()
+    if hide:
+        flash(request, f"Archived {filter_.name}: hidden from lists and pickers.", "success")
+    else:
+        flash(request, f"Restored {filter_.name}.", "success")
+    return RedirectResponse(f"/filters/{slug}", status_code=303)
+
+
 @router.post("/filters/{slug}/versions")
 def push_version(
     request: Request,
@@ -150,11 +178,10 @@ def push_version(
     config: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     """Push a version from the page (the script-free fallback of the drag-and-drop form)."""
-    filter_ = filters_service.get_filter(db, slug=slug)
     try:
-        version = versions_service.push_version(
+        version = filters_service.push_version(
             db,
-            filter_=filter_,
+            slug=slug,
             checkpoint=checkpoint.file,
             filename=checkpoint.filename or "",
             request=versions_service.PushRequest(

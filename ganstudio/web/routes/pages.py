@@ -16,5 +16,8 @@ def read_home(request: Request, db: SessionDep, user: ViewerUser) -> Response:
     return request.app.state.pages.render(
         request,
         "home.html",
-        {"role_summaries": ROLE_SUMMARIES, "events": audit.recent_events(db, limit=10)},
+        {
+            "role_summaries": ROLE_SUMMARIES,
+            "feed": audit.feed(db, audit.recent_events(db, limit=10)),
+        },
     )

@@ -4,54 +4,32 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from ganstudio.roles import Role
 from ganstudio.services import audit, user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
 from ganstudio.web.params import RowId
-from ganstudio.web.security import Caller, session_limits, sign_in_session
-from ganstudio.web.templating import flash
+from ganstudio.web.security import session_limits, sign_in_session
+from ganstudio.web.templating import flash, plural
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _users_page(
-    request: Request, db: Session, *, created: dict[str, str] | None = None
-) -> Response:
+@router.get("/users")
+def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
+    """List every account with forms to add users and change roles."""
     return request.app.state.pages.render(
         request,
         "users/list.html",
         {
             "users": users_service.list_users(db),
             "roles": list(Role),
-            "events": audit.recent_events(db, limit=20),
-            "created": created,
+            "feed": audit.feed(db, audit.recent_events(db, limit=20)),
+            # Set by create_user: a new account's password, shown in this one response.
+            "created": getattr(request.state, "created_user", None),
         },
     )
-
-
-def _account_page(
-    request: Request, db: Session, caller: Caller, *, new_token: dict[str, str] | None = None
-) -> Response:
-    limits = session_limits(request.app.state.settings)
-    return request.app.state.pages.render(
-        request,
-        "users/account.html",
-        {
-            "tokens": users_service.list_tokens(db, user=caller.user),
-            "new_token": new_token,
-            "sessions": user_sessions.list_live_sessions(db, user=caller.user, limits=limits),
-            "current_session_id": caller.user_session.id if caller.user_session else None,
-        },
-    )
-
-
-@router.get("/users")
-def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
-    """List every account with forms to add users and change roles."""
-    return _users_page(request, db)
 
 
 @router.post("/users")
@@ -69,8 +47,12 @@ def create_user(
     )
     db.commit()
     # Rendered here rather than flashed: a flash travels in the (readable) session cookie.
-    created = {"name": user.name, "role": user.role.value, "password": "" if password else plain}
-    return _users_page(request, db, created=created)
+    request.state.created_user = {
+        "name": user.name,
+        "role": user.role.value,
+        "password": "" if password else plain,
+    }
+    return read_users(request, db, admin)
 
 
 @router.post("/users/{name}")
@@ -103,7 +85,18 @@ def read_account(
     request: Request, db: SessionDep, _user: ViewerUser, caller: CurrentCaller
 ) -> Response:
     """Show the caller's API tokens, signed-in browsers and the password form."""
-    return _account_page(request, db, caller)
+    limits = session_limits(request.app.state.settings)
+    return request.app.state.pages.render(
+        request,
+        "users/account.html",
+        {
+            "tokens": users_service.list_tokens(db, user=caller.user),
+            # Set by create_token: the new token, shown in this one response.
+            "new_token": getattr(request.state, "new_token", None),
+            "sessions": user_sessions.list_live_sessions(db, user=caller.user, limits=limits),
+            "current_session_id": caller.user_session.id if caller.user_session else None,
+        },
+    )
 
 
 @router.post("/account/tokens")
@@ -118,7 +111,8 @@ def create_token(
     token, plaintext = users_service.create_token(db, user=user, label=label, actor=user)
     db.commit()
     # Rendered here rather than kept for a redirect: the session cookie is signed, not secret.
-    return _account_page(request, db, caller, new_token={"label": token.label, "token": plaintext})
+    request.state.new_token = {"label": token.label, "token": plaintext}
+    return read_account(request, db, user, caller)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -152,7 +146,7 @@ def end_other_sessions(
     keep = caller.user_session.id if caller.user_session else None
     ended = user_sessions.end_sessions_of(db, user=user, keep_id=keep)
     db.commit()
-    flash(request, f"Signed out {ended} other session(s).", "success")
+    flash(request, f"Signed out {plural(ended, 'other session')}.", "success")
     return RedirectResponse("/account", status_code=303)
 
 

@@ -1,7 +1,12 @@
 """JSON shapes of arena pairs, votes and leaderboards."""
 
+import csv
+import io
+
 from pydantic import BaseModel, Field
 
+from ganstudio.db.tables import ArenaPair, Version
+from ganstudio.services.arena import MIN_VOTES_PER_VERSION, LeaderboardView
 from ganstudio.vocabulary import VoteOutcome
 
 
@@ -48,6 +53,12 @@ class StandingPublic(BaseModel):
     upper: float
     votes: int
     wins: float
+    votes_needed: int = Field(
+        0, description="more votes this version needs before its rank counts (see min_votes)"
+    )
+    distinct_from_above: bool = Field(
+        True, description="false when its interval overlaps the one ranked above"
+    )
 
 
 class LeaderboardPublic(BaseModel):
@@ -59,3 +70,86 @@ class LeaderboardPublic(BaseModel):
     win_matrix: list[dict[str, object]] = Field(
         description="row version, column version, wins (ties half), games"
     )
+    min_votes: int = Field(
+        MIN_VOTES_PER_VERSION, description="votes each version needs before the ranking counts"
+    )
+    votes_needed: int = Field(0, description="the fewest more votes that could meet min_votes")
+
+
+def arena_side(token: str, side: str) -> ArenaSide:
+    # Per-pair URLs: a render's content URL is what the comparison API maps to its version.
+    url = f"/api/v1/arena/pairs/{token}/{side}"
+    return ArenaSide(render_url=url, thumb_url=f"{url}?size=thumb")
+
+
+def revealed_side(version: Version) -> RevealedSide:
+    return RevealedSide(version_id=version.id, label=version.label, branch=version.branch)
+
+
+def vote_result_public(pair: ArenaPair, left: Version, right: Version) -> VoteResult:
+    assert pair.outcome is not None
+    return VoteResult(
+        pair_id=pair.token,
+        outcome=pair.outcome,
+        left=revealed_side(left),
+        right=revealed_side(right),
+    )
+
+
+def leaderboard_public(view: LeaderboardView, tags: list[str]) -> LeaderboardPublic:
+    versions = view.versions
+    return LeaderboardPublic(
+        filter=view.filter.slug,
+        tags=tags,
+        total_votes=view.board.total_votes,
+        both_bad=view.board.both_bad,
+        standings=[
+            StandingPublic(
+                rank=row.standing.rank,
+                version_id=row.version.id,
+                label=row.version.label,
+                branch=row.version.branch,
+                status=row.version.status.value,
+                score=round(row.standing.score, 1),
+                lower=round(row.standing.lower, 1),
+                upper=round(row.standing.upper, 1),
+                votes=row.standing.votes,
+                wins=row.standing.wins,
+                votes_needed=row.votes_needed,
+                distinct_from_above=not row.overlaps_above,
+            )
+            for row in view.rows
+        ],
+        win_matrix=[
+            {"row": versions[a].label, "column": versions[b].label, "wins": wins, "games": games}
+            for (a, b), (wins, games) in sorted(view.board.win_matrix.items())
+            if games
+        ],
+        min_votes=view.min_votes,
+        votes_needed=view.votes_needed,
+    )
+
+
+LEADERBOARD_CSV_COLUMNS = (
+    "rank",
+    "version",
+    "branch",
+    "status",
+    "score",
+    "lower_95",
+    "upper_95",
+    "votes",
+    "wins",
+)
+
+
+def leaderboard_csv(public: LeaderboardPublic) -> str:
+    """The leaderboard as CSV, one row per standing."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(LEADERBOARD_CSV_COLUMNS)
+    for s in public.standings:
+        writer.writerow(
+            [s.rank, s.label, s.branch, s.status, s.score, s.lower, s.upper, s.votes, s.wins]
+        )
+    return buffer.getvalue()

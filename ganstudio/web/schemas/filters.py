@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ganstudio.db.tables import Filter, Version, VersionStatusChange
+from ganstudio.services.filters import FilterSummary
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.params import Int64
 
@@ -18,6 +20,7 @@ class FilterCreate(BaseModel):
 
 
 class FilterUpdate(BaseModel):
+    archived: bool | None = Field(None, description="true hides it from lists and pickers")
     name: str | None = Field(None, max_length=120)
     description: str | None = Field(None, max_length=5000)
     pipeline: Pipeline | None = None
@@ -36,6 +39,8 @@ class FilterPublic(BaseModel):
     version_count: int = 0
     production: str | None = Field(None, description="label of the production version")
     url: str = ""
+    archived: bool = Field(False, description="hidden from lists and pickers")
+    archived_at: datetime | None = None
 
 
 class CheckpointInfo(BaseModel):
@@ -49,7 +54,10 @@ class CheckpointInfo(BaseModel):
 class VersionStats(BaseModel):
     param_count: int
     gflops_512: float | None
-    latency_ms_512: float = Field(description="median CPU latency at 512×512 on the server")
+    latency_ms_512: float = Field(
+        description="median CPU latency at 512×512, measured once at push on the server's CPU "
+        "(may include load from other work at that moment)"
+    )
 
 
 class VersionRef(BaseModel):
@@ -87,3 +95,65 @@ class StatusChangePublic(BaseModel):
     at: datetime
     by: str | None
     reason: str
+
+
+def filter_public(
+    filter_: Filter, *, version_count: int = 0, production: str | None = None
+) -> FilterPublic:
+    return FilterPublic.model_validate(filter_).model_copy(
+        update={
+            "version_count": version_count,
+            "production": production,
+            "url": f"/filters/{filter_.slug}",
+            "archived": filter_.archived_at is not None,
+        }
+    )
+
+
+def summary_public(summary: FilterSummary) -> FilterPublic:
+    return filter_public(
+        summary.filter, version_count=summary.version_count, production=summary.production_label
+    )
+
+
+def version_public(version: Version, filter_slug: str) -> VersionPublic:
+    """Shape a version (with parent and created_by loaded) for the API."""
+    return VersionPublic(
+        id=version.id,
+        filter=filter_slug,
+        label=version.label,
+        parent=VersionRef(id=version.parent.id, label=version.parent.label)
+        if version.parent
+        else None,
+        branch=version.branch,
+        notes=version.notes,
+        status=version.status,
+        architecture=version.architecture,
+        config=version.config,
+        input_channels=version.input_channels,
+        checkpoint=CheckpointInfo(
+            sha256=version.checkpoint_sha256,
+            filename=version.checkpoint_filename,
+            size=version.checkpoint_size,
+            format=version.checkpoint_format,
+            url=f"/api/v1/versions/{version.id}/checkpoint",
+        ),
+        stats=VersionStats(
+            param_count=version.param_count,
+            gflops_512=version.gflops_512,
+            latency_ms_512=version.latency_ms_512,
+        ),
+        created_at=version.created_at,
+        created_by=version.created_by.name if version.created_by else None,
+        url=f"/versions/{version.id}",
+    )
+
+
+def status_change_public(change: VersionStatusChange) -> StatusChangePublic:
+    return StatusChangePublic(
+        from_status=change.from_status,
+        to_status=change.to_status,
+        at=change.at,
+        by=change.actor.name if change.actor else None,
+        reason=change.reason,
+    )

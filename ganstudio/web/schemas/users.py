@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ganstudio.db.tables import UserSession
 from ganstudio.roles import Role
 
 
@@ -69,3 +70,9 @@ class SessionPublic(BaseModel):
     user_agent: str
     address: str
     current: bool = Field(False, description="whether this is the caller's own session")
+
+
+def session_public(row: UserSession, current: UserSession | None) -> SessionPublic:
+    """Shape a signed-in browser; `current` is the caller's own session (None for a token)."""
+    is_current = current is not None and current.id == row.id
+    return SessionPublic.model_validate(row).model_copy(update={"current": is_current})
