@@ -6,7 +6,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint install clean-demo
+.PHONY: demo test lint typecheck install clean-demo
 
 # One venv for demo and tests; the dev extra pins torch==2.13.0 (CPU) so pip never pulls a CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -25,7 +25,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+# Settings for mypy live in pyproject.toml ([tool.mypy]: ganstudio/ and models/).
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean-demo:

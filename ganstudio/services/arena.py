@@ -143,7 +143,11 @@ def votes_of(
 
 
 def _as_votes(pairs: list[ArenaPair]) -> list[ranking.Vote]:
-    return [ranking.Vote(p.left_version_id, p.right_version_id, p.outcome.value) for p in pairs]
+    return [
+        ranking.Vote(p.left_version_id, p.right_version_id, p.outcome.value)
+        for p in pairs
+        if p.outcome is not None  # voted pairs only; a served, unvoted one carries no result
+    ]
 
 
 def _unordered(a: int, b: int) -> tuple[int, int]:
@@ -238,7 +242,9 @@ def pair_image(
     if render_id is None:
         raise InvalidInputError(f"'{side[:20]}' is not a side of a pair; ask for left or right.")
     render = session.get(Render, render_id)
-    sha256 = render and (render.thumb_sha256 if thumbnail else render.output_sha256)
+    sha256 = (
+        None if render is None else (render.thumb_sha256 if thumbnail else render.output_sha256)
+    )
     if sha256 is None:
         raise NotFoundError("This pair's render is gone; ask for the next pair.")
     return sha256

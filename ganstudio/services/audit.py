@@ -8,6 +8,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.db.tables import AuditEvent, Comparison, Filter, SampleSet, User, Version
+from ganstudio.text import plural
 
 
 def record(
@@ -138,11 +139,6 @@ def _load_names(session: Session, events: list[AuditEvent]) -> _Names:
     return names
 
 
-def _plural(count: object, singular: str) -> str:
-    number = _int(count)
-    return f"{number} {singular if number == 1 else singular + 's'}"
-
-
 def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     """Return what `event` did as a sentence (after the actor's name) and a link to look at.
 
@@ -154,9 +150,9 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     action = event.action
     if action == "comparison.create":
         comparison = names.comparisons.get(subject)
-        versions = _plural(len(d.get("versions") or []), "version")
+        versions = plural(len(d.get("versions") or []), "version")
         of = names.filter_name(slug=d.get("filter"))
-        text = f"compared {versions} of {of} on {_plural(d.get('samples', 0), 'sample')}"
+        text = f"compared {versions} of {of} on {plural(_int(d.get('samples', 0)), 'sample')}"
         return text, f"/c/{comparison.slug}" if comparison else None
     if action in ("comment.add", "pick.set"):
         comparison = names.comparisons.get(subject)
@@ -183,11 +179,11 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
         if action == "version.notes":
             return f"edited the notes of {label} of {of}", href
     if action == "webtest.create":
-        versions = d.get("versions") or []
+        tested = d.get("versions") or []
         of = names.filter_name(slug=d.get("filter"))
         # A web test's photo is private to its owner: link the filter, not the test.
         return (
-            f"web-tested a photo with {_plural(len(versions), 'version')} of {of}",
+            f"web-tested a photo with {plural(len(tested), 'version')} of {of}",
             names.filter_href(slug=d.get("filter")),
         )
     if action == "arena.vote":
@@ -209,7 +205,7 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
         name = sample_set.name if sample_set else d.get("name", f"set {subject}")
         href = f"/sets/{subject}" if sample_set else None
         if action == "set.add":
-            return f"added {_plural(d.get('count', 0), 'sample')} to the set {name}", href
+            return f"added {plural(_int(d.get('count', 0)), 'sample')} to the set {name}", href
         if action == "set.samples":
             return f"changed the samples of the set {name}", href
         verb = "created" if action == "set.create" else "edited"
@@ -220,7 +216,7 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
         what = "the mask of" if action == "sample.mask" else "the"
         return f"edited {what} sample #{subject}", f"/samples/{subject}"
     if action == "sample.bulk_update":
-        return f"edited {_plural(d.get('count', 0), 'sample')}", "/samples"
+        return f"edited {plural(_int(d.get('count', 0)), 'sample')}", "/samples"
     if action == "tag.rename":
         return f"renamed the tag {d.get('old')} to {d.get('new')}", None
     if action == "user.create":

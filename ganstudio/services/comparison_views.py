@@ -159,7 +159,8 @@ def median_render_ms(session: Session, *, comparison: Comparison) -> dict[int, f
             Render.duration_ms.is_not(None),
         )
     ):
-        durations.setdefault(version_id, []).append(duration)
+        if duration is not None:  # the query excludes them; this tells the type checker
+            durations.setdefault(version_id, []).append(duration)
     return {version_id: statistics.median(values) for version_id, values in durations.items()}
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from ganstudio.config import Settings
+from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Sample, SampleSet, SampleSetMember, Tag, User, sample_tags
 from ganstudio.services import audit
 from ganstudio.services.errors import InvalidInputError, NotFoundError
@@ -92,7 +93,7 @@ def remove_tags(session: Session, *, sample_ids: Sequence[int], names: Sequence[
         )
     )
     _expire_tags(session, sample_ids)
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def _expire_tags(session: Session, sample_ids: Sequence[int]) -> None:
@@ -183,7 +184,7 @@ class SampleQuery:
     archived: bool | None = False  # None: both
 
 
-def _filtered(query: SampleQuery) -> Select[tuple[Sample]]:
+def _filtered(query: SampleQuery) -> Select[Sample]:
     stmt = select(Sample)
     if query.archived is not None:
         stmt = stmt.where(Sample.archived.is_(query.archived))

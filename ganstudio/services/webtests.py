@@ -111,8 +111,8 @@ def start_webtest(
     pairs = sorted(
         zip(versions, renders, strict=True), key=lambda pair: (pair[0].created_at, pair[0].id)
     )
-    renders = [WebTestRender(v, r) for v, r in pairs]
-    return WebTest(job, display, stored.sha256, renders, _filter_slug(session, renders))
+    items = [WebTestRender(v, r) for v, r in pairs]
+    return WebTest(job, display, stored.sha256, items, _filter_slug(session, items))
 
 
 def filter_to_open(session: Session, *, reader: User, filters: Sequence[Filter]) -> Filter | None:

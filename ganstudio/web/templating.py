@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from ganstudio import __version__
 from ganstudio.paths import resource_dir
 from ganstudio.roles import Role
+from ganstudio.text import plural
 from ganstudio.web.markdown import render_markdown
 from ganstudio.web.security import csrf_token
 from ganstudio.web.urls import TEMPLATE_GLOBALS
@@ -48,13 +49,6 @@ def active_nav(path: str) -> str | None:
         if path == item.href or path.startswith(item.href + "/"):
             return item.href
     return None
-
-
-def plural(count: int | None, singular: str, plural: str | None = None) -> str:
-    """Return "1 vote", "3 votes", "2 matches" (the plural defaults to singular + "s")."""
-    count = count or 0
-    word = singular if count == 1 else (plural or f"{singular}s")
-    return f"{count} {word}"
 
 
 def message_html(text: str | None) -> Markup:
