@@ -4,7 +4,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ganstudio.services import arena as arena_service
 from ganstudio.services import audit
@@ -13,10 +13,10 @@ from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.forms import refused, saved
 from ganstudio.web.lineage import layout_tree
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
-from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 PER_PAGE = 50
@@ -59,9 +59,12 @@ def create_filter(
         input_size=input_size,
         actor=user,
     )
-    db.commit()
-    flash(request, f"Created the filter {filter_.name}. Push its first version below.", "success")
-    return RedirectResponse(f"/filters/{filter_.slug}", status_code=303)
+    return saved(
+        request,
+        db,
+        f"Created the filter {filter_.name}. Push its first version below.",
+        f"/filters/{filter_.slug}",
+    )
 
 
 @router.get("/filters/{slug}")
@@ -136,9 +139,7 @@ def update_filter(
         pipeline=pipeline,
         input_size=input_size,
     )
-    db.commit()
-    flash(request, "Saved the filter.", "success")
-    return RedirectResponse(f"/filters/{slug}", status_code=303)
+    return saved(request, db, "Saved the filter.", f"/filters/{slug}")
 
 
 @router.post("/filters/{slug}/archive")
@@ -153,12 +154,11 @@ def archive_filter(
     filter_ = filters_service.get_filter(db, slug=slug)
     hide = archived != "false"
     filters_service.set_archived(db, filter_=filter_, archived=hide, actor=user)
-    db.commit()
     if hide:
-        flash(request, f"Archived {filter_.name}: hidden from lists and pickers.", "success")
+        message = f"Archived {filter_.name}: hidden from lists and pickers."
     else:
-        flash(request, f"Restored {filter_.name}.", "success")
-    return RedirectResponse(f"/filters/{slug}", status_code=303)
+        message = f"Restored {filter_.name}."
+    return saved(request, db, message, f"/filters/{slug}")
 
 
 @router.post("/filters/{slug}/versions")
@@ -197,11 +197,10 @@ def push_version(
             settings=settings,
         )
     except ServiceError as exc:
-        flash(request, exc.message, "error")
-        return RedirectResponse(f"/filters/{slug}#push", status_code=303)
-    db.commit()
-    flash(request, f"Pushed {version.label}: checked and measured.", "success")
-    return RedirectResponse(f"/versions/{version.id}", status_code=303)
+        return refused(request, db, exc, f"/filters/{slug}#push")
+    return saved(
+        request, db, f"Pushed {version.label}: checked and measured.", f"/versions/{version.id}"
+    )
 
 
 @router.get("/versions/{version_id}")
@@ -238,6 +237,4 @@ def update_version(
     versions_service.update_version(
         db, version=version, actor=user, notes=notes, status=status, reason=reason
     )
-    db.commit()
-    flash(request, f"Saved {version.label}.", "success")
-    return RedirectResponse(f"/versions/{version.id}", status_code=303)
+    return saved(request, db, f"Saved {version.label}.", f"/versions/{version.id}")
