@@ -3,7 +3,7 @@
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from ganstudio.services import arena as arena_service
@@ -17,6 +17,8 @@ from ganstudio.web.forms import refused, saved
 from ganstudio.web.lineage import layout_tree
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
+from ganstudio.web.routes.api_filters import push_from_form
+from ganstudio.web.schemas.filters import VersionPush
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 PER_PAGE = 50
@@ -169,32 +171,12 @@ def push_version(
     blobs: BlobsDep,
     settings: SettingsDep,
     user: DeveloperUser,
-    checkpoint: Annotated[UploadFile, File()],
-    label: Annotated[str, Form(max_length=64)],
-    parent: Annotated[str, Form(max_length=64)] = "",
-    branch: Annotated[str, Form(max_length=64)] = "",
-    notes: Annotated[str, Form(max_length=20_000)] = "",
-    architecture: Annotated[str, Form(max_length=64)] = "",
-    config: Annotated[str, Form(max_length=20_000)] = "",
+    form: Annotated[VersionPush, Depends()],
 ) -> Response:
     """Push a version from the page (the script-free fallback of the drag-and-drop form)."""
     try:
-        version = filters_service.push_version(
-            db,
-            slug=slug,
-            checkpoint=checkpoint.file,
-            filename=checkpoint.filename or "",
-            request=versions_service.PushRequest(
-                label=label,
-                parent=parent,
-                branch=branch,
-                notes=notes,
-                architecture=architecture,
-                config_json=config,
-            ),
-            actor=user,
-            blobs=blobs,
-            settings=settings,
+        version = push_from_form(
+            db, slug=slug, form=form, actor=user, blobs=blobs, settings=settings
         )
     except ServiceError as exc:
         return refused(request, db, exc, f"/filters/{slug}#push")
