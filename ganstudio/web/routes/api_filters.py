@@ -2,11 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
+from ganstudio.config import Settings
+from ganstudio.db.tables import User, Version
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
+from ganstudio.storage.blobs import BlobStore
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page, page_of
@@ -16,6 +20,7 @@ from ganstudio.web.schemas.filters import (
     FilterUpdate,
     StatusChangePublic,
     VersionPublic,
+    VersionPush,
     VersionUpdate,
     filter_public,
     status_change_public,
@@ -75,34 +80,34 @@ def push_version(
     blobs: BlobsDep,
     settings: SettingsDep,
     user: DeveloperUser,
-    checkpoint: Annotated[UploadFile, File(description="safetensors, TorchScript or state dict")],
-    label: Annotated[str, Form(max_length=64)],
-    parent: Annotated[str | None, Form(max_length=64, description="parent's label")] = None,
-    branch: Annotated[str | None, Form(max_length=64)] = None,
-    notes: Annotated[str, Form(max_length=20_000)] = "",
-    architecture: Annotated[str | None, Form(max_length=64)] = None,
-    config: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None,
+    form: Annotated[VersionPush, Depends()],
 ) -> VersionPublic:
     """Push a version: checked (loaded, probed, measured) before anything is stored."""
-    version = filters_service.push_version(
+    version = push_from_form(db, slug=slug, form=form, actor=user, blobs=blobs, settings=settings)
+    db.commit()
+    return version_public(version, slug)
+
+
+def push_from_form(
+    db: Session,
+    *,
+    slug: str,
+    form: VersionPush,
+    actor: User,
+    blobs: BlobStore,
+    settings: Settings,
+) -> Version:
+    """Check and store the version a push form sends (the API's and the page's one way in)."""
+    return filters_service.push_version(
         db,
         slug=slug,
-        checkpoint=checkpoint.file,
-        filename=checkpoint.filename or "",
-        request=versions_service.PushRequest(
-            label=label,
-            parent=parent,
-            branch=branch,
-            notes=notes,
-            architecture=architecture,
-            config_json=config,
-        ),
-        actor=user,
+        checkpoint=form.checkpoint.file,
+        filename=form.checkpoint.filename or "",
+        request=form.push_request(),
+        actor=actor,
         blobs=blobs,
         settings=settings,
     )
-    db.commit()
-    return version_public(version, slug)
 
 
 @router.get("/filters/{slug}/versions")

@@ -4,7 +4,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ganstudio.db.base import parse_id
 from ganstudio.db.tables import Version
@@ -16,12 +16,12 @@ from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser, WorkerDep
+from ganstudio.web.forms import go_to, refused, saved
 from ganstudio.web.pagination import page_count
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.routes.api_comparisons import download_comparison
 from ganstudio.web.schemas.comparisons import ViewerRow, viewer_row_public
 from ganstudio.web.security import csrf_token
-from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 LIST_PER_PAGE = 20
@@ -105,15 +105,13 @@ def create_comparison(
             db, filter_=filter_, versions=chosen, samples=samples, title=title, actor=user
         )
     except ServiceError as exc:
-        db.rollback()
-        flash(request, exc.message, "error")
         query = urlencode({"filter": filter, "versions": ",".join(refs), "set": sample_set})
-        return RedirectResponse(f"/compare?{query}#new", status_code=303)
-    db.commit()
-    worker.wake.set()
+        return refused(request, db, exc, f"/compare?{query}#new")
     if sample_set:
         request.session[LAST_SET_KEY] = sample_set
-    return RedirectResponse(f"/c/{comparison.slug}", status_code=303)
+    response = saved(request, db, None, f"/c/{comparison.slug}")
+    worker.wake.set()  # after the commit: the worker must find the queued renders
+    return response
 
 
 @router.get("/c/{slug}")
@@ -129,7 +127,7 @@ def read_comparison(
     total = comparisons_service.count_rows(db, comparison=comparison)
     pages = page_count(total, views_service.ROWS_PER_PAGE)
     if page > pages:
-        return RedirectResponse(f"/c/{comparison.slug}?page={pages}", status_code=303)
+        return go_to(f"/c/{comparison.slug}?page={pages}")
     pages_env = request.app.state.pages
     # The body (hundreds of cells) is rendered once per revision of what it shows, per session:
     # it holds this reader's picks and CSRF token. Planners reload it far more than it changes.

@@ -3,8 +3,8 @@
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
 
 from ganstudio.services import arena as arena_service
 from ganstudio.services import audit
@@ -13,10 +13,12 @@ from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.forms import refused, saved
 from ganstudio.web.lineage import layout_tree
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
-from ganstudio.web.templating import flash
+from ganstudio.web.routes.api_filters import push_from_form
+from ganstudio.web.schemas.filters import VersionPush
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 PER_PAGE = 50
@@ -59,9 +61,12 @@ def create_filter(
         input_size=input_size,
         actor=user,
     )
-    db.commit()
-    flash(request, f"Created the filter {filter_.name}. Push its first version below.", "success")
-    return RedirectResponse(f"/filters/{filter_.slug}", status_code=303)
+    return saved(
+        request,
+        db,
+        f"Created the filter {filter_.name}. Push its first version below.",
+        f"/filters/{filter_.slug}",
+    )
 
 
 @router.get("/filters/{slug}")
@@ -136,9 +141,7 @@ def update_filter(
         pipeline=pipeline,
         input_size=input_size,
     )
-    db.commit()
-    flash(request, "Saved the filter.", "success")
-    return RedirectResponse(f"/filters/{slug}", status_code=303)
+    return saved(request, db, "Saved the filter.", f"/filters/{slug}")
 
 
 @router.post("/filters/{slug}/archive")
@@ -153,12 +156,11 @@ def archive_filter(
     filter_ = filters_service.get_filter(db, slug=slug)
     hide = archived != "false"
     filters_service.set_archived(db, filter_=filter_, archived=hide, actor=user)
-    db.commit()
     if hide:
-        flash(request, f"Archived {filter_.name}: hidden from lists and pickers.", "success")
+        message = f"Archived {filter_.name}: hidden from lists and pickers."
     else:
-        flash(request, f"Restored {filter_.name}.", "success")
-    return RedirectResponse(f"/filters/{slug}", status_code=303)
+        message = f"Restored {filter_.name}."
+    return saved(request, db, message, f"/filters/{slug}")
 
 
 @router.post("/filters/{slug}/versions")
@@ -169,39 +171,18 @@ def push_version(
     blobs: BlobsDep,
     settings: SettingsDep,
     user: DeveloperUser,
-    checkpoint: Annotated[UploadFile, File()],
-    label: Annotated[str, Form(max_length=64)],
-    parent: Annotated[str, Form(max_length=64)] = "",
-    branch: Annotated[str, Form(max_length=64)] = "",
-    notes: Annotated[str, Form(max_length=20_000)] = "",
-    architecture: Annotated[str, Form(max_length=64)] = "",
-    config: Annotated[str, Form(max_length=20_000)] = "",
+    form: Annotated[VersionPush, Depends()],
 ) -> Response:
     """Push a version from the page (the script-free fallback of the drag-and-drop form)."""
     try:
-        version = filters_service.push_version(
-            db,
-            slug=slug,
-            checkpoint=checkpoint.file,
-            filename=checkpoint.filename or "",
-            request=versions_service.PushRequest(
-                label=label,
-                parent=parent,
-                branch=branch,
-                notes=notes,
-                architecture=architecture,
-                config_json=config,
-            ),
-            actor=user,
-            blobs=blobs,
-            settings=settings,
+        version = push_from_form(
+            db, slug=slug, form=form, actor=user, blobs=blobs, settings=settings
         )
     except ServiceError as exc:
-        flash(request, exc.message, "error")
-        return RedirectResponse(f"/filters/{slug}#push", status_code=303)
-    db.commit()
-    flash(request, f"Pushed {version.label}: checked and measured.", "success")
-    return RedirectResponse(f"/versions/{version.id}", status_code=303)
+        return refused(request, db, exc, f"/filters/{slug}#push")
+    return saved(
+        request, db, f"Pushed {version.label}: checked and measured.", f"/versions/{version.id}"
+    )
 
 
 @router.get("/versions/{version_id}")
@@ -238,6 +219,4 @@ def update_version(
     versions_service.update_version(
         db, version=version, actor=user, notes=notes, status=status, reason=reason
     )
-    db.commit()
-    flash(request, f"Saved {version.label}.", "success")
-    return RedirectResponse(f"/versions/{version.id}", status_code=303)
+    return saved(request, db, f"Saved {version.label}.", f"/versions/{version.id}")

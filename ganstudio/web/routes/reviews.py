@@ -3,22 +3,22 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from ganstudio.db.tables import Comparison
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import reviews as reviews_service
 from ganstudio.web.deps import SessionDep, ViewerUser
+from ganstudio.web.forms import go_to, saved
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.schemas.reviews import pick_toggled_public
-from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def _back(comparison: Comparison, page: int, anchor: str) -> RedirectResponse:
-    """Return to the grid page the form was on, scrolled to `anchor` (a row or a comment)."""
-    return RedirectResponse(f"/c/{comparison.slug}?page={max(page, 1)}#{anchor}", status_code=303)
+def _back(comparison: Comparison, page: int, anchor: str) -> str:
+    """The grid page the form was on, scrolled to `anchor` (a row or a comment)."""
+    return f"/c/{comparison.slug}?page={max(page, 1)}#{anchor}"
 
 
 @router.post("/c/{slug}/picks")
@@ -38,7 +38,7 @@ def toggle_pick(
     )
     db.commit()
     if "application/json" not in request.headers.get("accept", ""):
-        return _back(comparison, page, f"row-{sample_id}")
+        return go_to(_back(comparison, page, f"row-{sample_id}"))
     return JSONResponse(pick_toggled_public(summary, sample_id).model_dump(mode="json"))
 
 
@@ -63,10 +63,8 @@ def add_comment(
         sample_id=sample_id,
         version_id=version_id,
     )
-    db.commit()
     # review.js shows this beside the comment the page lands at (else it stays at the top).
-    flash(request, "Comment added.", "success")
-    return _back(comparison, page, f"comment-{comment.id}")
+    return saved(request, db, "Comment added.", _back(comparison, page, f"comment-{comment.id}"))
 
 
 @router.post("/c/{slug}/comments/{comment_id}")
@@ -83,8 +81,7 @@ def edit_comment(
     comparison = comparisons_service.get_comparison(db, ref=slug)
     comment = reviews_service.get_comment(db, comment_id=comment_id)
     reviews_service.edit_comment(db, comment=comment, body=body, user=user)
-    db.commit()
-    return _back(comparison, page, f"comment-{comment.id}")
+    return saved(request, db, None, _back(comparison, page, f"comment-{comment.id}"))
 
 
 @router.post("/c/{slug}/comments/{comment_id}/delete")
@@ -101,6 +98,5 @@ def delete_comment(
     comment = reviews_service.get_comment(db, comment_id=comment_id)
     sample_id = comment.sample_id
     reviews_service.delete_comment(db, comment=comment, user=user)
-    db.commit()
-    flash(request, "Comment deleted.", "info")
-    return _back(comparison, page, f"row-{sample_id}" if sample_id else "comments")
+    anchor = f"row-{sample_id}" if sample_id else "comments"
+    return saved(request, db, "Comment deleted.", _back(comparison, page, anchor), level="info")

@@ -4,7 +4,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
@@ -12,9 +12,9 @@ from ganstudio.services.errors import InvalidInputError
 from ganstudio.services.sample_uploads import ingest_uploads
 from ganstudio.storage.images import BROWSER_FORMATS
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.forms import saved
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import PageNumber, RowId
-from ganstudio.web.templating import flash
 from ganstudio.web.urls import local_url
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -140,11 +140,11 @@ def bulk_update_samples(
         archived={"archive": True, "restore": False}.get(action),
         set_ref=sample_set if action == "add_to_set" else None,
     )
-    db.commit()
-    flash(request, outcome.message, "success")
     if outcome.sample_set is not None:  # show the set they joined
-        return RedirectResponse(f"/sets/{outcome.sample_set.id}", status_code=303)
-    return RedirectResponse(local_url(next_url, "/samples"), status_code=303)
+        url = f"/sets/{outcome.sample_set.id}"
+    else:
+        url = local_url(next_url, "/samples")
+    return saved(request, db, outcome.message, url)
 
 
 @router.get("/samples/{id}")
@@ -193,12 +193,13 @@ def edit_sample(
         note=note,
         archived=None if archived is None else archived == "true",
     )
-    db.commit()
     if note is not None:
-        flash(request, "Note saved.", "success")
-    if archived is not None:
-        flash(request, "Archived." if sample.archived else "Restored.", "success")
-    return RedirectResponse(f"/samples/{id}", status_code=303)
+        message = "Note saved."
+    elif archived is not None:
+        message = "Archived." if sample.archived else "Restored."
+    else:  # tags show on the page itself
+        message = None
+    return saved(request, db, message, f"/samples/{id}")
 
 
 @router.post("/samples/{id}/mask")
@@ -213,9 +214,7 @@ def upload_sample_mask(
 ) -> Response:
     """Attach or replace the sample's grayscale mask."""
     samples_service.attach_mask(db, blobs, settings, sample_id=id, stream=mask.file, actor=user)
-    db.commit()
-    flash(request, "Mask saved.", "success")
-    return RedirectResponse(f"/samples/{id}", status_code=303)
+    return saved(request, db, "Mask saved.", f"/samples/{id}")
 
 
 @router.get("/tags")
@@ -236,6 +235,4 @@ def rename_tag(
 ) -> Response:
     """Rename a tag everywhere (onto an existing name: merge)."""
     tag = samples_service.rename_tag(db, name=name, new_name=new_name, actor=user)
-    db.commit()
-    flash(request, f"Renamed the tag to '{tag.name}'.", "success")
-    return RedirectResponse("/tags", status_code=303)
+    return saved(request, db, f"Renamed the tag to '{tag.name}'.", "/tags")

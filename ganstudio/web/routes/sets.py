@@ -3,15 +3,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
+from ganstudio.web.forms import saved
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
-from ganstudio.web.templating import flash
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SET_PAGE = 200
@@ -57,9 +57,13 @@ def create_set(
 ) -> Response:
     """Create an empty set and open it."""
     sample_set = sets_service.create_set(db, name=name, description=description, actor=user)
-    db.commit()
-    flash(request, f"Created the set '{sample_set.name}'. Add samples from the grid or by tag.")
-    return RedirectResponse(f"/sets/{sample_set.id}", status_code=303)
+    return saved(
+        request,
+        db,
+        f"Created the set '{sample_set.name}'. Add samples from the grid or by tag.",
+        f"/sets/{sample_set.id}",
+        level="info",
+    )
 
 
 @router.get("/sets/{id}")
@@ -113,13 +117,12 @@ def update_set(
         description=description,
         archived=None if archived is None else archived == "true",
     )
-    db.commit()
     if archived is None:
-        flash(request, "Saved.", "success")
+        message = "Saved."
     else:
         word = "Archived" if sample_set.archived else "Restored"
-        flash(request, f"{word} the set '{sample_set.name}'.", "success")
-    return RedirectResponse(f"/sets/{id}", status_code=303)
+        message = f"{word} the set '{sample_set.name}'."
+    return saved(request, db, message, f"/sets/{id}")
 
 
 @router.post("/sets/{id}/add")
@@ -136,9 +139,7 @@ def add_to_set(
         raise InvalidInputError("Pick a tag whose samples should join the set.")
     sample_set = sets_service.get_set(db, set_id=id)
     added = sets_service.add_samples(db, sample_set=sample_set, sample_ids=ids, tag=tag, actor=user)
-    db.commit()
-    flash(request, f"Added {added} sample(s).", "success")
-    return RedirectResponse(f"/sets/{id}", status_code=303)
+    return saved(request, db, f"Added {added} sample(s).", f"/sets/{id}")
 
 
 @router.post("/sets/{id}/order")
@@ -162,9 +163,7 @@ def reorder_set(
         positions=dict(zip(sample_id, position, strict=True)),
         actor=user,
     )
-    db.commit()
-    flash(request, "Saved the order.", "success")
-    return RedirectResponse(f"/sets/{id}", status_code=303)
+    return saved(request, db, "Saved the order.", f"/sets/{id}")
 
 
 @router.post("/sets/{id}/remove")
@@ -179,6 +178,4 @@ def remove_from_set(
     sample_set = sets_service.get_set(db, set_id=id)
     sets_service.refuse_if_archived(sample_set)
     sets_service.remove_samples(db, sample_set=sample_set, sample_ids=[sample_id], actor=user)
-    db.commit()
-    flash(request, f"Removed sample {sample_id} from the set.", "success")
-    return RedirectResponse(f"/sets/{id}", status_code=303)
+    return saved(request, db, f"Removed sample {sample_id} from the set.", f"/sets/{id}")

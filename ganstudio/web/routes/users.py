@@ -3,15 +3,16 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from ganstudio.roles import Role
 from ganstudio.services import audit, user_sessions
 from ganstudio.services import users as users_service
 from ganstudio.web.deps import AdminUser, CurrentCaller, SessionDep, ViewerUser
+from ganstudio.web.forms import saved
 from ganstudio.web.params import RowId
 from ganstudio.web.security import session_limits, sign_in_session
-from ganstudio.web.templating import flash, plural
+from ganstudio.web.templating import plural
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -75,9 +76,7 @@ def update_user(
         active=None if active is None else active == "true",
         password=password or None,
     )
-    db.commit()
-    flash(request, f"Saved {user.name}.", "success")
-    return RedirectResponse("/users", status_code=303)
+    return saved(request, db, f"Saved {user.name}.", "/users")
 
 
 @router.get("/account")
@@ -119,9 +118,7 @@ def create_token(
 def revoke_token(request: Request, token_id: RowId, db: SessionDep, user: ViewerUser) -> Response:
     """Revoke one of the caller's tokens."""
     token = users_service.revoke_token(db, user=user, token_id=token_id, actor=user)
-    db.commit()
-    flash(request, f"Revoked token '{token.label}' ({token.prefix}…).", "success")
-    return RedirectResponse("/account", status_code=303)
+    return saved(request, db, f"Revoked token '{token.label}' ({token.prefix}…).", "/account")
 
 
 @router.post("/account/sessions/{session_id}/revoke")
@@ -133,9 +130,7 @@ def end_session(
 ) -> Response:
     """Sign out one of the caller's browsers."""
     user_sessions.end_session_of(db, user=user, session_id=session_id)
-    db.commit()
-    flash(request, "Signed that browser out.", "success")
-    return RedirectResponse("/account", status_code=303)
+    return saved(request, db, "Signed that browser out.", "/account")
 
 
 @router.post("/account/sessions/revoke-others")
@@ -145,9 +140,7 @@ def end_other_sessions(
     """Sign out every browser of the caller but this one."""
     keep = caller.user_session.id if caller.user_session else None
     ended = user_sessions.end_sessions_of(db, user=user, keep_id=keep)
-    db.commit()
-    flash(request, f"Signed out {plural(ended, 'other session')}.", "success")
-    return RedirectResponse("/account", status_code=303)
+    return saved(request, db, f"Signed out {plural(ended, 'other session')}.", "/account")
 
 
 @router.post("/account/password")
@@ -163,6 +156,4 @@ def change_password(
         db, user=user, current_password=current_password, new_password=new_password
     )
     sign_in_session(request, db, user)  # every session ended; this browser gets a fresh one
-    db.commit()
-    flash(request, "Password changed; your other browsers are signed out.", "success")
-    return RedirectResponse("/account", status_code=303)
+    return saved(request, db, "Password changed; your other browsers are signed out.", "/account")

@@ -10,6 +10,7 @@ from ganstudio.services.comparisons import Cell, Grid
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState, VersionStatus
 from ganstudio.web.params import RowId
+from ganstudio.web.schemas import shaped
 from ganstudio.web.urls import blob_url
 
 
@@ -30,19 +31,9 @@ class JobPublic(BaseModel):
 
 def job_public(progress: JobProgress) -> JobPublic:
     job = progress.job
-    return JobPublic(
-        id=job.id,
-        kind=job.kind,
-        title=job.title,
-        status=progress.status,
-        total=progress.total,
-        done=progress.done,
-        failed=progress.failed,
-        running=progress.running,
-        queued=progress.queued,
-        percent=progress.percent,
-        errors=progress.errors,
-        created_at=job.created_at,
+    # The counts and the status are the progress's (live); the rest is the job row's.
+    return shaped(
+        JobPublic, progress, id=job.id, kind=job.kind, title=job.title, created_at=job.created_at
     )
 
 

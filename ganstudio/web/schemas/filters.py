@@ -1,14 +1,18 @@
 """JSON shapes of filters and their versions."""
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganstudio.db.tables import Filter, Version, VersionStatusChange
 from ganstudio.services.filters import FilterSummary
+from ganstudio.services.versions import PushRequest
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.params import Int64
+from ganstudio.web.schemas import shaped
 
 
 class FilterCreate(BaseModel):
@@ -25,6 +29,26 @@ class FilterUpdate(BaseModel):
     description: str | None = Field(None, max_length=5000)
     pipeline: Pipeline | None = None
     input_size: Int64 | None = None
+
+
+@dataclass
+class VersionPush:
+    """The multipart form that pushes a version: the API's and the page's are one form.
+
+    Fields left empty ("" from a page) mean "not given", as omitted ones do (see PushRequest).
+    """
+
+    checkpoint: Annotated[UploadFile, File(description="safetensors, TorchScript or state dict")]
+    label: Annotated[str, Form(max_length=64)]
+    parent: Annotated[str | None, Form(max_length=64, description="parent's label")] = None
+    branch: Annotated[str | None, Form(max_length=64)] = None
+    notes: Annotated[str, Form(max_length=20_000)] = ""
+    architecture: Annotated[str | None, Form(max_length=64)] = None
+    config: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None
+
+    def push_request(self) -> PushRequest:
+        """What the developer sent with the checkpoint, for the versions service."""
+        return shaped(PushRequest, self, config_json=self.config)
 
 
 class FilterPublic(BaseModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from ganstudio.db.tables import Comment, Version
 from ganstudio.services.reviews import PickSummary
 from ganstudio.web.params import RowId
+from ganstudio.web.schemas import shaped
 
 
 class CommentCreate(BaseModel):
@@ -31,16 +32,7 @@ class CommentPublic(BaseModel):
 
 
 def comment_public(comment: Comment) -> CommentPublic:
-    return CommentPublic(
-        id=comment.id,
-        comparison_id=comment.comparison_id,
-        sample_id=comment.sample_id,
-        version_id=comment.version_id,
-        body=comment.body,
-        author=comment.author.name if comment.author else None,
-        created_at=comment.created_at,
-        updated_at=comment.updated_at,
-    )
+    return shaped(CommentPublic, comment, author=comment.author.name if comment.author else None)
 
 
 class PickSet(BaseModel):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from ganstudio.db.tables import Sample, SampleSet
 from ganstudio.services.sample_uploads import UploadOutcome
 from ganstudio.web.params import RowId
+from ganstudio.web.schemas import shaped
 from ganstudio.web.urls import blob_url
 
 ArchivedFilter = Literal["false", "true", "all"]
@@ -42,19 +43,10 @@ class SamplePublic(BaseModel):
 
     @classmethod
     def of(cls, sample: Sample) -> "SamplePublic":
-        return cls(
-            id=sample.id,
-            sha256=sample.sha256,
-            filename=sample.filename,
-            format=sample.format,
-            mode=sample.mode,
-            width=sample.width,
-            height=sample.height,
-            size_bytes=sample.size_bytes,
+        return shaped(
+            SamplePublic,
+            sample,
             tags=[t.name for t in sample.tags],
-            note=sample.note,
-            archived=sample.archived,
-            created_at=sample.created_at,
             image_url=blob_url(sample.sha256),
             thumbnail_url=blob_url(sample.thumb_sha256),
             mask_url=blob_url(sample.mask_sha256),

@@ -4,9 +4,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from ganstudio.db.tables import SampleSet
 from ganstudio.services.sample_sets import SetSummary
 from ganstudio.web.params import RowId
+from ganstudio.web.schemas import shaped
 from ganstudio.web.urls import blob_url
 
 
@@ -42,16 +42,11 @@ class SetPublic(BaseModel):
 
     @classmethod
     def of(cls, summary: SetSummary) -> "SetPublic":
-        s: SampleSet = summary.sample_set
-        return cls(
-            id=s.id,
-            name=s.name,
-            description=s.description,
-            archived=s.archived,
+        return shaped(
+            SetPublic,
+            summary.sample_set,
             sample_count=summary.count,
             cover_urls=[blob_url(sha) for sha in summary.covers],
-            created_at=s.created_at,
-            updated_at=s.updated_at,
         )
 
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from ganstudio.inference.networks import SandboxStatus
 from ganstudio.services.status import SystemStatus
+from ganstudio.web.schemas import shaped
 
 
 class SandboxPublic(BaseModel):
@@ -42,11 +43,9 @@ class StatusPublic(BaseModel):
 
 def sandbox_public(status: SandboxStatus) -> SandboxPublic:
     report = status.report
-    return SandboxPublic(
-        mode=status.mode,
-        active=status.active,
-        summary=status.summary,
-        kernel_landlock_abi=status.kernel_landlock_abi,
+    return shaped(
+        SandboxPublic,
+        status,
         landlock_abi=report.landlock_abi if report else None,
         seccomp=report.seccomp if report else None,
         checks=report.checks if report else {},
