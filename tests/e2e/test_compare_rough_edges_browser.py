@@ -79,8 +79,11 @@ def test_viewer_diffs_two_versions_with_a_scale_and_keeps_its_help_on_screen(
         ".startsWith('|Input − v3|')"
     )
 
-    # The keyboard help is fully on screen in slider and difference modes, beside a usable image.
-    for width, height in ((1280, 720), (1440, 900)):
+    # The keyboard help is fully on screen in slider and difference modes, beside a usable image,
+    # also under the demo banner (`make demo` shows one above every page).
+    globals_ = live_server.app.state.pages.templates.env.globals
+    for width, height, demo in ((1280, 720, False), (1440, 900, False), (1440, 900, True)):
+        globals_["demo"] = demo
         page.set_viewport_size({"width": width, "height": height})
         for mode in ("slider", "diff"):
             page.goto(f"{view}&mode={mode}")
@@ -88,7 +91,7 @@ def test_viewer_diffs_two_versions_with_a_scale_and_keeps_its_help_on_screen(
                 page.wait_for_selector("[data-testid=diff-canvas][data-drawn=true]")
             help_box = page.get_by_test_id("viewer-help").bounding_box()
             pane = page.locator(".viewer-pane").bounding_box()
-            where = f"{mode} at {width}×{height}"
+            where = f"{mode} at {width}×{height}" + (" under the demo banner" if demo else "")
             assert help_box["y"] + help_box["height"] <= height, f"help cut off in {where}"
             assert help_box["x"] + help_box["width"] <= width, f"help cut off in {where}"
             assert pane["height"] >= 0.4 * height, f"image too small in {where}"
