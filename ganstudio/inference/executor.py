@@ -147,6 +147,9 @@ class Zygote:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             close_fds=True,
+            # Its own session: a terminal's Ctrl+C (or a kill of the server's process group)
+            # is the server's to handle; the zygote ends when the server closes its socket.
+            start_new_session=True,
         )  # fmt: skip
         child_end.close()
         control.send(json.dumps({"sandbox": self.sandbox}).encode())

@@ -213,7 +213,7 @@ class RenderWorker:
         """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""
         try:
             report = measure_sandbox(self.settings)
-        except ExecutorError as exc:
+        except (ExecutorError, OSError) as exc:  # OSError: the zygote's socket broke
             log.error("Could not start an executor to measure the sandbox: %s", exc)
             return
         level = logging.INFO if report.active or self.settings.sandbox == "off" else logging.WARNING
