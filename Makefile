@@ -8,11 +8,18 @@ PORT ?= 8000
 
 .PHONY: demo test lint typecheck install clean-demo
 
+# The face detector (ganstudio/faces), installed on its own with --no-deps: its declared
+# dependencies pull jax, jaxlib, sounddevice and opencv-contrib-python, none of which face
+# detection uses. What it does import is in pyproject.toml's dependencies (opencv-python-headless
+# provides the same cv2). The one place this pin lives; tests/test_dependencies.py reads it.
+MEDIAPIPE := mediapipe==0.10.14
+
 # One venv for demo and tests; the dev extra pins torch==2.13.0 (CPU) so pip never pulls a CUDA build.
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps $(MEDIAPIPE)
 	touch $@
 
 install: $(BIN)/.installed
