@@ -33,7 +33,7 @@ def read_samples(
     page: PageNumber = 1,
 ) -> Response:
     """Show the thumbnail grid with filters and bulk actions."""
-    tags = samples_service.normalize_tags(tag)
+    tags = samples_service.tag_filter(tag)
     chosen_set = sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None
     query = samples_service.SampleQuery(
         tags=tuple(tags),
