@@ -357,3 +357,10 @@ def mask_job_step(session: Session, blobs: BlobStore, *, settings: Settings) -> 
 
 def _short(text: str) -> str:
     return " ".join(text.split())[:500]
+
+
+def latest_mask_job(session: Session, *, set_id: int) -> MaskJob | None:
+    """Return the set's newest mask job (the set page shows its progress)."""
+    return session.scalar(
+        select(MaskJob).where(MaskJob.set_id == set_id).order_by(MaskJob.id.desc()).limit(1)
+    )

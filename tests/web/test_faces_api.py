@@ -274,3 +274,39 @@ def test_a_four_channel_version_uses_the_landmarks_mask_when_the_photo_has_none(
         assert FAKE_DETECTOR in render.settings["eye_mask"]  # the key depends on the detector
         analysed = session.scalar(select(func.count()).select_from(FaceAnalysis))
     assert analysed == 2
+
+
+def test_pages_show_system_tags_generate_masks_and_follow_a_set_job(
+    signed_in, client: TestClient, app: FastAPI, tokens: dict
+) -> None:
+    browser, csrf = signed_in(Role.QA)
+    one = make_sample(app, face_photo(1, closed=True, seed=30), "one.png")
+    none = make_sample(app, face_photo(0, seed=31), "none.png")
+    page = browser.get(f"/samples/{one}").text
+    assert "Face analysis pending" in page and 'data-testid="system-tag"' not in page
+    analyse_all(app)
+    page = browser.get(f"/samples/{one}").text
+    assert 'data-testid="system-tag"' in page and "eyes closed" in page
+    assert "1 face found by " + FAKE_DETECTOR in page
+
+    refused = browser.post(f"/samples/{none}/mask/generate", data={"csrf_token": csrf})
+    assert "No face was found" in refused.text  # flashed on the sample page
+    made = browser.post(f"/samples/{one}/mask/generate", data={"csrf_token": csrf})
+    assert "Eye mask generated" in made.text and "generated from landmarks" in made.text
+    assert 'data-testid="mask-overlay"' in made.text
+
+    set_id = client.post("/api/v1/sets", json={"name": "p"}, headers=bearer(tokens[Role.QA]))
+    set_id = set_id.json()["id"]
+    client.put(
+        f"/api/v1/sets/{set_id}/samples",
+        json={"sample_ids": [one, none]},
+        headers=bearer(tokens[Role.QA]),
+    )
+    started = browser.post(f"/sets/{set_id}/masks", data={"csrf_token": csrf})
+    assert "Generating eye masks" in started.text and 'data-status="queued"' in started.text
+    assert "hx-get" in browser.get(f"/sets/{set_id}/mask-job").text  # polls while running
+    while app.state.worker.mask_step():
+        pass
+    finished = browser.get(f"/sets/{set_id}/mask-job").text
+    assert 'data-status="done"' in finished and "hx-get" not in finished
+    assert "1 generated" in finished and "1 failed" in finished and "none.png" in finished

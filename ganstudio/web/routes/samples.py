@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from ganstudio.services import faces as faces_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
@@ -160,6 +161,7 @@ def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -
             "memberships": memberships,
             "displayable": sample.format in BROWSER_FORMATS,
             "sets": sets_service.all_sets(db),
+            "faces": faces_service.faces_view(db, sample=sample),
         },
     )
 
