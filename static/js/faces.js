@@ -41,7 +41,7 @@
     let loaded = false;
 
     facesToggle?.addEventListener("change", async () => {
-      svg.hidden = !facesToggle.checked;
+      svg.toggleAttribute("hidden", !facesToggle.checked); // an SVG element has no .hidden
       if (!facesToggle.checked || loaded) return;
       const response = await fetch(stage.dataset.facesUrl, { credentials: "same-origin" });
       if (!response.ok) return;
