@@ -24,6 +24,7 @@ from ganstudio.web.routes import (
     admin,
     api_arena,
     api_comparisons,
+    api_faces,
     api_filters,
     api_reviews,
     api_samples,
@@ -34,6 +35,7 @@ from ganstudio.web.routes import (
     auth,
     compare,
     docs,
+    faces,
     filters,
     pages,
     reports,
@@ -54,7 +56,7 @@ ROUTERS = tuple(
     module.router
     for module in (
         *(system, auth, pages, docs, users, api_users),
-        *(samples, sets, api_samples, api_sets),
+        *(samples, sets, faces, api_samples, api_sets, api_faces),
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
         *(api_reviews, reviews, api_arena, arena, reports),

@@ -138,3 +138,24 @@ def test_upgrading_keeps_rows_that_point_at_rebuilt_tables(tmp_path: Path) -> No
         assert connection.execute(text("SELECT count(*) FROM job_items")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM renders")).scalar() == 1
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_faces_migration_marks_existing_masks_uploaded_and_keeps_sample_links(
+    tmp_path: Path,
+) -> None:
+    engine = database_at(tmp_path, "0008")
+    with engine.begin() as connection:
+        _insert(connection, "samples", id=1, sha256="a" * 64, mask_sha256="m" * 64)
+        _insert(connection, "samples", id=2, sha256="b" * 64)
+        _insert(connection, "tags", id=1, name="smile")
+        _insert(connection, "sample_tags", sample_id=1, tag_id=1)
+        _insert(connection, "sample_sets", id=1, name="s")
+        _insert(connection, "sample_set_members", set_id=1, sample_id=2, position=0)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        sources = dict(connection.execute(text("SELECT id, mask_source FROM samples")).all())
+        assert sources == {1: "uploaded", 2: None}
+        assert connection.execute(text("SELECT count(*) FROM sample_tags")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM sample_set_members")).scalar() == 1
+    tables = set(inspect(engine).get_table_names())
+    assert {"face_analyses", "mask_jobs"} <= tables

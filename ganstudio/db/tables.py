@@ -226,6 +226,8 @@ class Sample(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     thumb_sha256: Mapped[str] = mapped_column(Sha256(), info=BLOB_REF)  # WebP thumbnail
     mask_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # grayscale PNG
+    # Where the mask came from: "uploaded" (by hand) or "landmarks" (generated); None: no mask.
+    mask_source: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -247,6 +249,43 @@ class Tag(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class FaceAnalysis(Base):
+    """The faces one detector revision found in one image content (samples, web-test photos)."""
+
+    __tablename__ = "face_analyses"
+    __table_args__ = (UniqueConstraint("image_sha256", "detector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Not a BLOB_REF: an analysis must not keep an expired web-test photo alive.
+    image_sha256: Mapped[str] = mapped_column(Sha256())
+    detector: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(16))  # done, failed, unavailable
+    faces: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # faces.FaceAnalysis.to_json()
+    error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MaskJob(Base):
+    """Eye masks to generate for a set's samples, run by a worker, with progress."""
+
+    __tablename__ = "mask_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("sample_sets.id", ondelete="CASCADE"), index=True
+    )
+    overwrite: Mapped[bool] = mapped_column(Boolean, default=False)
+    sample_ids: Mapped[list[int]] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # samples handled so far
+    done: Mapped[int] = mapped_column(Integer, default=0)  # masks generated
+    kept: Mapped[int] = mapped_column(Integer, default=0)  # hand-made masks left as they were
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class SampleSet(Base):

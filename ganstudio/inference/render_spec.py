@@ -54,6 +54,9 @@ class PipelineSettings:
     pipeline: str  # "full" (face filters also run `full` until face crops exist)
     input_size: int  # longest side fed to the network
     revision: int = PIPELINE_REVISION
+    # A 4-channel version on a photo without a mask: the eye mask made from the photo's face
+    # landmarks, named by what decides its pixels (services/faces.landmarks_mask_key); "" = none.
+    eye_mask: str = ""
 
     @classmethod
     def for_filter(cls, *, pipeline: Pipeline, input_size: int) -> "PipelineSettings":
@@ -62,7 +65,10 @@ class PipelineSettings:
         return cls(pipeline=Pipeline.FULL.value, input_size=input_size)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        values = asdict(self)
+        if not self.eye_mask:  # left out, so renders keyed before it existed keep their keys
+            del values["eye_mask"]
+        return values
 
 
 def render_key(

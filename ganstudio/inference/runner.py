@@ -39,6 +39,8 @@ from ganstudio.inference.networks import (
     render_image,
 )
 from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
+from ganstudio.services import faces as faces_service
+from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore
 from ganstudio.storage.images import (
@@ -188,6 +190,8 @@ class RenderWorker:
                     f"The sample's mask was not decoded: {exc}. Attach a smaller mask on the "
                     "sample's page, then make the comparison again."
                 ) from None
+        elif inputs.settings.eye_mask:
+            mask = self._landmarks_mask(inputs.input_sha256, rgb.size)
         image, mask = prepare_input(
             rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )
@@ -208,6 +212,38 @@ class RenderWorker:
             raise
         except ExecutorRefusedError as exc:
             raise RenderError(f"The network failed on this image: {exc}") from None
+
+    def _landmarks_mask(self, image_sha256: str, size: tuple[int, int]):
+        """Return the eye mask from the photo's face landmarks (analysing the photo first if no
+        worker has yet), or fail the render saying why there is none."""
+        with self.sessions.begin() as session:
+            row = faces_service.analyse_and_store(
+                session, self.blobs, image_sha256, settings=self.settings
+            )
+            try:
+                return faces_service.landmarks_mask(row, size)
+            except ServiceError as exc:
+                raise RenderError(f"No eye mask for this 4-channel version: {exc}") from None
+
+    def analyse_next(self) -> bool:
+        """Run the face analysis of one photo that lacks it; return whether there was one."""
+        with self.sessions() as session:
+            image_sha256 = faces_service.next_unanalysed(session)
+        if image_sha256 is None:
+            return False
+        result = faces_service.analyse_blob(self.blobs, image_sha256, settings=self.settings)
+        with self.sessions.begin() as session:
+            faces_service.store_analysis(session, image_sha256, result)
+        return True
+
+    def mask_step(self) -> bool:
+        """Generate the next eye mask of a set's mask job; return whether there was one."""
+        with self.sessions.begin() as session:
+            return faces_service.mask_job_step(session, self.blobs, settings=self.settings)
+
+    def background_step(self) -> bool:
+        """Do one piece of work besides renders (masks first: someone waits for them)."""
+        return self.mask_step() or self.analyse_next()
 
     def measure_sandbox(self) -> None:
         """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""
@@ -236,7 +272,8 @@ class RenderWorker:
         self.measure_sandbox()
         while not stop.is_set():
             try:
-                if self.run_until_idle(max_renders=1):
+                # Renders first; face work only when none is queued.
+                if self.run_until_idle(max_renders=1) or self.background_step():
                     continue
             except Exception:  # the worker must outlive any single failure
                 log.exception("Render worker step failed; retrying shortly")

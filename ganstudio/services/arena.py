@@ -61,7 +61,7 @@ def parse_scope(
     return ArenaScope(
         version_ids=version_ids,
         sample_set_id=sample_set_id,
-        tags=tuple(samples_service.normalize_tags(tags)) if tags else (),
+        tags=tuple(samples_service.tag_filter(tags)) if tags else (),
     )
 
 

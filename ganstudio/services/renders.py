@@ -1,15 +1,22 @@
 """Renders and jobs: find or queue a render by content key, batch renders into jobs, progress."""
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
-from ganstudio.inference.render_spec import PipelineSettings, RenderError, mask_for, render_key
+from ganstudio.inference.render_spec import (
+    MASK_INPUT_CHANNELS,
+    PipelineSettings,
+    RenderError,
+    mask_for,
+    render_key,
+)
 from ganstudio.roles import Role
+from ganstudio.services import faces as faces_service
 from ganstudio.services.errors import NotFoundError, PermissionDeniedError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
@@ -22,10 +29,21 @@ def version_mask(*, version: Version, mask_sha256: str | None) -> tuple[str | No
         return None, str(exc)
 
 
+def render_settings(
+    *, version: Version, mask_sha256: str | None, settings: PipelineSettings
+) -> PipelineSettings:
+    """Return the settings of `version`'s render: a 4-channel version on a photo without a mask
+    takes the eye mask made from the photo's landmarks (the worker makes it)."""
+    if version.input_channels == MASK_INPUT_CHANNELS and mask_sha256 is None:
+        return replace(settings, eye_mask=faces_service.landmarks_mask_key())
+    return settings
+
+
 def version_render_key(
     *, version: Version, input_sha256: str, mask_sha256: str | None, settings: PipelineSettings
 ) -> str:
     """Return the key of `version`'s render of an input; only 4-channel versions see the mask."""
+    settings = render_settings(version=version, mask_sha256=mask_sha256, settings=settings)
     mask, _missing = version_mask(version=version, mask_sha256=mask_sha256)
     return render_key(
         checkpoint_sha256=version.checkpoint_sha256,
@@ -44,10 +62,13 @@ def ensure_render(
     settings: PipelineSettings,
 ) -> Render:
     """Return the render of `version` on this input, queuing it when it was never made."""
-    mask, missing = version_mask(version=version, mask_sha256=mask_sha256)
     key = version_render_key(
-        version=version, input_sha256=input_sha256, mask_sha256=mask, settings=settings
+        version=version, input_sha256=input_sha256, mask_sha256=mask_sha256, settings=settings
     )
+    settings = render_settings(version=version, mask_sha256=mask_sha256, settings=settings)
+    mask, missing = version_mask(version=version, mask_sha256=mask_sha256)
+    if settings.eye_mask:  # the worker makes the mask from the landmarks
+        missing = ""
     render = session.scalar(select(Render).where(Render.render_key == key))
     if render is not None:
         return render

@@ -194,7 +194,7 @@ def add_samples(
     refuse_if_archived(sample_set)
     ids = samples_service.existing_ids(session, list(dict.fromkeys(sample_ids)))
     if tag:
-        names = samples_service.normalize_tags(tag)
+        names = samples_service.tag_filter(tag)
         tagged = session.scalars(
             select(Sample.id)
             .join(sample_tags, sample_tags.c.sample_id == Sample.id)

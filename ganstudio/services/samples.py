@@ -23,8 +23,26 @@ MAX_PER_PAGE = 500
 # --- tags -----------------------------------------------------------------------------------
 
 
-def normalize_tags(raw: str | Iterable[str] | None) -> list[str]:
-    """Return clean tag names from "a, B ,c" or a list: trimmed, lower-case, unique, in order."""
+# Tags the face analysis sets ("face:eyes closed"); QA cannot make tags in this namespace.
+SYSTEM_TAG_PREFIX = "face:"
+# Where a sample's mask came from (Sample.mask_source).
+MASK_UPLOADED, MASK_LANDMARKS = "uploaded", "landmarks"
+
+
+def is_system_tag(name: str) -> bool:
+    return name.startswith(SYSTEM_TAG_PREFIX)
+
+
+def tag_filter(raw: str | Iterable[str] | None) -> list[str]:
+    """Return clean tag names to filter by: QA's tags and system tags alike."""
+    return normalize_tags(raw, allow_system=True)
+
+
+def normalize_tags(raw: str | Iterable[str] | None, *, allow_system: bool = False) -> list[str]:
+    """Return clean tag names from "a, B ,c" or a list: trimmed, lower-case, unique, in order.
+
+    Names in the system namespace ("face:…") are refused unless `allow_system` (filters).
+    """
     if raw is None:
         return []
     parts = raw.split(",") if isinstance(raw, str) else [p for item in raw for p in item.split(",")]
@@ -36,6 +54,11 @@ def normalize_tags(raw: str | Iterable[str] | None) -> list[str]:
         if len(name) > MAX_TAG_CHARS:
             raise InvalidInputError(
                 f"The tag '{name[:60]}…' is longer than {MAX_TAG_CHARS} characters; shorten it."
+            )
+        if not allow_system and is_system_tag(name):
+            raise InvalidInputError(
+                f"The tag '{name[:60]}' starts with '{SYSTEM_TAG_PREFIX}', which is kept for the "
+                "tags the face analysis sets by itself; choose a name without that prefix."
             )
         if name not in names:
             names.append(name)
@@ -274,14 +297,18 @@ def update_sample(
     """Edit a sample: replace or add/remove tags, set the note, archive or restore."""
     changes: dict[str, object] = {}
     if tags is not None:
-        wanted = normalize_tags(tags)
         current = [
             t.name
             for t in session.scalars(
                 select(Tag).join(sample_tags).where(sample_tags.c.sample_id == sample.id)
             )
         ]
-        remove = [*remove, *[n for n in current if n not in wanted]]
+        # System tags stay as the analysis set them: sending back the ones the sample has (a
+        # read-modify-write of its tags) is fine; any other one is refused by normalize_tags.
+        wanted = normalize_tags(
+            t for t in tags if " ".join(t.split()).lower() not in current or not is_system_tag(t)
+        )
+        remove = [*remove, *[n for n in current if n not in wanted and not is_system_tag(n)]]
         add = [*add, *wanted]
     if add:
         added = normalize_tags(add)
@@ -341,6 +368,7 @@ def set_mask(
         )
     stored = blobs.put_bytes(png_bytes(mask))
     sample.mask_sha256 = stored.sha256
+    sample.mask_source = MASK_UPLOADED
     audit.record(
         session,
         actor=actor,

@@ -99,7 +99,7 @@ def read_leaderboard(
 ) -> Response | LeaderboardPublic:
     """Bradley–Terry scores with 95% bootstrap intervals, win matrix and vote counts."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    tags = samples_service.normalize_tags(tag) if tag else []
+    tags = samples_service.tag_filter(tag) if tag else []
     view = arena_service.filter_leaderboard(
         db, filter_=filter_, tags=tuple(tags), sample_set_id=set
     )

@@ -37,7 +37,7 @@ def create_comparison(
     versions = versions_service.choose_versions(
         db, filter_=filter_, refs=body.versions, count=versions_service.COMPARISON
     )
-    tags = samples_service.normalize_tags(body.tags) if body.tags else None
+    tags = samples_service.tag_filter(body.tags) if body.tags else None
     samples = comparisons_service.resolve_samples(
         db,
         set_ref=str(body.set) if body.set is not None else None,

@@ -63,7 +63,7 @@ def read_samples(
 ) -> Page[SamplePublic]:
     """List samples, newest first (or in set order when `set` is given)."""
     query = samples_service.SampleQuery(
-        tags=tuple(samples_service.normalize_tags(tag)),
+        tags=tuple(samples_service.tag_filter(tag)),
         sample_set=sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None,
         q=q.strip(),
         archived=samples_service.archived_choice(archived),

@@ -36,7 +36,7 @@ def read_leaderboard(
 ) -> Response:
     """Show a filter's Bradley–Terry ranking with intervals, chart and win-rate matrix."""
     filter_ = filters_service.get_filter(db, slug=slug)
-    tags = samples_service.normalize_tags(tag) if tag else []
+    tags = samples_service.tag_filter(tag) if tag else []
     view = arena_service.filter_leaderboard(db, filter_=filter_, tags=tuple(tags))
     return request.app.state.pages.render(
         request,

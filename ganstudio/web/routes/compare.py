@@ -98,7 +98,7 @@ def create_comparison(
             db,
             set_ref=sample_set or None,
             sample_ids=None,
-            tags=samples_service.normalize_tags(tags) or None,
+            tags=samples_service.tag_filter(tags) or None,
             limit=settings.max_comparison_samples,
         )
         comparison, _job = comparisons_service.create_comparison(

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from ganstudio.services import faces as faces_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
@@ -33,7 +34,7 @@ def read_samples(
     page: PageNumber = 1,
 ) -> Response:
     """Show the thumbnail grid with filters and bulk actions."""
-    tags = samples_service.normalize_tags(tag)
+    tags = samples_service.tag_filter(tag)
     chosen_set = sets_service.resolve_set(db, ref=sample_set, actor=None) if sample_set else None
     query = samples_service.SampleQuery(
         tags=tuple(tags),
@@ -160,6 +161,7 @@ def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -
             "memberships": memberships,
             "displayable": sample.format in BROWSER_FORMATS,
             "sets": sets_service.all_sets(db),
+            "faces": faces_service.faces_view(db, sample=sample),
         },
     )
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from ganstudio.services import faces as faces_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError
@@ -12,6 +13,7 @@ from ganstudio.web.deps import QAUser, SessionDep, ViewerUser
 from ganstudio.web.forms import saved
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import Int64, PageNumber, RowId
+from ganstudio.web.schemas.faces import MaskJobPublic
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 SET_PAGE = 200
@@ -76,6 +78,7 @@ def read_set(
 ) -> Response:
     """Show a set's samples in order, with QA's controls to reorder, remove and add."""
     sample_set = sets_service.get_set(db, set_id=id)
+    job = faces_service.latest_mask_job(db, set_id=sample_set.id)
     members, total = samples_service.list_samples(
         db,
         query=samples_service.SampleQuery(sample_set=sample_set, archived=None),
@@ -91,6 +94,7 @@ def read_set(
             **pager(page=page, total=total, per_page=SET_PAGE),
             "offset": (page - 1) * SET_PAGE,
             "tag_counts": samples_service.tag_counts(db),
+            "mask_job": MaskJobPublic.of(job) if job else None,
         },
     )
 

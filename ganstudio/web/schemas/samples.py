@@ -40,6 +40,9 @@ class SamplePublic(BaseModel):
     image_url: str = Field(description="the original bytes, as uploaded")
     thumbnail_url: str = Field(description="a WebP thumbnail, longest side 320 px")
     mask_url: str | None = Field(description="the grayscale mask (8-bit PNG), if any")
+    mask_source: Literal["uploaded", "landmarks"] | None = Field(
+        description="uploaded: by hand; landmarks: generated from the face analysis"
+    )
 
     @classmethod
     def of(cls, sample: Sample) -> "SamplePublic":
