@@ -138,3 +138,14 @@ def test_upgrading_keeps_rows_that_point_at_rebuilt_tables(tmp_path: Path) -> No
         assert connection.execute(text("SELECT count(*) FROM job_items")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM renders")).scalar() == 1
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_renders_made_before_notes_keep_their_rows_with_no_note(tmp_path: Path) -> None:
+    engine = database_at(tmp_path, "0008")
+    with engine.begin() as connection:
+        _insert(connection, "filters", id=1, slug="t", pipeline="face")
+        _insert(connection, "versions", id=1, filter_id=1, label="v1", status="candidate")
+        _insert(connection, "renders", id=1, render_key="c" * 64, version_id=1, state="done")
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, note FROM renders")).all() == [(1, None)]

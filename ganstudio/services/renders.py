@@ -8,15 +8,28 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Job, JobItem, Render, User, Version
-from ganstudio.inference.render_spec import PipelineSettings, RenderError, mask_for, render_key
+from ganstudio.inference.render_spec import (
+    PipelineSettings,
+    RenderError,
+    mask_for,
+    mask_for_settings,
+    render_key,
+)
 from ganstudio.roles import Role
 from ganstudio.services.errors import NotFoundError, PermissionDeniedError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
 
-def version_mask(*, version: Version, mask_sha256: str | None) -> tuple[str | None, str]:
+def version_mask(
+    *, version: Version, mask_sha256: str | None, settings: PipelineSettings | None = None
+) -> tuple[str | None, str]:
     """Return the mask `version`'s render uses and, when it cannot have one, why (else "")."""
     try:
+        if settings is not None:  # face filters make their own eye masks
+            mask = mask_for_settings(
+                input_channels=version.input_channels, mask=mask_sha256, settings=settings
+            )
+            return mask, ""
         return mask_for(input_channels=version.input_channels, mask=mask_sha256), ""
     except RenderError as exc:
         return None, str(exc)
@@ -26,7 +39,7 @@ def version_render_key(
     *, version: Version, input_sha256: str, mask_sha256: str | None, settings: PipelineSettings
 ) -> str:
     """Return the key of `version`'s render of an input; only 4-channel versions see the mask."""
-    mask, _missing = version_mask(version=version, mask_sha256=mask_sha256)
+    mask, _missing = version_mask(version=version, mask_sha256=mask_sha256, settings=settings)
     return render_key(
         checkpoint_sha256=version.checkpoint_sha256,
         input_sha256=input_sha256,
@@ -44,7 +57,7 @@ def ensure_render(
     settings: PipelineSettings,
 ) -> Render:
     """Return the render of `version` on this input, queuing it when it was never made."""
-    mask, missing = version_mask(version=version, mask_sha256=mask_sha256)
+    mask, missing = version_mask(version=version, mask_sha256=mask_sha256, settings=settings)
     key = version_render_key(
         version=version, input_sha256=input_sha256, mask_sha256=mask, settings=settings
     )
