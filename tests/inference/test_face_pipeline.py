@@ -152,3 +152,29 @@ def test_a_four_channel_face_version_uses_the_crop_eye_mask(
     # MaskOnly outputs the mask: white on the pupils, black on the cheek and below the nose.
     assert gray[101, 202] > 200 and gray[102, 245] > 200
     assert gray[160, 224] < 50 and gray[140, 180] < 50
+
+
+def test_a_four_channel_face_version_renders_in_a_web_test(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    slug = make_filter(app, input_size=SIZE, pipeline="face")
+    make_version(
+        app,
+        filter_slug=slug,
+        label="eyes",
+        input_channels=4,
+        checkpoint=ck.torchscript_file(tmp_path / "m.pt", MaskOnly()),
+    )
+    token = tokens[Role.VIEWER]
+    started = client.post(
+        "/api/v1/webtest",
+        files={"image": ("me.png", _png(Image.fromarray(data.astronaut())), "image/png")},
+        data={"versions": "eyes", "filter": slug},
+        headers=bearer(token),
+    )
+    assert started.status_code == 201, started.text
+    app.state.worker.run_until_idle()
+    (render,) = client.get(started.json()["url"], headers=bearer(token)).json()["renders"]
+    assert render["state"] == "done", render
+    gray = _render(client, token, render).mean(axis=2)
+    assert gray[101, 202] > 200 and gray[160, 224] < 50  # the eye mask, from landmarks
