@@ -90,12 +90,14 @@ def make_version(
         return version.id
 
 
-def make_filter(app: FastAPI, *, name: str = "Toon", input_size: int = 64) -> str:
+def make_filter(
+    app: FastAPI, *, name: str = "Toon", input_size: int = 64, pipeline: str = "full"
+) -> str:
     from ganstudio.services import filters as filters_service
 
     with app.state.sessions() as session:
         filter_ = filters_service.create_filter(
-            session, name=name, input_size=input_size, actor=None
+            session, name=name, input_size=input_size, pipeline=pipeline, actor=None
         )
         session.commit()
         return filter_.slug

@@ -159,3 +159,14 @@ def test_faces_migration_marks_existing_masks_uploaded_and_keeps_sample_links(
         assert connection.execute(text("SELECT count(*) FROM sample_set_members")).scalar() == 1
     tables = set(inspect(engine).get_table_names())
     assert {"face_analyses", "mask_jobs"} <= tables
+
+
+def test_renders_made_before_notes_keep_their_rows_with_no_note(tmp_path: Path) -> None:
+    engine = database_at(tmp_path, "0009")
+    with engine.begin() as connection:
+        _insert(connection, "filters", id=1, slug="t", pipeline="face")
+        _insert(connection, "versions", id=1, filter_id=1, label="v1", status="candidate")
+        _insert(connection, "renders", id=1, render_key="c" * 64, version_id=1, state="done")
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id, note FROM renders")).all() == [(1, None)]

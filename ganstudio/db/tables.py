@@ -356,6 +356,8 @@ class Render(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str] = mapped_column(Text, default="")
+    # A remark on a done render, shown on its cell: "no face found" (the output is the input).
+    note: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

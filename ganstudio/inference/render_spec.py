@@ -8,10 +8,12 @@ import this module, so the web process needs no torch to queue renders.
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
+from ganstudio.faces import DETECTOR, MAX_FACES
+from ganstudio.faces.crops import DEFAULT_FEATHER, DEFAULT_MARGIN
 from ganstudio.vocabulary import Pipeline
 
 # Bump when the output for the same input changes: old renders then no longer match.
@@ -47,28 +49,75 @@ def mask_for(*, input_channels: int, mask: MaskT | None) -> MaskT | None:
     return mask
 
 
+FACE_CHOICES = ("all", "largest")
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """What decides a face filter's pixels besides the network: which faces, how each is cut
+    (ganstudio/faces/crops.py) and pasted back, and the detector the crops come from."""
+
+    faces: str = "all"  # every face found (up to max_faces, the largest first), or "largest"
+    margin: float = DEFAULT_MARGIN  # crop side over the face box's larger side (whole head)
+    align: bool = True  # turn each crop so the eyes are level
+    feather: float = DEFAULT_FEATHER  # soft edge of the paste, a fraction of the crop side
+    max_faces: int = MAX_FACES
+    detector: str = DETECTOR  # a new detector finds other boxes: other crops, other pixels
+
+    def __post_init__(self) -> None:
+        if self.faces not in FACE_CHOICES:
+            raise ValueError(f"faces must be 'all' or 'largest', got {self.faces!r}")
+        if self.margin <= 0 or self.feather < 0 or self.max_faces < 1:
+            raise ValueError(
+                "face settings need margin > 0, feather >= 0 and max_faces >= 1, got "
+                f"{self.margin}, {self.feather}, {self.max_faces}"
+            )
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """Everything besides the checkpoint and the input that decides a render's pixels."""
 
-    pipeline: str  # "full" (face filters also run `full` until face crops exist)
-    input_size: int  # longest side fed to the network
+    pipeline: str  # "full" (the whole image) or "face" (face crops, pasted back)
+    input_size: int  # longest side fed to the network (face filters: each crop's side)
     revision: int = PIPELINE_REVISION
     # A 4-channel version on a photo without a mask: the eye mask made from the photo's face
     # landmarks, named by what decides its pixels (services/faces.landmarks_mask_key); "" = none.
     eye_mask: str = ""
+    # Only face filters have it; None is left out of as_dict, so the keys of `full` renders are
+    # the same as before face crops existed.
+    face: FaceSettings | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.face, dict):  # read back from a render's stored settings
+            object.__setattr__(self, "face", FaceSettings(**self.face))
 
     @classmethod
     def for_filter(cls, *, pipeline: Pipeline, input_size: int) -> "PipelineSettings":
-        # Face crops are not built yet: every filter runs the whole image for now.
-        del pipeline
+        # Face options per filter are not in the filter API yet: face filters get the defaults.
+        if pipeline == Pipeline.FACE:
+            return cls(pipeline=Pipeline.FACE.value, input_size=input_size, face=FaceSettings())
         return cls(pipeline=Pipeline.FULL.value, input_size=input_size)
 
-    def as_dict(self) -> dict[str, object]:
-        values = asdict(self)
-        if not self.eye_mask:  # left out, so renders keyed before it existed keep their keys
-            del values["eye_mask"]
-        return values
+    def as_dict(self) -> dict[str, Any]:
+        # Optional parts are left out when unset, so renders keyed before they existed keep
+        # their keys.
+        data = asdict(self)
+        if not self.eye_mask:
+            del data["eye_mask"]
+        if self.face is None:
+            del data["face"]
+        return data
+
+
+def mask_for_settings(
+    *, input_channels: int, mask: MaskT | None, settings: PipelineSettings
+) -> MaskT | None:
+    """`mask_for`, except on the face pipeline: there the worker makes each crop's eye mask from
+    the face analysis, so a sample's uploaded mask is neither needed nor part of the key."""
+    if settings.face is not None:
+        return None
+    return mask_for(input_channels=input_channels, mask=mask)
 
 
 def render_key(

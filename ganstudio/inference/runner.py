@@ -16,7 +16,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +40,13 @@ from ganstudio.inference.networks import (
     measure_sandbox,
     render_image,
 )
-from ganstudio.inference.render_spec import PipelineSettings, RenderError, prepare_input
+from ganstudio.inference.render_spec import (
+    MASK_INPUT_CHANNELS,
+    FaceSettings,
+    PipelineSettings,
+    RenderError,
+    prepare_input,
+)
 from ganstudio.services import faces as faces_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
@@ -56,6 +64,8 @@ log = logging.getLogger(__name__)
 # Renders in a row on one network before the queue's plain order resumes (services/queue.py):
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
+# The cell's note when the face pipeline finds no face: the output is the input, not a failure.
+NO_FACE = "no face found"
 
 
 @dataclass(frozen=True)
@@ -123,17 +133,18 @@ class RenderWorker:
         self._network_run = (sha256, run + 1 if sha256 == last else 1)
         started = time.perf_counter()
         try:
-            output = self._render(inputs)
+            output, note = self._render(inputs)
             # Lossless, so the differences between versions are real.
             output_blob = self.blobs.put_bytes(png_bytes(output, fast=True))
             thumb_blob = self.blobs.put_bytes(thumbnail_of(output))
-            values = {
+            values: dict[str, Any] = {
                 "state": RenderState.DONE,
                 "output_sha256": output_blob.sha256,
                 "thumb_sha256": thumb_blob.sha256,
                 "width": output.width,
                 "height": output.height,
                 "error": "",
+                "note": note,
             }
         except (RenderError, CheckpointError, ExecutorError) as exc:
             values = {"state": RenderState.FAILED, "error": _sentence(str(exc))}
@@ -168,7 +179,7 @@ class RenderWorker:
                 settings=PipelineSettings(**render.settings),
             )
 
-    def _render(self, inputs: RenderInputs):
+    def _render(self, inputs: RenderInputs) -> tuple[Image.Image, str | None]:
         settings = self.settings
         # Stored images passed these guards on upload, but the limit may have been lowered since:
         # the worker decodes them through the same decompression-bomb guard.
@@ -192,9 +203,57 @@ class RenderWorker:
                 ) from None
         elif inputs.settings.eye_mask:
             mask = self._landmarks_mask(inputs.input_sha256, rgb.size)
+        if inputs.settings.face is not None:
+            return self._render_faces(inputs, rgb, inputs.settings.face)
         image, mask = prepare_input(
             rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )
+        return self._run_network(inputs, image, mask), None
+
+    def _render_faces(
+        self, inputs: RenderInputs, rgb: Image.Image, face: FaceSettings
+    ) -> tuple[Image.Image, str | None]:
+        """The face pipeline: each face's eyes-level crop through the network, pasted back.
+
+        The photo keeps its size (only the crops are network-sized, so a big photo costs the
+        analysis and the pastes, which work on each crop's box); pixels outside the crops are
+        the input's. No face is not a failure: the output is the input, with a note.
+        """
+        from ganstudio import faces  # the detector loads in the worker only, on first use
+        from ganstudio.faces.crops import cut, face_crop, paste
+
+        try:
+            found = faces.analyse_image(rgb, max_faces=face.max_faces).faces
+        except faces.FaceAnalysisUnavailableError as exc:
+            raise RenderError(f"Faces could not be found in this image: {exc}") from None
+        # analyse_image gives the largest first.
+        chosen = found[:1] if face.faces == "largest" else found[: face.max_faces]
+        if not chosen:
+            return rgb, NO_FACE
+        size = inputs.settings.input_size
+        eyes = None
+        if inputs.input_channels == MASK_INPUT_CHANNELS:
+            # The mask of the whole photo, cut like the pixels: each crop sees every eye in it.
+            eyes = faces.eye_mask(rgb.size, found)
+        output = rgb
+        for one in chosen:
+            try:
+                crop = face_crop(one, margin=face.margin, align=face.align)
+            except ValueError as exc:
+                raise RenderError(
+                    f"A face in this image has no usable landmarks ({exc}); the face pipeline "
+                    "cannot crop it. Use a clearer photo of the face."
+                ) from None
+            crop_mask = cut(eyes, crop, size) if eyes is not None else None
+            result = self._run_network(inputs, cut(rgb, crop, size), crop_mask)
+            output = paste(output, result, crop, feather=face.feather)
+        return output, None
+
+    def _run_network(
+        self, inputs: RenderInputs, image: Image.Image, mask: Image.Image | None
+    ) -> Image.Image:
+        """Run the version's network on one prepared input in its warm executor."""
+        settings = self.settings
         sha256 = inputs.network.checkpoint_sha256
         warm = self.pool.get(inputs.network, lambda: self.blobs.read_bytes(sha256))
         limit = settings.render_time_limit_seconds

@@ -13,6 +13,7 @@ from ganstudio.inference.render_spec import (
     PipelineSettings,
     RenderError,
     mask_for,
+    mask_for_settings,
     render_key,
 )
 from ganstudio.roles import Role
@@ -21,9 +22,16 @@ from ganstudio.services.errors import NotFoundError, PermissionDeniedError
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState
 
 
-def version_mask(*, version: Version, mask_sha256: str | None) -> tuple[str | None, str]:
+def version_mask(
+    *, version: Version, mask_sha256: str | None, settings: PipelineSettings | None = None
+) -> tuple[str | None, str]:
     """Return the mask `version`'s render uses and, when it cannot have one, why (else "")."""
     try:
+        if settings is not None:  # face filters make their own eye masks
+            mask = mask_for_settings(
+                input_channels=version.input_channels, mask=mask_sha256, settings=settings
+            )
+            return mask, ""
         return mask_for(input_channels=version.input_channels, mask=mask_sha256), ""
     except RenderError as exc:
         return None, str(exc)
@@ -34,7 +42,8 @@ def render_settings(
 ) -> PipelineSettings:
     """Return the settings of `version`'s render: a 4-channel version on a photo without a mask
     takes the eye mask made from the photo's landmarks (the worker makes it)."""
-    if version.input_channels == MASK_INPUT_CHANNELS and mask_sha256 is None:
+    # Face filters cut each face's eye mask themselves (render_spec.mask_for_settings).
+    if settings.face is None and version.input_channels == MASK_INPUT_CHANNELS and not mask_sha256:
         return replace(settings, eye_mask=faces_service.landmarks_mask_key())
     return settings
 
@@ -44,7 +53,7 @@ def version_render_key(
 ) -> str:
     """Return the key of `version`'s render of an input; only 4-channel versions see the mask."""
     settings = render_settings(version=version, mask_sha256=mask_sha256, settings=settings)
-    mask, _missing = version_mask(version=version, mask_sha256=mask_sha256)
+    mask, _missing = version_mask(version=version, mask_sha256=mask_sha256, settings=settings)
     return render_key(
         checkpoint_sha256=version.checkpoint_sha256,
         input_sha256=input_sha256,
@@ -66,7 +75,7 @@ def ensure_render(
         version=version, input_sha256=input_sha256, mask_sha256=mask_sha256, settings=settings
     )
     settings = render_settings(version=version, mask_sha256=mask_sha256, settings=settings)
-    mask, missing = version_mask(version=version, mask_sha256=mask_sha256)
+    mask, missing = version_mask(version=version, mask_sha256=mask_sha256, settings=settings)
     if settings.eye_mask:  # the worker makes the mask from the landmarks
         missing = ""
     render = session.scalar(select(Render).where(Render.render_key == key))

@@ -85,6 +85,8 @@ class CellPublic(BaseModel):
     sample_id: int
     state: RenderState
     error: str | None
+    # A remark on a done render, e.g. "no face found" (a face filter's output is then the input).
+    note: str | None
     render_url: str | None
     thumb_url: str | None
     duration_ms: float | None
@@ -98,6 +100,7 @@ def cell_public(cell: Cell) -> CellPublic:
         sample_id=cell.sample_id,
         state=render.state,
         error=render.error or None,
+        note=render.note or None,
         render_url=blob_url(render.output_sha256) if done else None,
         thumb_url=blob_url(render.thumb_sha256) if done else None,
         duration_ms=render.duration_ms,
