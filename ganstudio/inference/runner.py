@@ -219,22 +219,31 @@ class RenderWorker:
         analysis and the pastes, which work on each crop's box); pixels outside the crops are
         the input's. No face is not a failure: the output is the input, with a note.
         """
-        from ganstudio import faces  # the detector loads in the worker only, on first use
         from ganstudio.faces.crops import cut, face_crop, paste
 
-        try:
-            found = faces.analyse_image(rgb, max_faces=face.max_faces).faces
-        except faces.FaceAnalysisUnavailableError as exc:
-            raise RenderError(f"Faces could not be found in this image: {exc}") from None
-        # analyse_image gives the largest first.
+        # The photo's stored analysis (made now if no worker has yet): the faces the pages show
+        # are the faces the network gets, and the viewer's face crops are cut from the same.
+        with self.sessions.begin() as session:
+            row = faces_service.analyse_and_store(
+                session, self.blobs, inputs.input_sha256, settings=self.settings
+            )
+            if row.state != faces_service.DONE:
+                raise RenderError(
+                    f"Faces could not be found in this image ({row.state}: {row.error}); "
+                    "ask an admin to look at the face detector on the status page."
+                )
+            found = faces_service.faces_of(row)
+            # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
+            eyes = (
+                faces_service.landmarks_mask(row, rgb.size)
+                if found and inputs.input_channels == MASK_INPUT_CHANNELS
+                else None
+            )
+        # Stored largest first.
         chosen = found[:1] if face.faces == "largest" else found[: face.max_faces]
         if not chosen:
             return rgb, NO_FACE
         size = inputs.settings.input_size
-        eyes = None
-        if inputs.input_channels == MASK_INPUT_CHANNELS:
-            # The mask of the whole photo, cut like the pixels: each crop sees every eye in it.
-            eyes = faces.eye_mask(rgb.size, found)
         output = rgb
         for one in chosen:
             try:

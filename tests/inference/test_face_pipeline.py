@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data
+from sqlalchemy import select
 
+from ganstudio.db.tables import FaceAnalysis
 from ganstudio.faces import analyse_image
 from ganstudio.faces.crops import Crop, face_crop
 from ganstudio.inference.render_spec import PipelineSettings, render_key
@@ -95,6 +97,12 @@ def test_only_the_face_crop_changes(
         assert np.array_equal(before[~inside], after[~inside])
         changed = np.abs(before[inside].astype(int) - after[inside].astype(int)).max(axis=1) > 8
         assert changed.mean() > 0.5  # the network's work is pasted in
+    # The renders used the photo's one stored analysis (the one the pages show): it exists, and
+    # the worker's background step has nothing left to analyse.
+    with app.state.sessions() as session:
+        analyses = session.scalars(select(FaceAnalysis)).all()
+    assert [a.state for a in analyses] == ["done"]
+    assert app.state.worker.analyse_next() is False
 
 
 def test_three_faces_are_each_converted(
