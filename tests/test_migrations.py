@@ -1,5 +1,6 @@
 """Migrations produce exactly the tables the code declares; newer schemas are refused."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,13 @@ def test_renders_made_before_notes_keep_their_rows_with_no_note(tmp_path: Path) 
     upgrade_to_head(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id, note FROM renders")).all() == [(1, None)]
+
+
+def test_filters_made_before_face_options_get_the_defaults(tmp_path: Path) -> None:
+    engine = database_at(tmp_path, "0010")
+    with engine.begin() as connection:
+        _insert(connection, "filters", id=1, slug="t", pipeline="face")
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        options = connection.execute(text("SELECT face_options FROM filters")).scalar()
+    assert json.loads(options) == {}

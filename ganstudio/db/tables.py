@@ -122,6 +122,8 @@ class Filter(Base):
         Enum(Pipeline, native_enum=False, length=16, values_callable=enum_values)
     )
     input_size: Mapped[int] = mapped_column(Integer)  # longest side fed to the network
+    # Face filters: {faces, margin, align}; {} = the defaults (render_spec.FaceSettings).
+    face_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

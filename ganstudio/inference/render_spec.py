@@ -52,6 +52,10 @@ def mask_for(*, input_channels: int, mask: MaskT | None) -> MaskT | None:
 FACE_CHOICES = ("all", "largest")
 
 
+# What a filter may set (the rest of FaceSettings follows the code and the detector).
+FACE_OPTIONS = ("faces", "margin", "align")
+
+
 @dataclass(frozen=True)
 class FaceSettings:
     """What decides a face filter's pixels besides the network: which faces, how each is cut
@@ -63,6 +67,11 @@ class FaceSettings:
     feather: float = DEFAULT_FEATHER  # soft edge of the paste, a fraction of the crop side
     max_faces: int = MAX_FACES
     detector: str = DETECTOR  # a new detector finds other boxes: other crops, other pixels
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any] | None) -> "FaceSettings":
+        """A filter's face settings from its stored options (unset ones: the defaults)."""
+        return cls(**{k: v for k, v in (options or {}).items() if k in FACE_OPTIONS})
 
     def __post_init__(self) -> None:
         if self.faces not in FACE_CHOICES:
@@ -93,10 +102,13 @@ class PipelineSettings:
             object.__setattr__(self, "face", FaceSettings(**self.face))
 
     @classmethod
-    def for_filter(cls, *, pipeline: Pipeline, input_size: int) -> "PipelineSettings":
-        # Face options per filter are not in the filter API yet: face filters get the defaults.
+    def for_filter(
+        cls, *, pipeline: Pipeline, input_size: int, face_options: dict[str, Any] | None = None
+    ) -> "PipelineSettings":
+        """The settings of a filter's renders; a face filter's options pick its crops."""
         if pipeline == Pipeline.FACE:
-            return cls(pipeline=Pipeline.FACE.value, input_size=input_size, face=FaceSettings())
+            face = FaceSettings.from_options(face_options)
+            return cls(pipeline=Pipeline.FACE.value, input_size=input_size, face=face)
         return cls(pipeline=Pipeline.FULL.value, input_size=input_size)
 
     def as_dict(self) -> dict[str, Any]:

@@ -102,7 +102,9 @@ def rendered_cells(
     session: Session, *, filter_: Filter, versions: list[Version], samples: list[Sample]
 ) -> dict[int, dict[int, Render]]:
     """Return sample id → version id → done render, under the filter's current settings."""
-    settings = PipelineSettings.for_filter(pipeline=filter_.pipeline, input_size=filter_.input_size)
+    settings = PipelineSettings.for_filter(
+        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    )
     wanted: dict[str, tuple[int, int]] = {}
     for sample in samples:
         for version in versions:

@@ -93,7 +93,9 @@ def create_comparison(
     actor: User | None,
 ) -> tuple[Comparison, Job]:
     """Save a comparison, find or queue each cell's render, and return it with its job."""
-    settings = PipelineSettings.for_filter(pipeline=filter_.pipeline, input_size=filter_.input_size)
+    settings = PipelineSettings.for_filter(
+        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    )
     title = title.strip()[:200] or f"{filter_.name}: " + " vs ".join(v.label for v in versions)
     comparison = Comparison(
         slug=_new_slug(session),

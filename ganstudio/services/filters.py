@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Filter, User, Version
+from ganstudio.inference.render_spec import FaceSettings
 from ganstudio.services import audit
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
@@ -66,6 +67,9 @@ def create_filter(
     description: str = "",
     pipeline: str | Pipeline = Pipeline.FULL,
     input_size: int = 512,
+    faces: str | None = None,
+    margin: float | None = None,
+    align: bool | None = None,
 ) -> Filter:
     """Create a filter; the slug defaults to one made from the name."""
     slug = (slug or "").strip().lower() or slugify(name)
@@ -78,6 +82,7 @@ def create_filter(
         description=description.strip()[:5000],
         pipeline=parse_pipeline(pipeline),
         input_size=input_size,
+        face_options=face_options({}, faces=faces, margin=margin, align=align),
         created_by_id=actor.id if actor else None,
     )
     session.add(filter_)
@@ -102,8 +107,11 @@ def update_filter(
     description: str | None = None,
     pipeline: str | Pipeline | None = None,
     input_size: int | None = None,
+    faces: str | None = None,
+    margin: float | None = None,
+    align: bool | None = None,
 ) -> Filter:
-    """Edit a filter's name, description, pipeline or input size (the slug stays)."""
+    """Edit a filter's name, description, pipeline, input size or face options (slug stays)."""
     _check_fields(name, None, input_size)
     changes: dict[str, object] = {}
     if name is not None and name.strip() != filter_.name:
@@ -116,6 +124,9 @@ def update_filter(
         changes["pipeline"] = filter_.pipeline.value
     if input_size is not None and input_size != filter_.input_size:
         changes["input_size"] = filter_.input_size = input_size
+    options = face_options(filter_.face_options, faces=faces, margin=margin, align=align)
+    if options != filter_.face_options:
+        changes["face_options"] = filter_.face_options = options
     if changes:
         audit.record(
             session,
@@ -221,3 +232,24 @@ def push_version(
         settings=settings,
     )
     return versions_service.get_version(session, version_id=version.id)
+
+
+def face_options(
+    current: dict[str, Any], *, faces: str | None, margin: float | None, align: bool | None
+) -> dict[str, Any]:
+    """Return a face filter's options with the given ones changed; refuse what cannot crop.
+
+    Unset options are left out, so they follow the code's defaults (render_spec.FaceSettings).
+    """
+    options = dict(current or {})
+    for name, value in (("faces", faces), ("margin", margin), ("align", align)):
+        if value is not None:
+            options[name] = value
+    try:
+        FaceSettings.from_options(options)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"Those face options cannot crop faces ({exc}). Use faces `all` or `largest`, a "
+            "margin above 0 (1.8 is the whole head) and align true or false."
+        ) from None
+    return options

@@ -82,7 +82,9 @@ def start_webtest(
         raise InvalidInputError(f"The photo {display} is {exc}; send a smaller one.") from None
     filter_ = session.get(Filter, versions[0].filter_id)
     assert filter_ is not None
-    pipeline = PipelineSettings.for_filter(pipeline=filter_.pipeline, input_size=filter_.input_size)
+    pipeline = PipelineSettings.for_filter(
+        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    )
     renders = [
         renders_service.ensure_render(
             session,

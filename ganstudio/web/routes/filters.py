@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from ganstudio.inference.render_spec import FaceSettings
 from ganstudio.services import arena as arena_service
 from ganstudio.services import audit
 from ganstudio.services import filters as filters_service
@@ -94,6 +95,7 @@ def read_filter(
         "filters/detail.html",
         {
             "filter": filter_,
+            "face": FaceSettings.from_options(filter_.face_options),
             "summary": filters_service.summarize(db, [filter_])[0],
             "arena_versions": arena_service.count_arena_versions(db, filter_=filter_),
             "versions": versions,
@@ -129,8 +131,12 @@ def update_filter(
     description: Annotated[str | None, Form(max_length=5000)] = None,
     pipeline: Annotated[str | None, Form(max_length=16)] = None,
     input_size: Annotated[Int64 | None, Form()] = None,
+    faces: Annotated[str | None, Form(max_length=16)] = None,
+    margin: Annotated[float | None, Form(gt=0, le=8)] = None,
+    align: Annotated[str | None, Form(max_length=5)] = None,
+    align_sent: Annotated[str | None, Form(max_length=1)] = None,
 ) -> Response:
-    """Save a filter's settings."""
+    """Save a filter's settings (and a face filter's crop options)."""
     filter_ = filters_service.get_filter(db, slug=slug)
     filters_service.update_filter(
         db,
@@ -140,6 +146,10 @@ def update_filter(
         description=description,
         pipeline=pipeline,
         input_size=input_size,
+        faces=faces or None,
+        margin=margin,
+        # An unticked checkbox sends nothing: the hidden field says the form had one.
+        align=(align == "true") if align_sent else None,
     )
     return saved(request, db, "Saved the filter.", f"/filters/{slug}")
 

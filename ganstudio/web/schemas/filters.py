@@ -2,17 +2,29 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganstudio.db.tables import Filter, Version, VersionStatusChange
+from ganstudio.inference.render_spec import DEFAULT_MARGIN, FaceSettings
 from ganstudio.services.filters import FilterSummary
 from ganstudio.services.versions import PushRequest
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web.params import Int64
 from ganstudio.web.schemas import shaped
+
+FaceChoice = Literal["all", "largest"]
+FACES_HELP = "face filters: convert every face found (the largest first) or only the largest"
+MARGIN_HELP = "face filters: crop side over the face box's larger side (1.8: the whole head)"
+ALIGN_HELP = "face filters: turn each crop so the eyes are level"
+
+
+def face_settings_public(filter_: Filter) -> dict[str, object]:
+    """A filter's face options as its renders use them (the defaults where unset)."""
+    face = FaceSettings.from_options(filter_.face_options)
+    return {"faces": face.faces, "margin": face.margin, "align": face.align}
 
 
 class FilterCreate(BaseModel):
@@ -21,6 +33,9 @@ class FilterCreate(BaseModel):
     description: str = Field("", max_length=5000)
     pipeline: Pipeline = Pipeline.FULL
     input_size: Int64 = Field(512, description="longest side, in pixels, fed to the network")
+    faces: FaceChoice | None = Field(None, description=FACES_HELP)
+    margin: float | None = Field(None, gt=0, le=8, description=MARGIN_HELP)
+    align: bool | None = Field(None, description=ALIGN_HELP)
 
 
 class FilterUpdate(BaseModel):
@@ -29,6 +44,9 @@ class FilterUpdate(BaseModel):
     description: str | None = Field(None, max_length=5000)
     pipeline: Pipeline | None = None
     input_size: Int64 | None = None
+    faces: FaceChoice | None = Field(None, description=FACES_HELP)
+    margin: float | None = Field(None, gt=0, le=8, description=MARGIN_HELP)
+    align: bool | None = Field(None, description=ALIGN_HELP)
 
 
 @dataclass
@@ -65,6 +83,9 @@ class FilterPublic(BaseModel):
     url: str = ""
     archived: bool = Field(False, description="hidden from lists and pickers")
     archived_at: datetime | None = None
+    faces: FaceChoice = Field("all", description=FACES_HELP)
+    margin: float = Field(DEFAULT_MARGIN, description=MARGIN_HELP)
+    align: bool = Field(True, description=ALIGN_HELP)
 
 
 class CheckpointInfo(BaseModel):
@@ -130,6 +151,7 @@ def filter_public(
             "production": production,
             "url": f"/filters/{filter_.slug}",
             "archived": filter_.archived_at is not None,
+            **face_settings_public(filter_),
         }
     )
 
