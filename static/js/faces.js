@@ -13,8 +13,8 @@
     return node;
   }
 
-  function draw(svg, analysis, width, height) {
-    const radius = Math.max(1, Math.max(width, height) / 250);
+  function draw(svg, analysis, width, height, pointRadius = null) {
+    const radius = pointRadius ?? Math.max(1, Math.max(width, height) / 250);
     svg.replaceChildren();
     for (const face of analysis.faces) {
       if (face.box) {

@@ -463,7 +463,7 @@
           if (isInput || this.overlays.faces) {
             const svg = window.GanFaces.overlay(size, size);
             svg.dataset.testid = "crop-landmarks";
-            window.GanFaces.draw(svg, { faces: [{ landmarks: face.landmarks }] }, size, size);
+            window.GanFaces.draw(svg, { faces: [{ landmarks: face.landmarks }] }, size, size, size / 220);
             stage.append(svg);
           }
         }
