@@ -19,3 +19,5 @@ RowId = Annotated[int, Field(ge=1, le=INT_MAX)]
 Int64 = Annotated[int, Field(ge=-INT_MAX - 1, le=INT_MAX)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE, description="1 is the first page")]
 PerPage = Annotated[int, Field(ge=1, le=MAX_PER_PAGE, description="items on one page")]
+# A face of a photo, as the face analysis lists them (0 is the largest).
+FaceIndex = Annotated[int, Field(ge=0, le=999, description="0 is the largest face")]

@@ -131,7 +131,7 @@
       const shown = saved.map((id) => versions.find((c) => c.key === id)).filter(Boolean);
       return shown.length ? [input, ...shown] : columns;
     };
-    const keep = ["mode", "zoom", "px", "py", "left", "right", "split", "a", "b", "gain", "cols"];
+    const keep = ["mode", "zoom", "px", "py", "left", "right", "split", "a", "b", "gain", "face", "cols"];
     const carry = (href) => {
       const url = new URL(href, window.location.href);
       for (const name of keep) if (params.has(name)) url.searchParams.set(name, params.get(name));
@@ -140,6 +140,7 @@
     const go = (href) => href && (window.location.href = carry(href));
     const viewer = new window.GanViewer(page.querySelector("[data-viewer]"), {
       columns: visible(payload.columns),
+      faces: payload.faces,
       state: Object.fromEntries(params),
       onPrevious: () => go(payload.previous),
       onNext: () => go(payload.next),
@@ -154,13 +155,15 @@
       },
     });
     for (const link of page.querySelectorAll("[data-nav]")) link.href = carry(link.getAttribute("href"));
-    if (!payload.finished) {
+    const pending = (row) => !row.finished || (row.faces && row.faces.state === "pending");
+    if (pending(payload)) {
       const poll = async () => {
         const response = await fetch(`/c/${encodeURIComponent(slug)}/row?sample=${payload.sample.id}`, { headers: { Accept: "application/json" } });
         if (!response.ok) return;
         const row = await response.json();
         viewer.setColumns(visible(row.columns));
-        if (!row.finished) setTimeout(poll, 1500);
+        viewer.setFaces(row.faces);
+        if (pending(row)) setTimeout(poll, 1500);
       };
       setTimeout(poll, 1500);
     }

@@ -1,5 +1,7 @@
-// Sample page: the "Faces" overlay (boxes, landmark contours and points, drawn in SVG in the
-// photo's own pixels, so it scales with the displayed image) and the "Eye mask" overlay.
+// Face overlays, shared by the sample page and the comparison viewer: `GanFaces.draw(svg, faces,
+// width, height)` draws boxes (when a face has one), landmark contours and points in SVG, in the
+// image's own pixels (the SVG's viewBox), so the drawing scales with the displayed image.
+// The sample page: its "Faces" overlay and its "Eye mask" overlay.
 (() => {
   const SVG = "http://www.w3.org/2000/svg";
   const CONTOURS = ["left_eye", "right_eye", "mouth"];
@@ -11,12 +13,14 @@
     return node;
   }
 
-  function draw(svg, analysis, width, height) {
-    const radius = Math.max(1, Math.max(width, height) / 250);
+  function draw(svg, analysis, width, height, pointRadius = null) {
+    const radius = pointRadius ?? Math.max(1, Math.max(width, height) / 250);
     svg.replaceChildren();
     for (const face of analysis.faces) {
-      const [x, y, w, h] = face.box;
-      svg.append(shape("rect", { x, y, width: w, height: h, class: "face-box" }));
+      if (face.box) {
+        const [x, y, w, h] = face.box;
+        svg.append(shape("rect", { x, y, width: w, height: h, class: "face-box" }));
+      }
       for (const [name, points] of Object.entries(face.landmarks)) {
         if (CONTOURS.includes(name) && points.length > 2) {
           const list = points.map(([px, py]) => `${px},${py}`).join(" ");
@@ -29,6 +33,18 @@
     }
     svg.dataset.faces = String(analysis.faces.length);
   }
+
+  // An empty overlay SVG for an image of width×height pixels, stretched over its box.
+  function overlay(width, height) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("class", "face-overlay");
+    svg.setAttribute("aria-label", "Faces found");
+    return svg;
+  }
+
+  window.GanFaces = { draw, overlay };
 
   function setUp(stage) {
     const root = stage.closest("figure");

@@ -1,8 +1,12 @@
 // The image viewer of comparisons and web tests: full-size images of one row with zoom and pan
 // synced across all of them, a before/after slider between two columns, and a difference map.
 // Plain JS, no framework. `new GanViewer(root, {columns, state, onPrevious, onNext, onClose,
-// onState})`; `viewer.setColumns(columns)` when renders land. A column is
-// {key, label, sub, url, state, error}; the first one is the input.
+// onState, faces})`; `viewer.setColumns(columns)` when renders land. A column is
+// {key, label, sub, url, state, error}; the first one is the input. `faces` (optional, the row's
+// face analysis: {state, count, faces_url, mask_url, crop_size, crops}) adds the "Faces" and
+// "Eye mask" overlays (drawn by static/js/faces.js) and, for face filters (crop_size set), the
+// "Face crop" mode: per face, what every version saw (the input's crop at the network's input
+// size, with its landmarks) beside what each one made (its output cut with the same crop).
 (() => {
   const MIN_SCALE = 1;
   const MAX_SCALE = 64;
@@ -11,6 +15,7 @@
     ["side", "Side by side"],
     ["slider", "Slider"],
     ["diff", "Difference"],
+    ["crop", "Face crop"],
   ];
 
   // Colour ramp for differences: black → violet → red → orange → pale yellow (like "inferno").
@@ -62,7 +67,12 @@
       this.options = options;
       this.columns = [];
       const state = options.state || {};
-      this.mode = MODES.some(([m]) => m === state.mode) ? state.mode : "side";
+      this.faces = options.faces || null;
+      this.modes = MODES.filter(([m]) => m !== "crop" || (this.faces && this.faces.crop_size));
+      this.mode = this.modes.some(([m]) => m === state.mode) ? state.mode : "side";
+      this.faceIndex = Math.max(0, Number(state.face) || 0);
+      this.overlays = { faces: false, mask: false };
+      this.analysis = null; // the row's faces in photo pixels, fetched when the overlay is first on
       this.view = { s: Number(state.zoom) || 1, fx: Number(state.px) || 0, fy: Number(state.py) || 0 };
       this.split = Math.min(1, Math.max(0, Number(state.split ?? 0.5)));
       this.pair = { left: state.left, right: state.right, a: state.a, b: state.b };
@@ -81,8 +91,8 @@
       this.root.classList.add("gan-viewer");
       this.root.replaceChildren();
       const modeBar = el("div", { className: "viewer-modes", role: "group", "aria-label": "View" });
-      this.modeButtons = MODES.map(([mode, label]) => {
-        const button = el("button", { type: "button", "data-mode": mode, text: label });
+      this.modeButtons = this.modes.map(([mode, label]) => {
+        const button = el("button", { type: "button", "data-mode": mode, "data-testid": `mode-${mode}`, text: label });
         button.addEventListener("click", () => this.setMode(mode));
         modeBar.append(button);
         return button;
@@ -103,11 +113,76 @@
         copy.textContent = "Link copied";
         setTimeout(() => (copy.textContent = "Copy link"), 1500);
       });
-      const toolbar = el("div", { className: "viewer-toolbar" }, modeBar, this.pickers, zoomBar);
+      const toolbar = el("div", { className: "viewer-toolbar" }, modeBar, this.pickers, this.buildOverlayToggles(), zoomBar);
       if (this.options.shareable !== false) toolbar.append(copy);
       this.note = el("p", { className: "viewer-note", "data-testid": "viewer-note", role: "status" });
       this.stageArea = el("div", { className: "viewer-area" });
       this.root.append(toolbar, this.note, this.stageArea);
+    }
+
+    // The "Faces" and "Eye mask" toggles (only when the row has a face analysis to show).
+    buildOverlayToggles() {
+      this.overlayBar = el("div", { className: "viewer-overlays", role: "group", "aria-label": "Overlays" });
+      this.updateOverlayToggles();
+      return this.overlayBar;
+    }
+
+    updateOverlayToggles() {
+      const faces = this.faces;
+      this.overlayBar.replaceChildren();
+      if (!faces) return;
+      const toggle = (name, label, enabled, title) => {
+        const box = el("input", { type: "checkbox", "data-testid": `viewer-toggle-${name}`, disabled: !enabled });
+        box.checked = enabled && this.overlays[name];
+        box.addEventListener("change", () => this.setOverlay(name, box.checked));
+        return el("label", { className: "pick", title }, box, ` ${label}`);
+      };
+      const found = faces.state === "done" && faces.count > 0;
+      const why =
+        faces.state === "pending" ? "The face analysis is pending (a worker runs it in the background)."
+        : faces.state !== "done" ? `The face analysis ${faces.state}: ${faces.error}`
+        : faces.count ? `${faces.count} face${faces.count === 1 ? "" : "s"} found by ${faces.detector}` : "No face found in this photo.";
+      this.overlayBar.append(
+        toggle("faces", "Faces", found, why),
+        toggle("mask", "Eye mask", Boolean(faces.mask_url), faces.mask_url ? "The eye mask 4-channel versions use" : "This photo has no eye mask."),
+      );
+    }
+
+    async setOverlay(name, on) {
+      this.overlays[name] = on;
+      if (name === "faces" && on && !this.analysis) {
+        try {
+          const response = await fetch(this.faces.faces_url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+          if (!response.ok) throw new Error(`the server answered ${response.status}`);
+          this.analysis = await response.json();
+        } catch (error) {
+          this.note.textContent = `The faces could not be loaded: ${error.message}. Reload the page to try again.`;
+          return;
+        }
+      }
+      this.render();
+    }
+
+    setFaces(faces) {
+      if (JSON.stringify(faces || null) === JSON.stringify(this.faces)) return;
+      this.faces = faces || null;
+      this.updateOverlayToggles();
+      this.render();
+    }
+
+    // The overlays on one image of the photo (input or a whole output), in the input's pixels.
+    decorate(stage) {
+      const input = this.columns[0];
+      if (!this.faces || !input) return;
+      if (this.overlays.mask && this.faces.mask_url) {
+        stage.append(el("img", { className: "mask-overlay", src: this.faces.mask_url, alt: "", draggable: "false", "data-testid": "viewer-mask-overlay" }));
+      }
+      if (this.overlays.faces && this.analysis && input.width && input.height) {
+        const svg = window.GanFaces.overlay(input.width, input.height);
+        svg.dataset.testid = "viewer-face-overlay";
+        window.GanFaces.draw(svg, this.analysis, input.width, input.height);
+        stage.append(svg);
+      }
     }
 
     setColumns(columns) {
@@ -147,6 +222,7 @@
       this.note.textContent = "";
       if (this.mode === "side") this.renderSide();
       else if (this.mode === "slider") this.renderSlider();
+      else if (this.mode === "crop") this.renderCrop();
       else this.renderDiff();
       this.applyView();
     }
@@ -173,6 +249,22 @@
           select("left", "Left", this.pair.left, (v) => (this.pair.left = v)),
           select("right", "Right", this.pair.right, (v) => (this.pair.right = v)),
         );
+      } else if (this.mode === "crop") {
+        const crops = this.faces ? this.faces.crops : [];
+        if (crops.length > 1) {
+          const box = el("select", { "data-pick": "face", "aria-label": "Face" });
+          crops.forEach((_, i) => {
+            const option = el("option", { value: i, text: `Face ${i + 1} of ${crops.length}` });
+            if (i === this.faceIndex) option.selected = true;
+            box.append(option);
+          });
+          box.addEventListener("change", () => {
+            this.faceIndex = Number(box.value);
+            this.render();
+            this.emitState();
+          });
+          this.pickers.append(el("label", { className: "pick" }, "Face ", box));
+        }
       } else if (this.mode === "diff") {
         const gain = el("select", { "data-pick": "gain", "aria-label": "Gain" });
         for (const g of [1, 2, 4, 8, 16]) {
@@ -193,10 +285,11 @@
       }
     }
 
-    makePane(extraClass = "") {
+    makePane(extraClass = "", aspect = null) {
       const pane = el("div", { className: `viewer-pane ${extraClass}`.trim() });
       const input = this.columns[0];
-      if (input && input.width && input.height) pane.style.setProperty("--ar", String(input.width / input.height));
+      if (aspect) pane.style.setProperty("--ar", String(aspect));
+      else if (input && input.width && input.height) pane.style.setProperty("--ar", String(input.width / input.height));
       this.attachGestures(pane);
       return pane;
     }
@@ -205,6 +298,7 @@
       const stage = el("div", { className: "viewer-stage", "data-testid": "viewer-stage" });
       if (column && column.url) {
         stage.append(el("img", { src: column.url, alt: column.label, draggable: "false" }));
+        this.decorate(stage);
       } else if (column) {
         const text = column.state === "failed" ? `Failed: ${column.error || "no reason"}` : column.state === "running" ? "Rendering…" : "Queued…";
         stage.append(
@@ -305,6 +399,7 @@
       const stage = el("div", { className: "viewer-stage", "data-testid": "viewer-stage" });
       const canvas = el("canvas", { className: "diff-canvas", "data-testid": "diff-canvas" });
       stage.append(canvas);
+      this.decorate(stage);
       pane.append(stage);
       this.panes.push({ pane, stages: [stage] });
       this.stageArea.append(pane, this.diffScale());
@@ -334,6 +429,58 @@
         .catch((error) => {
           if (token === this.diffToken) this.note.textContent = `The difference could not be computed: ${error.message}.`;
         });
+    }
+
+    // Face crop: for one face, the input's crop (what every version saw, with its landmarks) and
+    // each version's output cut with the same crop (what it made), at the network's input size.
+    renderCrop() {
+      const faces = this.faces;
+      const crops = faces ? faces.crops : [];
+      if (!crops.length) {
+        this.note.textContent =
+          !faces || faces.state === "pending"
+            ? "The face analysis of this photo is still pending (a worker runs it in the background); the crops appear when it is done."
+            : faces.state !== "done"
+              ? `The face analysis of this photo ${faces.state}: ${faces.error}. Ask an admin to re-run it.`
+              : "No face was found in this photo: the versions left it as it was. Use Side by side.";
+        return;
+      }
+      this.faceIndex = Math.min(this.faceIndex, crops.length - 1);
+      const face = crops[this.faceIndex];
+      const size = faces.crop_size;
+      const grid = el("div", { className: "viewer-side viewer-crops", "data-testid": "face-crops", "data-face": String(this.faceIndex) });
+      const count = this.columns.length;
+      grid.style.setProperty("--cols", String(count <= 4 ? count : Math.ceil(count / 2)));
+      this.columns.forEach((column, i) => {
+        const isInput = i === 0;
+        const url = isInput ? face.input_url : column.url ? face.output_urls[column.key] : null;
+        const pane = this.makePane("", 1);
+        const stage = this.makeStage({ ...column, url: null });
+        if (url) {
+          stage.replaceChildren(
+            el("img", { src: url, alt: `${column.label}, face ${this.faceIndex + 1}`, draggable: "false", "data-testid": "crop-image", "data-key": column.key }),
+          );
+          if (isInput || this.overlays.faces) {
+            const svg = window.GanFaces.overlay(size, size);
+            svg.dataset.testid = "crop-landmarks";
+            window.GanFaces.draw(svg, { faces: [{ landmarks: face.landmarks }] }, size, size, size / 220);
+            stage.append(svg);
+          }
+        }
+        pane.append(stage);
+        this.panes.push({ pane, stages: [stage] });
+        const caption = el(
+          "figcaption",
+          {},
+          el("strong", { text: isInput ? "Input crop" : column.label }),
+          el("span", { className: "muted", text: isInput ? ` what the versions saw · ${size}×${size}` : ` what it made · ${size}×${size}` }),
+        );
+        grid.append(el("figure", { className: "viewer-figure", "data-key": column.key, "data-testid": "crop-figure" }, pane, caption));
+      });
+      this.stageArea.append(grid);
+      this.note.textContent =
+        `Face ${this.faceIndex + 1} of ${crops.length}, cut as the renderer cut it, at the network's input size (${size}×${size}). ` +
+        "The landmarks of the face analysis are drawn on the input crop.";
     }
 
     // The colour bar with its scale: the mean absolute difference of R, G and B (0–255) that each
@@ -482,6 +629,7 @@
       if (v.s > 1.0001) Object.assign(state, { zoom: v.s.toFixed(3), px: v.fx.toFixed(4), py: v.fy.toFixed(4) });
       if (this.mode === "slider") Object.assign(state, { left: this.pair.left, right: this.pair.right, split: this.split.toFixed(3) });
       if (this.mode === "diff") Object.assign(state, { a: this.pair.a, b: this.pair.b, gain: String(this.gain) });
+      if (this.mode === "crop" && this.faceIndex) state.face = String(this.faceIndex);
       return state;
     }
 

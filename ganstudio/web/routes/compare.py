@@ -10,15 +10,16 @@ from ganstudio.db.base import parse_id
 from ganstudio.db.tables import Version
 from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import face_views
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
-from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser, WorkerDep
+from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.forms import go_to, refused, saved
 from ganstudio.web.pagination import page_count
-from ganstudio.web.params import PageNumber, RowId
+from ganstudio.web.params import FaceIndex, PageNumber, RowId
 from ganstudio.web.routes.api_comparisons import download_comparison
 from ganstudio.web.schemas.comparisons import ViewerRow, viewer_row_public
 from ganstudio.web.security import csrf_token
@@ -181,7 +182,8 @@ def read_viewer(
     comparison = comparisons_service.get_comparison(db, ref=slug)
     row = views_service.read_row(db, comparison=comparison, sample_id=sample)
     versions = comparisons_service.comparison_versions(db, comparison=comparison)
-    payload = viewer_row_public(comparison, row, versions).model_dump(mode="json")
+    faces = face_views.row_faces(db, comparison=comparison, row=row)
+    payload = viewer_row_public(comparison, row, versions, faces).model_dump(mode="json")
     return request.app.state.pages.render(
         request, "compare/view.html", {"comparison": comparison, "row": row, "payload": payload}
     )
@@ -193,7 +195,85 @@ def read_viewer_row(slug: str, db: SessionDep, _user: ViewerUser, sample: RowId)
     comparison = comparisons_service.get_comparison(db, ref=slug)
     row = views_service.read_row(db, comparison=comparison, sample_id=sample)
     versions = comparisons_service.comparison_versions(db, comparison=comparison)
-    return viewer_row_public(comparison, row, versions)
+    faces = face_views.row_faces(db, comparison=comparison, row=row)
+    return viewer_row_public(comparison, row, versions, faces)
+
+
+# Computed on demand; the URL names no content (a re-analysis may move a face), so browsers keep
+# the image but ask again, and get a 304 while its content key (the ETag) holds.
+REVALIDATE = "private, no-cache"
+
+
+def _png(request: Request, image: face_views.CropImage) -> Response:
+    etag = f'"{image.etag}"'
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(image.data, media_type="image/png", headers=headers)
+
+
+@router.get("/c/{slug}/faces/{sample_id}/eye-mask.png")
+def read_viewer_eye_mask(
+    request: Request,
+    slug: str,
+    sample_id: RowId,
+    db: SessionDep,
+    _user: ViewerUser,
+) -> Response:
+    """The row's eye mask made from its face landmarks (the viewer's "Eye mask" overlay)."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    return _png(request, face_views.eye_mask_image(db, comparison=comparison, sample_id=sample_id))
+
+
+@router.get("/c/{slug}/faces/{sample_id}/{face}/input.png")
+def read_face_input_crop(
+    request: Request,
+    slug: str,
+    sample_id: RowId,
+    face: FaceIndex,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    _user: ViewerUser,
+) -> Response:
+    """What the versions saw of a face: its crop of the input, at the network's input size."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    image = face_views.crop_image(
+        db,
+        blobs,
+        comparison=comparison,
+        sample_id=sample_id,
+        face_index=face,
+        version_id=None,
+        settings=settings,
+    )
+    return _png(request, image)
+
+
+@router.get("/c/{slug}/faces/{sample_id}/{face}/{version_id}.png")
+def read_face_output_crop(
+    request: Request,
+    slug: str,
+    sample_id: RowId,
+    face: FaceIndex,
+    version_id: RowId,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    _user: ViewerUser,
+) -> Response:
+    """What a version made of a face: its output cut with the same crop as the input."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    image = face_views.crop_image(
+        db,
+        blobs,
+        comparison=comparison,
+        sample_id=sample_id,
+        face_index=face,
+        version_id=version_id,
+        settings=settings,
+    )
+    return _png(request, image)
 
 
 # The grid's "Download ZIP" link: the same handler as the API's download.

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from ganstudio.db.tables import Comparison, Version
 from ganstudio.services.comparison_views import RowView
 from ganstudio.services.comparisons import Cell, Grid
+from ganstudio.services.face_views import RowFaces
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState, VersionStatus
 from ganstudio.web.params import RowId
@@ -168,6 +169,47 @@ class ViewerSample(BaseModel):
     filename: str
 
 
+class ViewerCropFace(BaseModel):
+    index: int = Field(description="0 is the largest face")
+    landmarks: dict[str, list[list[float]]] = Field(description="in the crop's pixels")
+    input_url: str = Field(description="what every version saw: the input's crop")
+    output_urls: dict[str, str] = Field(description="version id → what it made, cut alike")
+
+
+class ViewerFaces(BaseModel):
+    """A row's faces: the analysis for the overlays; face filters add the face-crop mode."""
+
+    state: str = Field(description="the analysis: pending, done, failed or unavailable")
+    detector: str
+    count: int
+    error: str
+    faces_url: str = Field(description="boxes and landmarks in the photo's pixels")
+    mask_url: str | None = Field(description="the eye mask overlay; None when there is none")
+    crop_size: int | None = Field(description="the network's input side; None: no face crops")
+    crops: list[ViewerCropFace]
+
+
+def viewer_faces_public(faces: RowFaces) -> ViewerFaces:
+    return ViewerFaces(
+        state=faces.state,
+        detector=faces.detector,
+        count=faces.count,
+        error=faces.error,
+        faces_url=faces.faces_url,
+        mask_url=blob_url(faces.mask_sha256) if faces.mask_sha256 else faces.landmarks_mask_url,
+        crop_size=faces.crop_size,
+        crops=[
+            ViewerCropFace(
+                index=f.index,
+                landmarks=f.landmarks,
+                input_url=f.input_url,
+                output_urls=f.output_urls,
+            )
+            for f in faces.crop_faces
+        ],
+    )
+
+
 class ViewerRow(BaseModel):
     """One row of a comparison as the viewer shows it (page /c/{slug}/view, JSON /c/{slug}/row)."""
 
@@ -179,9 +221,12 @@ class ViewerRow(BaseModel):
     grid: str = Field(description="the grid page that holds this row")
     columns: list[ViewerColumn]
     finished: bool
+    faces: ViewerFaces | None = None
 
 
-def viewer_row_public(comparison: Comparison, row: RowView, versions: list[Version]) -> ViewerRow:
+def viewer_row_public(
+    comparison: Comparison, row: RowView, versions: list[Version], faces: RowFaces | None = None
+) -> ViewerRow:
     sample = row.sample
     columns = [
         ViewerColumn(
@@ -219,4 +264,5 @@ def viewer_row_public(comparison: Comparison, row: RowView, versions: list[Versi
         grid=f"/c/{comparison.slug}?page={row.grid_page}",
         columns=columns,
         finished=all(c.state in ("done", "failed") for c in columns),
+        faces=viewer_faces_public(faces) if faces is not None else None,
     )
