@@ -42,11 +42,19 @@ def seed_demo(
     seed_demo_samples(session, settings, progress=progress)
     filter_ = seed_demo_filter(session, settings, progress=progress)
     seed_demo_comparison(session, filter_=filter_, progress=progress)
+    seed_demo_faces(session, settings, progress=progress)
     progress("Seeding demo: done.")
     return accounts
 
 
-def seed_demo_comparison(session: Session, *, filter_: Filter, progress: Progress = _quiet) -> None:
+def seed_demo_comparison(
+    session: Session,
+    *,
+    filter_: Filter,
+    progress: Progress = _quiet,
+    set_name: str | None = None,
+    title: str = "Demo: toon versions on the first-look set",
+) -> None:
     """Queue one comparison of the demo versions on the demo set, unless one exists."""
     from ganstudio.db.tables import Comparison
     from ganstudio.services import comparisons as comparisons_service
@@ -57,14 +65,14 @@ def seed_demo_comparison(session: Session, *, filter_: Filter, progress: Progres
         return
     versions = versions_service.default_versions(session, filter_=filter_)
     samples = comparisons_service.resolve_samples(
-        session, set_ref=DEMO_SET_NAME, sample_ids=None, tags=None, limit=1000
+        session, set_ref=set_name or DEMO_SET_NAME, sample_ids=None, tags=None, limit=1000
     )
     comparisons_service.create_comparison(
         session,
         filter_=filter_,
         versions=versions,
         samples=samples,
-        title="Demo: toon versions on the first-look set",
+        title=title,
         actor=None,
     )
     # Short: rich wraps stderr lines at the terminal's width.
@@ -83,26 +91,31 @@ DEMO_PRODUCTION_LABEL = "v1"
 
 
 def seed_demo_filter(
-    session: Session, settings: Settings, *, progress: Progress = _quiet
+    session: Session,
+    settings: Settings,
+    *,
+    progress: Progress = _quiet,
+    spec: dict[str, Any] = DEMO_FILTER,
+    checkpoints_dir: Path = DEMO_CHECKPOINTS_DIR,
 ) -> Filter:
-    """Register the demo filter and its shipped versions (a small tree); idempotent."""
+    """Register a demo filter and its shipped versions (a small tree); idempotent."""
     from ganstudio.services import filters as filters_service
     from ganstudio.services import versions as versions_service
     from ganstudio.storage.blobs import BlobStore
 
-    filter_ = session.scalar(select(Filter).where(Filter.slug == DEMO_FILTER["slug"]))
+    filter_ = session.scalar(select(Filter).where(Filter.slug == spec["slug"]))
     if filter_ is None:
-        filter_ = filters_service.create_filter(session, actor=None, **DEMO_FILTER)
-    manifest = json.loads((DEMO_CHECKPOINTS_DIR / "versions.json").read_text())
+        filter_ = filters_service.create_filter(session, actor=None, **spec)
+    manifest = json.loads((checkpoints_dir / "versions.json").read_text())
     blobs = BlobStore(settings.blob_dir)
     entries = manifest["versions"]
     for number, entry in enumerate(entries, 1):  # parents come before their children
-        where = f"checkpoint {number}/{len(entries)} ({entry['label']})"
+        where = f"{spec['slug']} checkpoint {number}/{len(entries)} ({entry['label']})"
         if versions_service.find_version(session, filter_=filter_, label=entry["label"]):
             progress(f"Seeding demo: {where} is in place.")
             continue
         progress(f"Seeding demo: checking {where}… (load, probe, time)")
-        with (DEMO_CHECKPOINTS_DIR / entry["file"]).open("rb") as handle:
+        with (checkpoints_dir / entry["file"]).open("rb") as handle:
             versions_service.push_version(
                 session,
                 filter_=filter_,
@@ -132,25 +145,75 @@ def seed_demo_filter(
     return filter_
 
 
+DEMO_FACE_FILTER: dict[str, Any] = {
+    "name": "Toon face (demo)",
+    "slug": "toon-face",
+    "description": "The toon look on faces only, eyes kept crisp: each face is cut to an "
+    "eyes-level square, converted and pasted back. Trained in a minute on the demo's faces by "
+    "tools/train_demo_faces.py; v2-eyes also sees the eye mask from landmarks (channel 4).",
+    "pipeline": "face",
+    "input_size": 128,
+}
+DEMO_FACES_SET_NAME = "Demo: faces"
+
+
+def seed_demo_faces(session: Session, settings: Settings, *, progress: Progress = _quiet) -> None:
+    """The face filter, its versions, the faces set and a comparison of them; idempotent.
+
+    The set's face tags (`face:one face` …) come from the worker's background analysis, like any
+    sample's: seeding only uploads the photos."""
+    seed_demo_samples(
+        session,
+        settings,
+        progress=progress,
+        set_name=DEMO_FACES_SET_NAME,
+        manifest_file="faces.json",
+        description="Photos for the face filter: one face, several faces, a side view and "
+        "no face at all (the render says so and shows the photo).",
+    )
+    filter_ = seed_demo_filter(
+        session,
+        settings,
+        progress=progress,
+        spec=DEMO_FACE_FILTER,
+        checkpoints_dir=DEMO_CHECKPOINTS_DIR / "faces",
+    )
+    seed_demo_comparison(
+        session,
+        filter_=filter_,
+        progress=progress,
+        set_name=DEMO_FACES_SET_NAME,
+        title="Demo: toon-face versions on the faces set",
+    )
+
+
 DEMO_SAMPLES_DIR = Path(__file__).resolve().parent / "demo_assets" / "samples"
 DEMO_SET_NAME = "Demo: first look"
 
 
 def seed_demo_samples(
-    session: Session, settings: Settings, *, progress: Progress = _quiet
+    session: Session,
+    settings: Settings,
+    *,
+    progress: Progress = _quiet,
+    set_name: str = DEMO_SET_NAME,
+    manifest_file: str = "manifest.json",
+    description: str = "Photos that ship with GAN Studio, to try things out.",
 ) -> SampleSet:
-    """Add the shipped demo photos, tagged, to the demo set; idempotent (same bytes, one sample)."""
+    """Add the shipped demo photos, tagged, to a demo set; idempotent (same bytes, one sample)."""
     from ganstudio.services.sample_sets import resolve_set
     from ganstudio.services.sample_uploads import Uploader
     from ganstudio.storage.blobs import BlobStore
 
     blobs = BlobStore(settings.blob_dir)
-    manifest = json.loads((DEMO_SAMPLES_DIR / "manifest.json").read_text())
-    sample_set = resolve_set(session, ref=DEMO_SET_NAME, actor=None, create_missing=True)
+    manifest = json.loads((DEMO_SAMPLES_DIR / manifest_file).read_text())
+    sample_set = resolve_set(session, ref=set_name, actor=None, create_missing=True)
     if not sample_set.description:
-        sample_set.description = "Photos that ship with GAN Studio, to try things out."
+        sample_set.description = description
+    # "sample" for the first set, as before; the faces set says which set it fills.
+    what = "sample" if set_name == DEMO_SET_NAME else f"{set_name} sample"
     for number, entry in enumerate(manifest, 1):
-        progress(f"Seeding demo: sample {number}/{len(manifest)} ({entry['file']})")
+        progress(f"Seeding demo: {what} {number}/{len(manifest)} ({entry['file']})")
         uploader = Uploader(
             session, blobs, settings, tags=entry["tags"], sample_set=sample_set, actor=None
         )

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -79,9 +80,13 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
         said.append(lines)
     assert runs[0] == runs[1]
     # `make demo` says what it is doing while the checks run, and that the second start has less.
-    assert "Seeding demo: checking checkpoint 2/3 (v2)… (load, probe, time)" in said[0]
+    assert "Seeding demo: checking toon checkpoint 2/3 (v2)… (load, probe, time)" in said[0]
     assert "Seeding demo: sample 9/9 (" in "\n".join(said[0])
-    assert "Seeding demo: checkpoint 2/3 (v2) is in place." in said[1]
+    assert (
+        "Seeding demo: checking toon-face checkpoint 3/3 (v2-eyes)… (load, probe, time)" in said[0]
+    )
+    assert "Seeding demo: Demo: faces sample 5/5 (chelsea-the-cat.jpg)" in said[0]
+    assert "Seeding demo: toon checkpoint 2/3 (v2) is in place." in said[1]
     assert not any("checking" in line for line in said[1])
     assert [a["role"] for a in runs[0]] == ["viewer", "qa", "developer", "admin"]
     assert oct((settings.resolved_data_dir / "demo-accounts.json").stat().st_mode)[-3:] == "600"
@@ -101,5 +106,59 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
         from ganstudio.db.tables import Comparison
 
         comparisons = session.scalars(select(Comparison)).all()
-        assert len(comparisons) == 1  # one demo comparison, not one per start
-    assert app.state.worker.run_until_idle() == 9 * 3  # the demo set × the three versions
+        assert len(comparisons) == 2  # one per demo filter, not one per start
+
+        toon_face = filters_service.get_filter(session, slug="toon-face")
+        assert toon_face.pipeline.value == "face"
+        face_versions, total = versions_service.list_versions(session, filter_=toon_face)
+        assert total == 3
+        channels = {v.label: v.input_channels for v in face_versions}
+        assert channels == {"v1": 3, "v2": 3, "v2-eyes": 4}  # v2-eyes sees the eye mask
+    # The first-look set × the three toon versions, and the faces set × the three face versions.
+    assert app.state.worker.run_until_idle() == 9 * 3 + 5 * 3
+    while app.state.worker.analyse_next():  # the background analysis, as the server runs it
+        pass
+    _check_the_faces_demo(app)
+
+
+def _check_the_faces_demo(app: FastAPI) -> None:
+    """The faces set carries the analysis tags, and its comparison rendered every cell."""
+    from sqlalchemy.orm import selectinload
+
+    from ganstudio.db.tables import (
+        Comparison,
+        ComparisonCell,
+        Render,
+        Sample,
+        SampleSet,
+        SampleSetMember,
+    )
+
+    with app.state.sessions() as session:
+        faces_set = session.scalar(select(SampleSet).where(SampleSet.name == "Demo: faces"))
+        assert faces_set is not None
+        samples = session.scalars(
+            select(Sample)
+            .join(SampleSetMember, SampleSetMember.sample_id == Sample.id)
+            .where(SampleSetMember.set_id == faces_set.id)
+            .options(selectinload(Sample.tags))
+        ).all()
+        tags = {s.filename: {t.name for t in s.tags} for s in samples}
+        assert "face:one face" in tags["astronaut.jpg"]
+        assert "face:several faces" in tags["group-of-three.jpg"]
+        assert "face:no face" in tags["chelsea-the-cat.jpg"]
+        comparison = session.scalar(
+            select(Comparison).where(Comparison.title.contains("toon-face"))
+        )
+        assert comparison is not None
+        rows = session.execute(
+            select(Sample.filename, Render.state, Render.note)
+            .join(ComparisonCell, ComparisonCell.sample_id == Sample.id)
+            .join(Render, Render.id == ComparisonCell.render_id)
+            .where(ComparisonCell.comparison_id == comparison.id)
+        ).all()
+    assert len(rows) == 5 * 3
+    assert all(state.value == "done" for _name, state, _note in rows)
+    notes = {name: note for name, _state, note in rows}
+    assert notes["chelsea-the-cat.jpg"] == "no face found"  # the cat: the input, with a note
+    assert notes["astronaut.jpg"] is None and notes["group-of-three.jpg"] is None
