@@ -310,3 +310,17 @@ def test_pages_show_system_tags_generate_masks_and_follow_a_set_job(
     finished = browser.get(f"/sets/{set_id}/mask-job").text
     assert 'data-status="done"' in finished and "hx-get" not in finished
     assert "1 generated" in finished and "1 failed" in finished and "none.png" in finished
+
+
+def test_the_sample_page_lists_qa_tags_before_the_analysis_tags(
+    app: FastAPI, signed_in, tokens: dict
+) -> None:
+    from ganstudio.services import faces as faces_service
+
+    sample = make_sample(app, face_photo(1, seed=9), "one.png", tags=["smile"])
+    with app.state.sessions.begin() as session:
+        faces_service.set_system_tags(session, sample_id=sample, names=["face:one face"])
+    browser, _ = signed_in(Role.VIEWER)
+    page = browser.get(f"/samples/{sample}").text
+    tags = page[page.index('data-testid="sample-tags"') :]
+    assert tags.index("smile") < tags.index('data-testid="system-tag"')
