@@ -33,7 +33,7 @@
         ...result.renders.map((r) => ({
           key: String(r.version_id),
           label: r.label,
-          sub: `${r.branch} · ${r.status}` + (r.duration_ms ? ` · ${Math.round(r.duration_ms)} ms` : ""),
+          sub: `${r.branch} · ${r.status}` + (r.duration_ms ? ` · ${Math.round(r.duration_ms)} ms` : "") + (r.note ? ` · ${r.note}` : ""),
           url: r.render_url,
           state: r.state,
           error: r.error,

@@ -186,3 +186,21 @@ def test_a_four_channel_face_version_renders_in_a_web_test(
     assert render["state"] == "done", render
     gray = _render(client, token, render).mean(axis=2)
     assert gray[101, 202] > 200 and gray[160, 224] < 50  # the eye mask, from landmarks
+
+
+def test_a_web_test_of_a_photo_without_a_face_says_so(
+    client: TestClient, app: FastAPI, tokens: dict, face_filter: str
+) -> None:
+    token = tokens[Role.VIEWER]
+    flat = Image.new("RGB", (120, 90), (90, 140, 200))
+    started = client.post(
+        "/api/v1/webtest",
+        files={"image": ("sky.png", _png(flat), "image/png")},
+        data={"versions": "a", "filter": face_filter},
+        headers=bearer(token),
+    )
+    assert started.status_code == 201, started.text
+    app.state.worker.run_until_idle()
+    (render,) = client.get(started.json()["url"], headers=bearer(token)).json()["renders"]
+    assert render["state"] == "done" and render["note"] == "no face found", render
+    assert np.array_equal(_render(client, token, render), np.asarray(flat))

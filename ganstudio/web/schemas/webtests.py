@@ -18,6 +18,9 @@ class WebTestRenderPublic(BaseModel):
     render_id: int
     state: RenderState
     error: str | None
+    note: str | None = Field(
+        None, description='e.g. "no face found" (a face filter on a photo without one)'
+    )
     render_url: str | None = Field(description="full-size PNG, once done")
     thumb_url: str | None
     width: int | None
@@ -70,6 +73,7 @@ def webtest_public(webtest: WebTest, progress: JobProgress) -> WebTestPublic:
                 render_id=item.render.id,
                 state=item.render.state,
                 error=item.render.error or None,
+                note=item.render.note,
                 render_url=done(item.render.output_sha256, item.render.state),
                 thumb_url=done(item.render.thumb_sha256, item.render.state),
                 width=item.render.width,
