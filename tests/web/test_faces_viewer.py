@@ -88,6 +88,9 @@ def test_face_crops_are_what_the_network_saw_and_made(
     assert missing.status_code == 404 and "there is no face 2" in missing.text
     stranger = client.get(f"/c/{row['slug']}/faces/{sample}/0/999.png", headers=bearer(token))
     assert stranger.status_code == 404 and "not a column" in stranger.text
+    for bad in ("output", "0", "-1"):  # neither `input` nor a version id: a 422 that says so
+        odd = client.get(f"/c/{row['slug']}/faces/{sample}/0/{bad}.png", headers=bearer(token))
+        assert odd.status_code == 422, (bad, odd.text)
 
 
 def test_no_face_crops_for_a_whole_image_filter_or_a_photo_without_faces(

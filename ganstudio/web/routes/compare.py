@@ -3,7 +3,7 @@
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from ganstudio.db.base import parse_id
@@ -225,18 +225,27 @@ def read_viewer_eye_mask(
     return _png(request, face_views.eye_mask_image(db, comparison=comparison, sample_id=sample_id))
 
 
-@router.get("/c/{slug}/faces/{sample_id}/{face}/input.png")
-def read_face_input_crop(
+# What the versions saw of a face (`input.png`) or what one made of it (`<version id>.png`): the
+# crop at the network's input size, cut from the input or from that version's output.
+CropOf = Annotated[
+    str,
+    Path(pattern=r"^(input|[1-9][0-9]{0,17})$", description="`input`, or a version's id"),
+]
+
+
+@router.get("/c/{slug}/faces/{sample_id}/{face}/{of}.png")
+def read_face_crop(
     request: Request,
     slug: str,
     sample_id: RowId,
     face: FaceIndex,
+    of: CropOf,
     db: SessionDep,
     blobs: BlobsDep,
     settings: SettingsDep,
     _user: ViewerUser,
 ) -> Response:
-    """What the versions saw of a face: its crop of the input, at the network's input size."""
+    """A face's crop, as the renderer cut it: of the input, or of a version's output."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
     image = face_views.crop_image(
         db,
@@ -244,33 +253,7 @@ def read_face_input_crop(
         comparison=comparison,
         sample_id=sample_id,
         face_index=face,
-        version_id=None,
-        settings=settings,
-    )
-    return _png(request, image)
-
-
-@router.get("/c/{slug}/faces/{sample_id}/{face}/{version_id}.png")
-def read_face_output_crop(
-    request: Request,
-    slug: str,
-    sample_id: RowId,
-    face: FaceIndex,
-    version_id: RowId,
-    db: SessionDep,
-    blobs: BlobsDep,
-    settings: SettingsDep,
-    _user: ViewerUser,
-) -> Response:
-    """What a version made of a face: its output cut with the same crop as the input."""
-    comparison = comparisons_service.get_comparison(db, ref=slug)
-    image = face_views.crop_image(
-        db,
-        blobs,
-        comparison=comparison,
-        sample_id=sample_id,
-        face_index=face,
-        version_id=version_id,
+        version_id=None if of == "input" else int(of),
         settings=settings,
     )
     return _png(request, image)
