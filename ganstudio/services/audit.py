@@ -208,6 +208,8 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
             return f"added {plural(_int(d.get('count', 0)), 'sample')} to the set {name}", href
         if action == "set.samples":
             return f"changed the samples of the set {name}", href
+        if action == "set.mask_job":
+            return f"started making eye masks for the set {name}", href
         verb = "created" if action == "set.create" else "edited"
         return f"{verb} the sample set {name}", href
     if action == "sample.create":
@@ -215,6 +217,8 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     if action in ("sample.update", "sample.mask"):
         what = "the mask of" if action == "sample.mask" else "the"
         return f"edited {what} sample #{subject}", f"/samples/{subject}"
+    if action == "sample.mask_generate":
+        return f"made the eye mask of sample #{subject} from its landmarks", f"/samples/{subject}"
     if action == "sample.bulk_update":
         return f"edited {plural(_int(d.get('count', 0)), 'sample')}", "/samples"
     if action == "tag.rename":

@@ -294,7 +294,7 @@ def start_mask_job(
         session,
         actor=actor,
         action="set.mask_job",
-        subject_type="set",
+        subject_type="sample_set",
         subject_id=sample_set.id,
         job=job.id,
         overwrite=overwrite,

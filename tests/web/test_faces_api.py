@@ -189,7 +189,7 @@ def test_generating_a_mask_from_landmarks(client: TestClient, app: FastAPI, toke
 
 
 def test_a_set_mask_job_reports_progress_and_keeps_hand_made_masks(
-    client: TestClient, app: FastAPI, tokens: dict
+    client: TestClient, app: FastAPI, tokens: dict, signed_in
 ) -> None:
     qa = bearer(tokens[Role.QA])
     ids = [
@@ -239,6 +239,12 @@ def test_a_set_mask_job_reports_progress_and_keeps_hand_made_masks(
         ).status_code
         == 403
     )
+    # The activity feed says what happened in words, like every other event.
+    browser, _ = signed_in(Role.VIEWER)
+    home = browser.get("/").text
+    assert "started making eye masks for the set masks" in home
+    assert f"made the eye mask of sample #{ids[0]} from its landmarks" in home
+    assert "mask_job" not in home and "mask_generate" not in home
 
 
 def test_a_four_channel_version_uses_the_landmarks_mask_when_the_photo_has_none(
