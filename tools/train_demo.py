@@ -199,6 +199,27 @@ def branch_init(net: nn.Module, parent: nn.Module) -> int:
     return len(shared)
 
 
+def save_version(
+    out: Path, label: str, net: nn.Module, *, parent: str | None, branch: str, notes: str
+) -> dict[str, object]:
+    """Write a version's checkpoint into `out`; return its entry of versions.json."""
+    save_checkpoint(out / f"{label}.safetensors", net, ARCH, net.config)
+    return {
+        "label": label,
+        "parent": parent,
+        "branch": branch,
+        "file": f"{label}.safetensors",
+        "architecture": ARCH,
+        "config": config_to_dict(net.config),
+        "notes": notes,
+    }
+
+
+def write_manifest(out: Path, index: dict[str, object]) -> None:
+    """Write versions.json, the list the demo seeds its versions from."""
+    (out / "versions.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+
+
 def save_preview(path: Path, nets: dict[str, nn.Module], pairs: list[Pair]) -> None:
     """Save a grid: rows = photos, columns = input | each version | toon target."""
     from PIL import Image
@@ -249,19 +270,10 @@ def main() -> None:
 
     def finish(label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float):
         val = validation_l1(net, pairs)
-        save_checkpoint(args.out / f"{label}.safetensors", net, ARCH, net.config)
         notes = f"{how} Loss at the end: train L1 {l1:.4f} (mean of last 50 steps), "
         notes += f"L1 on the five training photos, whole, at 256 px {val:.4f} (images in [-1, 1])."
         versions.append(
-            {
-                "label": label,
-                "parent": parent,
-                "branch": branch,
-                "file": f"{label}.safetensors",
-                "architecture": ARCH,
-                "config": config_to_dict(net.config),
-                "notes": notes,
-            }
+            save_version(args.out, label, net, parent=parent, branch=branch, notes=notes)
         )
         nets[label] = net
         print(f"{label}: train L1 {l1:.4f}, val L1 {val:.4f}", flush=True)
@@ -304,7 +316,7 @@ def main() -> None:
     if args.adv:
         command += f" --adv --adv-weight {args.adv_weight}"
     index = {"generated_by": command, "versions": versions}
-    (args.out / "versions.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(args.out, index)
     if args.preview:
         save_preview(args.preview, nets, pairs)
     print(f"done in {time.perf_counter() - started:.0f} s -> {args.out}")

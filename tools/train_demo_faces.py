@@ -17,7 +17,6 @@ Deterministic for a given --seed on the same torch build and thread count.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -34,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 sys.path.insert(0, str(ROOT / "tools"))
 
-from train_demo import ARCH, toonify  # noqa: E402  (the same toon look as the `toon` filter)
+from train_demo import ARCH, save_version, toonify, write_manifest  # noqa: E402  (the same toon look as the `toon` filter)
 
 from ganstudio.faces import analyse_image, eye_mask  # noqa: E402
 from ganstudio.faces.crops import Crop, cut, face_crop  # noqa: E402
-from models import build, config_to_dict, save_checkpoint  # noqa: E402
+from models import build  # noqa: E402
 
 SAMPLES_DIR = ROOT / "ganstudio" / "demo_assets" / "samples"
 # The shipped demo photos with a face the detector finds (the cat, coffee and rocket have none).
@@ -242,20 +241,11 @@ def main() -> None:
 
     def finish(label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float):
         whole, eyes = validation(net, plain)
-        save_checkpoint(args.out / f"{label}.safetensors", net, ARCH, net.config)
         notes = f"{how} Loss at the end: train L1 {l1:.4f} (mean of last 50 steps); L1 on the "
         notes += f"plain crops of the {len(plain)} faces {whole:.4f}, inside the eyes {eyes:.4f} "
         notes += "(images in [-1, 1])."
         versions.append(
-            {
-                "label": label,
-                "parent": parent,
-                "branch": branch,
-                "file": f"{label}.safetensors",
-                "architecture": ARCH,
-                "config": config_to_dict(net.config),
-                "notes": notes,
-            }
+            save_version(args.out, label, net, parent=parent, branch=branch, notes=notes)
         )
         nets[label] = net
         print(f"{label}: train L1 {l1:.4f}, val L1 {whole:.4f}, in the eyes {eyes:.4f}", flush=True)
@@ -297,7 +287,7 @@ def main() -> None:
         f"--steps-v1 {args.steps_v1} --steps-more {args.steps_more} --base-width {args.base_width}"
     )
     index = {"generated_by": command, "input_size": SIZE, "versions": versions}
-    (args.out / "versions.json").write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(args.out, index)
     if args.preview:
         save_preview(args.preview, nets, plain)
     print(f"done in {time.perf_counter() - started:.0f} s -> {args.out}")
