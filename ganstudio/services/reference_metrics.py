@@ -67,7 +67,8 @@ def measure(render: Image.Image, reference: Image.Image) -> tuple[float, float]:
         )
     ours = np.asarray(render, dtype=np.uint8)
     target = np.asarray(reference, dtype=np.uint8)
-    psnr = float(peak_signal_noise_ratio(target, ours, data_range=255))
+    with np.errstate(divide="ignore"):  # identical images: infinite PSNR, capped below
+        psnr = float(peak_signal_noise_ratio(target, ours, data_range=255))
     ssim = float(structural_similarity(target, ours, data_range=255, channel_axis=-1))
     return (min(psnr, PSNR_CAP) if not math.isnan(psnr) else PSNR_CAP), ssim
 

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
-from ganstudio.db.tables import Sample, User
+from ganstudio.db.tables import Sample, SampleSet, User
 from ganstudio.services import audit
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
@@ -51,7 +51,7 @@ def shape_problem(sample_size: tuple[int, int], reference_size: tuple[int, int])
     """Return why a reference of `reference_size` does not fit the sample, or None if it does."""
     (sw, sh), (rw, rh) = sample_size, reference_size
     sample_ratio, reference_ratio = sw / sh, rw / rh
-    if abs(reference_ratio / sample_ratio - 1) <= ASPECT_TOLERANCE:
+    if abs(reference_ratio / sample_ratio - 1) <= ASPECT_TOLERANCE + 1e-9:  # 2% itself is fine
         return None
     return (
         f"The reference is {rw}×{rh} (aspect ratio {reference_ratio:.3f}) but the sample is "
@@ -193,7 +193,7 @@ def ingest_pairs(
     tags: str | list[str] | None,
     set_ref: str | None,
     actor: User | None,
-) -> PairsOutcome:
+) -> tuple[PairsOutcome, SampleSet | None]:
     """Take in a zip of `input/NAME` and `target/NAME` files matched by name (any extension).
 
     Each matched input becomes (or is found as) a sample, as a plain upload would, and its
@@ -279,7 +279,7 @@ def ingest_pairs(
             if stem not in inputs:
                 outcome.targets_without_input.extend(m.display for m in found)
     uploader.finish()
-    return outcome
+    return outcome, sample_set
 
 
 def _ingest_pair(
@@ -311,4 +311,3 @@ def _ingest_pair(
             uploader.reject(target.display, exc.message)
             return
         outcome.references.append(Accepted(sample.id, target.display))
-
