@@ -183,3 +183,21 @@ def test_grid_page_shows_metrics_means_and_sorts_rows_by_the_worst(
     assert rows == [*worst_first, bench.samples[3]]  # rows without the number come last
     unsorted = browser.get(f"/c/{made['slug']}", params={"sort": "nonsense"}).text
     assert [int(r) for r in re.findall(r'<tr id="row-(\d+)"', unsorted)] == bench.samples
+
+
+def test_version_page_shows_its_means_per_set(
+    app: FastAPI, signed_in, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    bench = make_bench(app, tmp_path)
+    browser, _csrf = signed_in(Role.VIEWER)
+    v1 = bench.versions["v1"]
+    assert "No metrics yet" in browser.get(f"/versions/{v1}").text
+    attach(browser, tokens[Role.QA], bench.samples[0], reference_png(1))
+    compare(browser, tokens[Role.QA], ["v1", "v2"], bench.samples)
+    run_worker(app)
+    with app.state.sessions() as session:
+        mean = reference_metrics.version_means(session, [v1])[v1]
+    page = browser.get(f"/versions/{v1}").text
+    row = re.search(r'data-testid="reference-mean-row">(.*?)</tr>', page).group(1)
+    assert "Faces" in row and f"{mean['psnr']:.2f} dB" in row and f"{mean['ssim']:.3f}" in row
+    assert "1 of 1 sample with a reference" in row
