@@ -136,3 +136,39 @@ def test_bad_pairs_zips_get_a_sentence_and_change_nothing(
     assert viewer.status_code == 403
     listed = client.get("/api/v1/samples", headers=bearer(tokens[QA])).json()
     assert listed["total"] == 0
+
+
+def test_reference_and_pairs_routes_take_the_upload_limit() -> None:
+    from ganstudio.app import ROUTERS
+    from ganstudio.web.limits import upload_routes
+
+    uploads = upload_routes(route for router in ROUTERS for route in router.routes)
+    for method, path in (
+        ("PUT", "/api/v1/samples/3/reference"),
+        ("POST", "/api/v1/samples/pairs"),
+        ("POST", "/samples/3/reference"),
+        ("POST", "/samples/upload/pairs"),
+    ):
+        assert any(upload.matches(method, path) for upload in uploads), (method, path)
+
+
+def test_sample_page_attaches_refuses_and_removes_a_reference(app: FastAPI, signed_in) -> None:
+    sample_id = make_sample(app, png((60, 40), 1), "cat.png")
+    browser, csrf = signed_in(QA)
+    page = browser.get(f"/samples/{sample_id}").text
+    assert 'data-testid="no-reference"' in page and "within 2% of the sample" in page
+    refused = browser.post(
+        f"/samples/{sample_id}/reference",
+        files={"reference": ("sq.png", png((50, 50), 2), "image/png")},
+        data={"csrf_token": csrf},
+    )
+    assert refused.status_code == 200 and "50×50" in refused.text and "60×40" in refused.text
+    assert 'data-testid="no-reference"' in refused.text
+    saved = browser.post(
+        f"/samples/{sample_id}/reference",
+        files={"reference": ("t.png", png((30, 20), 3), "image/png")},
+        data={"csrf_token": csrf},
+    )
+    assert 'data-testid="reference-image"' in saved.text and "Reference saved" in saved.text
+    removed = browser.post(f"/samples/{sample_id}/reference/remove", data={"csrf_token": csrf})
+    assert 'data-testid="no-reference"' in removed.text and "Reference removed" in removed.text
