@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     queue_comparison_share: float = Field(
         0.25, ge=0, le=1, description="least share of renders comparisons get while web tests wait"
     )
+    lpips_weights: Path | None = Field(
+        None,
+        description="a local file of LPIPS network weights; LPIPS is off without it "
+        "(nothing is downloaded)",
+    )
     demo: bool = Field(False, description="seed demo content and show demo sign-ins")
     secure_cookies: bool = Field(False, description="set when served over HTTPS only")
 

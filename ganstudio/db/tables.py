@@ -230,6 +230,8 @@ class Sample(Base):
     mask_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # grayscale PNG
     # Where the mask came from: "uploaded" (by hand) or "landmarks" (generated); None: no mask.
     mask_source: Mapped[str | None] = mapped_column(String(16))
+    # The target image paired with the sample (kept as uploaded; services/references.py).
+    reference_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)
     note: Mapped[str] = mapped_column(Text, default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -265,6 +267,27 @@ class FaceAnalysis(Base):
     detector: Mapped[str] = mapped_column(String(120))
     state: Mapped[str] = mapped_column(String(16))  # done, failed, unavailable
     faces: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # faces.FaceAnalysis.to_json()
+    error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReferenceMetric(Base):
+    """PSNR and SSIM of one render's output against one reference image; computed once, ever.
+
+    Keyed by content, so a re-uploaded reference or a render shared by two versions is never
+    confused with another. Not BLOB_REFs: a metric must not keep an image alive.
+    """
+
+    __tablename__ = "reference_metrics"
+    __table_args__ = (UniqueConstraint("output_sha256", "reference_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    output_sha256: Mapped[str] = mapped_column(Sha256())
+    reference_sha256: Mapped[str] = mapped_column(Sha256())
+    psnr: Mapped[float | None] = mapped_column(Float)  # dB; None when it failed (see error)
+    ssim: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)  # the size they were measured at
+    height: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -338,6 +361,8 @@ class Render(Base):
         Index("ix_renders_state_id", "state", "id"),
         # The queue counts each user's recent claims (services/queue.py).
         Index("ix_renders_claimed_at", "claimed_at"),
+        # Reference metrics find the renders of samples that have a reference.
+        Index("ix_renders_input_sha256", "input_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

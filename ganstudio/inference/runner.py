@@ -48,6 +48,7 @@ from ganstudio.inference.render_spec import (
     prepare_input,
 )
 from ganstudio.services import faces as faces_service
+from ganstudio.services import reference_metrics
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore
@@ -311,7 +312,12 @@ class RenderWorker:
 
     def background_step(self) -> bool:
         """Do one piece of work besides renders (masks first: someone waits for them)."""
-        return self.mask_step() or self.analyse_next()
+        metrics = reference_metrics.metrics_step  # PSNR/SSIM against references, one at a time
+        return (
+            self.mask_step()
+            or metrics(self.sessions, self.blobs, self.settings)
+            or self.analyse_next()
+        )
 
     def measure_sandbox(self) -> None:
         """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""

@@ -217,6 +217,9 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     if action in ("sample.update", "sample.mask"):
         what = "the mask of" if action == "sample.mask" else "the"
         return f"edited {what} sample #{subject}", f"/samples/{subject}"
+    if action in ("sample.reference", "sample.reference_remove"):
+        verb = "removed" if action == "sample.reference_remove" else "attached"
+        return f"{verb} the reference image of sample #{subject}", f"/samples/{subject}"
     if action == "sample.mask_generate":
         return f"made the eye mask of sample #{subject} from its landmarks", f"/samples/{subject}"
     if action == "sample.bulk_update":

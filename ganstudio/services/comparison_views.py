@@ -165,11 +165,16 @@ def median_render_ms(session: Session, *, comparison: Comparison) -> dict[int, f
 
 
 def grid_context(
-    session: Session, *, comparison: Comparison, page: int, reader: User | None
+    session: Session,
+    *,
+    comparison: Comparison,
+    page: int,
+    reader: User | None,
+    sample_order: list[int] | None = None,
 ) -> dict[str, object]:
     """Return the grid body's context, but its pager: rows, column stats, progress, review."""
     grid = comparisons_service.read_grid(
-        session, comparison=comparison, page=page, per_page=ROWS_PER_PAGE
+        session, comparison=comparison, page=page, per_page=ROWS_PER_PAGE, sample_order=sample_order
     )
     return {
         "comparison": comparison,

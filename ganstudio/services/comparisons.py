@@ -1,6 +1,7 @@
 """Comparisons: pick versions × samples, freeze them, queue the missing renders, read the grid."""
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -205,21 +206,34 @@ def count_rows(session: Session, *, comparison: Comparison) -> int:
 
 
 def read_grid(
-    session: Session, *, comparison: Comparison, page: int = 1, per_page: int = 50
+    session: Session,
+    *,
+    comparison: Comparison,
+    page: int = 1,
+    per_page: int = 50,
+    sample_order: Sequence[int] | None = None,
 ) -> Grid:
-    """Return one page of rows with every cell's render (4 queries, whatever the size)."""
+    """Return one page of rows with every cell's render (4 queries, whatever the size).
+
+    Rows come in the comparison's order, or in `sample_order` (all its sample ids, re-sorted).
+    """
     versions = comparison_versions(session, comparison=comparison)
     total = count_rows(session, comparison=comparison)
-    samples = list(
-        session.scalars(
-            select(Sample)
-            .join(ComparisonSample, ComparisonSample.sample_id == Sample.id)
-            .where(ComparisonSample.comparison_id == comparison.id)
-            .order_by(ComparisonSample.position)
-            .offset((page - 1) * per_page)
-            .limit(per_page)
+    if sample_order is not None:
+        wanted = list(sample_order)[(page - 1) * per_page : page * per_page]
+        found = {s.id: s for s in session.scalars(select(Sample).where(Sample.id.in_(wanted)))}
+        samples = [found[i] for i in wanted if i in found]
+    else:
+        samples = list(
+            session.scalars(
+                select(Sample)
+                .join(ComparisonSample, ComparisonSample.sample_id == Sample.id)
+                .where(ComparisonSample.comparison_id == comparison.id)
+                .order_by(ComparisonSample.position)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
         )
-    )
     cells = session.scalars(
         select(ComparisonCell)
         .options(joinedload(ComparisonCell.render))

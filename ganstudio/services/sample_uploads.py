@@ -111,9 +111,9 @@ class Uploader:
         if head in ZIP_MAGIC:
             self._add_zip(stream, display)
         elif display.lower().endswith(".zip"):
-            self._reject(display, "it is named .zip but is not a zip archive")
+            self.reject(display, "it is named .zip but is not a zip archive")
         else:
-            self._add_image(stream, display, display)
+            self.add_image(stream, display, display)
 
     def finish(self) -> UploadOutcome:
         """Add every accepted sample to the set, in upload order; return what happened."""
@@ -128,33 +128,33 @@ class Uploader:
 
     # -- one image ------------------------------------------------------------------------
 
-    def _reject(self, display: str, reason: str) -> None:
+    def reject(self, display: str, reason: str) -> None:
         self.outcome.rejected.append(Rejected(display, _sentence(reason)))
 
-    def _add_image(self, stream: BinaryIO, filename: str, display: str) -> None:
+    def add_image(self, stream: BinaryIO, filename: str, display: str) -> Accepted | None:
+        """Ingest one image; return the sample it became (or already was), None if rejected."""
         limit = self.settings.max_image_bytes
         stream.seek(0, 2)
         size = stream.tell()
         if size == 0:
-            self._reject(display, "the file is empty")
-            return
+            self.reject(display, "the file is empty")
+            return None
         if size > limit:
-            self._reject(display, f"it is {_mib(size)}, over the {_mib(limit)} limit per image")
-            return
+            self.reject(display, f"it is {_mib(size)}, over the {_mib(limit)} limit per image")
+            return None
         sha256 = _sha256(stream)
         found = samples_service.find_by_sha256(self.session, sha256)
         if found is not None:
-            self._attach(found, display, created=False)
-            return
+            return self._attach(found, display, created=False)
         try:
             facts = probe_image(stream, max_pixels=self.settings.max_image_pixels)
             thumbnail = make_thumbnail(stream, max_pixels=self.settings.max_image_pixels)
         except ImageRejectedError as exc:
-            self._reject(display, str(exc))
-            return
+            self.reject(display, str(exc))
+            return None
         except Exception as exc:  # a decoder failing late is still the file's fault
-            self._reject(display, f"the image cannot be decoded ({str(exc)[:120]})")
-            return
+            self.reject(display, f"the image cannot be decoded ({str(exc)[:120]})")
+            return None
         stream.seek(0)
         original = self.blobs.put_stream(stream, max_bytes=limit)
         thumb = self.blobs.put_bytes(thumbnail)
@@ -178,8 +178,7 @@ class Uploader:
             found = samples_service.find_by_sha256(self.session, sha256)
             if found is None:
                 raise
-            self._attach(found, display, created=False)
-            return
+            return self._attach(found, display, created=False)
         audit.record(
             self.session,
             actor=self.actor,
@@ -189,9 +188,9 @@ class Uploader:
             filename=filename,
             sha256=sha256,
         )
-        self._attach(sample, display, created=True)
+        return self._attach(sample, display, created=True)
 
-    def _attach(self, sample: Sample, display: str, *, created: bool) -> None:
+    def _attach(self, sample: Sample, display: str, *, created: bool) -> Accepted:
         """Add this upload's tags to the sample and remember it for the set."""
         if self.tags:
             samples_service.add_tags(self.session, sample_ids=[sample.id], names=self.tags)
@@ -201,66 +200,76 @@ class Uploader:
             )
         self._accepted_ids.append(sample.id)
         target = self.outcome.created if created else self.outcome.existing
-        target.append(Accepted(sample.id, display))
+        accepted = Accepted(sample.id, display)
+        target.append(accepted)
+        return accepted
 
     # -- archives -------------------------------------------------------------------------
 
-    def _add_zip(self, stream: BinaryIO, archive_name: str) -> None:
+    def open_zip(
+        self, stream: BinaryIO, archive_name: str
+    ) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]] | None:
+        """Open an archive and list its files; None (and why, in the outcome) if refused."""
         settings = self.settings
         stream.seek(0)
         try:
             archive = zipfile.ZipFile(stream)
             members = [info for info in archive.infolist() if not info.is_dir()]
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            self._reject(archive_name, f"it is not a readable zip archive ({str(exc)[:120]})")
-            return
+            self.reject(archive_name, f"it is not a readable zip archive ({str(exc)[:120]})")
+            return None
         if len(members) > settings.max_zip_members:
-            self._reject(
+            self.reject(
                 archive_name,
                 f"the archive holds {len(members):,} files, more than the "
                 f"{settings.max_zip_members:,} allowed; split it into smaller archives",
             )
-            return
+            return None
         declared = sum(info.file_size for info in members)
         if declared > settings.max_zip_bytes:
-            self._reject(
+            self.reject(
                 archive_name,
                 f"the archive would expand to {_mib(declared)}, over the "
                 f"{_mib(settings.max_zip_bytes)} limit (a zip-bomb guard); nothing was extracted",
             )
+            return None
+        return archive, [info for info in members if not is_junk_member(info.filename)]
+
+    def _add_zip(self, stream: BinaryIO, archive_name: str) -> None:
+        opened = self.open_zip(stream, archive_name)
+        if opened is None:
             return
-        budget = settings.max_zip_bytes
+        archive, members = opened
+        budget = self.settings.max_zip_bytes
         with archive:
             for info in members:
                 name = info.filename
-                if name.startswith(_JUNK) or name.split("/")[-1].startswith("._"):
-                    continue
-                display = f"{archive_name} › {_clean_member(name)}"
-                spooled = self._extract(archive, info, display, budget)
+                display = f"{archive_name} › {clean_member(name)}"
+                spooled = self.extract_member(archive, info, display, budget)
                 if spooled is None:
                     continue
                 with spooled:
                     budget -= spooled.tell()
-                    self._add_image(spooled, clean_filename(name), display)
+                    self.add_image(spooled, clean_filename(name), display)
 
-    def _extract(
+    def extract_member(
         self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, budget: int
     ) -> BinaryIO | None:
         """Copy one member to a spooled file, counting real bytes; None (and why) if refused."""
         limit = self.settings.max_image_bytes
         if is_unsafe_member(info.filename):
-            self._reject(
+            self.reject(
                 display, "its path in the archive is absolute or climbs out with '..'; skipped"
             )
             return None
         if info.flag_bits & 0x1:
-            self._reject(display, "it is encrypted in the archive; upload it without a password")
+            self.reject(display, "it is encrypted in the archive; upload it without a password")
             return None
         if info.filename.lower().endswith(".zip"):
-            self._reject(display, "archives inside archives are not opened; upload it on its own")
+            self.reject(display, "archives inside archives are not opened; upload it on its own")
             return None
         if info.file_size > limit:
-            self._reject(display, f"it is {_mib(info.file_size)}, over the {_mib(limit)} limit")
+            self.reject(display, f"it is {_mib(info.file_size)}, over the {_mib(limit)} limit")
             return None
         spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
         written = 0
@@ -270,7 +279,7 @@ class Uploader:
                     written += len(chunk)
                     if written > limit or written > budget:
                         spooled.close()
-                        self._reject(
+                        self.reject(
                             display,
                             "it expands past its declared size or the archive's limit "
                             "(a zip-bomb guard); skipped",
@@ -279,12 +288,17 @@ class Uploader:
                     spooled.write(chunk)
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
             spooled.close()
-            self._reject(display, f"it is damaged inside the archive ({str(exc)[:120]})")
+            self.reject(display, f"it is damaged inside the archive ({str(exc)[:120]})")
             return None
         return spooled  # type: ignore[return-value]
 
 
-def _clean_member(name: str) -> str:
+def is_junk_member(name: str) -> bool:
+    """Return whether a zip member is an OS's clutter (__MACOSX, .DS_Store, ._ files)."""
+    return name.startswith(_JUNK) or name.split("/")[-1].startswith("._")
+
+
+def clean_member(name: str) -> str:
     parts = [clean_filename(p, fallback="_") for p in re.split(r"[\\/]", name) if p]
     return "/".join(parts)[-160:]
 

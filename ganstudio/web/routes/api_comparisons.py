@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
+from ganstudio.services import reference_metrics
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
@@ -57,13 +58,19 @@ def create_comparison(
 def read_comparison(
     ref: str, db: SessionDep, settings: SettingsDep, _user: ViewerUser
 ) -> ComparisonPublic:
-    """Return a comparison's versions, samples and each cell's state and render URL."""
+    """Return a comparison's versions, samples and each cell's state and render URL.
+
+    Cells of samples with a reference carry `metrics` (PSNR, SSIM; null while pending).
+    """
     comparison = comparisons_service.get_comparison(db, ref=ref)
     grid = comparisons_service.read_grid(
         db, comparison=comparison, per_page=settings.max_comparison_samples
     )
     progress = comparisons_service.comparison_progress(db, comparison=comparison)
-    return comparison_public(comparison, grid, progress)
+    metrics = reference_metrics.comparison_metrics(
+        db, comparison=comparison, version_ids=[v.id for v in grid.versions]
+    )
+    return comparison_public(comparison, grid, progress, metrics)
 
 
 @router.get(

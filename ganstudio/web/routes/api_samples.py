@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
+from ganstudio.services import references as references_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.sample_uploads import ingest_uploads
@@ -13,6 +14,7 @@ from ganstudio.web.schemas import Page
 from ganstudio.web.schemas.samples import (
     ArchivedFilter,
     BulkUpdated,
+    PairsResult,
     SampleDetail,
     SamplePublic,
     SamplesBulkUpdate,
@@ -48,6 +50,35 @@ def create_samples(
     )
     db.commit()
     return UploadResult.of(outcome, target)
+
+
+@router.post("/samples/pairs")
+def create_sample_pairs(
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    file: Annotated[UploadFile, File(description="a .zip with input/NAME and target/NAME")],
+    tags: Annotated[str, Form(max_length=2000, description="comma-separated")] = "",
+    sample_set: Annotated[str, Form(alias="set", max_length=200, description="id or name")] = "",
+) -> PairsResult:
+    """Upload samples with their references: `input/` and `target/` files paired by name.
+
+    Matched inputs go in as `POST /samples` would take them, each with its target as its
+    reference; unmatched names are listed (`inputs_without_target`, `targets_without_input`).
+    """
+    outcome, target = references_service.ingest_pairs(
+        db,
+        blobs,
+        settings,
+        stream=file.file,
+        filename=file.filename or "",
+        tags=tags,
+        set_ref=sample_set,
+        actor=user,
+    )
+    db.commit()
+    return PairsResult.of_pairs(outcome, target)
 
 
 @router.get("/samples")
@@ -109,6 +140,35 @@ def put_sample_mask(
 ) -> SampleDetail:
     """Attach or replace the sample's mask (any image; stored as 8-bit grayscale PNG)."""
     samples_service.attach_mask(db, blobs, settings, sample_id=id, stream=mask.file, actor=user)
+    db.commit()
+    return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
+
+
+@router.put("/samples/{id}/reference")
+def put_sample_reference(
+    id: RowId,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    reference: Annotated[UploadFile, File(description="the target image: the sample's shape")],
+) -> SampleDetail:
+    """Attach or replace the sample's reference (target) image, kept as uploaded.
+
+    Its aspect ratio must be within 2% of the sample's (else 422 saying both sizes); PSNR and
+    SSIM then compare each render with it, resized to the render's size with Lanczos.
+    """
+    references_service.attach_reference(
+        db, blobs, settings, sample_id=id, stream=reference.file, actor=user
+    )
+    db.commit()
+    return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
+
+
+@router.delete("/samples/{id}/reference")
+def delete_sample_reference(id: RowId, db: SessionDep, user: QAUser) -> SampleDetail:
+    """Take the reference off the sample (metrics already computed stay stored)."""
+    references_service.remove_reference(db, sample_id=id, actor=user)
     db.commit()
     return SampleDetail.of(samples_service.get_sample(db, sample_id=id))
 

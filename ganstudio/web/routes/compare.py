@@ -12,6 +12,8 @@ from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import face_views
 from ganstudio.services import filters as filters_service
+from ganstudio.services import reference_metrics as metrics_service
+from ganstudio.services import references as references_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
@@ -120,8 +122,10 @@ def read_comparison(
     request: Request,
     slug: str,
     db: SessionDep,
+    settings: SettingsDep,
     _user: ViewerUser,
     page: PageNumber = 1,
+    sort: Annotated[str, Query(max_length=40, description='"ssim:<version id>": worst first')] = "",
 ) -> Response:
     """Show the grid: a row per sample, the input then a column per version; fills live."""
     comparison = comparisons_service.get_comparison(db, ref=slug)
@@ -130,6 +134,14 @@ def read_comparison(
     if page > pages:
         return go_to(f"/c/{comparison.slug}?page={pages}")
     pages_env = request.app.state.pages
+    version_ids = [v.id for v in comparisons_service.comparison_versions(db, comparison=comparison)]
+    metrics = metrics_service.comparison_metrics(db, comparison=comparison, version_ids=version_ids)
+    sorting = metrics_service.parse_sort(sort, version_ids)
+    order = (
+        metrics_service.rows_by_worst(db, comparison=comparison, metrics=metrics, sort=sorting)
+        if sorting
+        else None
+    )
     # The body (hundreds of cells) is rendered once per revision of what it shows, per session:
     # it holds this reader's picks and CSRF token. Planners reload it far more than it changes.
     key = (
@@ -138,6 +150,8 @@ def read_comparison(
         _user.id,
         csrf_token(request),
         views_service.grid_revision(db, comparison=comparison),
+        metrics.revision(),
+        tuple(order or ()),
     )
     body = request.app.state.fragments.get_or_render(
         key,
@@ -145,10 +159,28 @@ def read_comparison(
             request=request,
             user=_user,
             pages=pages,
-            **views_service.grid_context(db, comparison=comparison, page=page, reader=_user),
+            ref_metrics=metrics,
+            sort=f"{sorting[0]}:{sorting[1]}" if sorting else "",
+            base_query=urlencode({"sort": sort}) if sorting else "",
+            lpips=metrics_service.lpips_status(settings),
+            reference_rule=references_service.SIZE_RULE,
+            **views_service.grid_context(
+                db, comparison=comparison, page=page, reader=_user, sample_order=order
+            ),
         ),
     )
     return pages_env.render(request, "compare/grid.html", {"comparison": comparison, "body": body})
+
+
+@router.get("/c/{slug}/metrics")
+def read_comparison_metrics(slug: str, db: SessionDep, _user: ViewerUser) -> dict[str, int]:
+    """How many of the grid's PSNR/SSIM are still pending (the grid reloads when none is)."""
+    comparison = comparisons_service.get_comparison(db, ref=slug)
+    versions = comparisons_service.comparison_versions(db, comparison=comparison)
+    metrics = metrics_service.comparison_metrics(
+        db, comparison=comparison, version_ids=[v.id for v in versions]
+    )
+    return {"pending": metrics.pending, "with_reference": metrics.with_reference}
 
 
 @router.get("/c/{slug}/live")

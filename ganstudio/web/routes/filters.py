@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from ganstudio.inference.render_spec import FaceSettings
 from ganstudio.services import arena as arena_service
-from ganstudio.services import audit
+from ganstudio.services import audit, reference_metrics
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
@@ -210,6 +210,7 @@ def read_version(
             "children": versions_service.children(db, version=version),
             "history": versions_service.status_history(db, version=version),
             "statuses": list(VersionStatus),
+            "reference_means": reference_metrics.set_means(db, version_id=version.id),
         },
     )
 

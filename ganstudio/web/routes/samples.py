@@ -7,13 +7,14 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from ganstudio.services import faces as faces_service
+from ganstudio.services import references as references_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
-from ganstudio.services.errors import InvalidInputError
+from ganstudio.services.errors import InvalidInputError, ServiceError
 from ganstudio.services.sample_uploads import ingest_uploads
 from ganstudio.storage.images import BROWSER_FORMATS
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser
-from ganstudio.web.forms import saved
+from ganstudio.web.forms import refused, saved
 from ganstudio.web.pagination import pager
 from ganstudio.web.params import PageNumber, RowId
 from ganstudio.web.urls import local_url
@@ -116,6 +117,39 @@ def create_samples(
     )
 
 
+@router.post("/samples/upload/pairs")
+def create_sample_pairs(
+    request: Request,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    file: Annotated[UploadFile, File()],
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    sample_set: Annotated[str, Form(alias="set", max_length=200)] = "",
+) -> Response:
+    """Upload a zip of input/ and target/ pairs and show what happened to each file."""
+    try:
+        outcome, target = references_service.ingest_pairs(
+            db,
+            blobs,
+            settings,
+            stream=file.file,
+            filename=file.filename or "",
+            tags=tags,
+            set_ref=sample_set,
+            actor=user,
+        )
+    except ServiceError as exc:
+        return refused(request, db, exc, "/samples/upload#pairs")
+    db.commit()
+    return request.app.state.pages.render(
+        request,
+        "samples/upload_result.html",
+        {"outcome": outcome.upload, "pairs": outcome, "sample_set": target},
+    )
+
+
 @router.post("/samples/bulk")
 def bulk_update_samples(
     request: Request,
@@ -162,6 +196,7 @@ def read_sample(request: Request, id: RowId, db: SessionDep, user: ViewerUser) -
             "displayable": sample.format in BROWSER_FORMATS,
             "sets": sets_service.all_sets(db),
             "faces": faces_service.faces_view(db, sample=sample),
+            "reference_rule": references_service.SIZE_RULE,
         },
     )
 
@@ -217,6 +252,38 @@ def upload_sample_mask(
     """Attach or replace the sample's grayscale mask."""
     samples_service.attach_mask(db, blobs, settings, sample_id=id, stream=mask.file, actor=user)
     return saved(request, db, "Mask saved.", f"/samples/{id}")
+
+
+@router.post("/samples/{id}/reference")
+def upload_sample_reference(
+    request: Request,
+    id: RowId,
+    db: SessionDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    user: QAUser,
+    reference: Annotated[UploadFile, File()],
+) -> Response:
+    """Attach or replace the sample's reference image (refused, with why, if misshapen)."""
+    try:
+        references_service.attach_reference(
+            db, blobs, settings, sample_id=id, stream=reference.file, actor=user
+        )
+    except InvalidInputError as exc:
+        return refused(request, db, exc, f"/samples/{id}#reference")
+    return saved(
+        request,
+        db,
+        "Reference saved; the worker measures the renders against it.",
+        f"/samples/{id}#reference",
+    )
+
+
+@router.post("/samples/{id}/reference/remove")
+def remove_sample_reference(request: Request, id: RowId, db: SessionDep, user: QAUser) -> Response:
+    """Take the reference off the sample."""
+    references_service.remove_reference(db, sample_id=id, actor=user)
+    return saved(request, db, "Reference removed.", f"/samples/{id}#reference")
 
 
 @router.get("/tags")

@@ -8,6 +8,7 @@ from ganstudio.db.tables import Comparison, Version
 from ganstudio.services.comparison_views import RowView
 from ganstudio.services.comparisons import Cell, Grid
 from ganstudio.services.face_views import RowFaces
+from ganstudio.services.reference_metrics import CellMetrics, ComparisonMetrics
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import JobKind, JobStatus, RenderState, VersionStatus
 from ganstudio.web.params import RowId
@@ -81,6 +82,15 @@ class RowPublic(BaseModel):
     thumb_url: str
 
 
+class CellMetricsPublic(BaseModel):
+    """PSNR and SSIM of a cell's render against its sample's reference."""
+
+    state: str = Field(description="pending (render or metrics not done yet), done or failed")
+    psnr: float | None = Field(description="dB against the reference; null until done")
+    ssim: float | None = Field(description="structural similarity; null until done")
+    error: str | None = None
+
+
 class CellPublic(BaseModel):
     version_id: int
     sample_id: int
@@ -91,12 +101,20 @@ class CellPublic(BaseModel):
     render_url: str | None
     thumb_url: str | None
     duration_ms: float | None
+    metrics: CellMetricsPublic | None = Field(
+        None, description="when the sample has a reference: PSNR and SSIM (null while pending)"
+    )
 
 
-def cell_public(cell: Cell) -> CellPublic:
+def cell_public(cell: Cell, metrics: CellMetrics | None = None) -> CellPublic:
     render = cell.render
     done = render.state == RenderState.DONE
     return CellPublic(
+        metrics=CellMetricsPublic(
+            state=metrics.state, psnr=metrics.psnr, ssim=metrics.ssim, error=metrics.error or None
+        )
+        if metrics is not None
+        else None,
         version_id=cell.version_id,
         sample_id=cell.sample_id,
         state=render.state,
@@ -120,11 +138,20 @@ class ComparisonPublic(BaseModel):
     samples: list[RowPublic]
     cells: list[CellPublic]
     job: JobPublic | None
+    metric_means: dict[int, dict[str, float]] = Field(
+        default_factory=dict,
+        description="version id → mean psnr, ssim and their count over the samples with a "
+        "reference that every version has metrics for",
+    )
 
 
 def comparison_public(
-    comparison: Comparison, grid: Grid, progress: JobProgress | None
+    comparison: Comparison,
+    grid: Grid,
+    progress: JobProgress | None,
+    metrics: ComparisonMetrics | None = None,
 ) -> ComparisonPublic:
+    by_cell = metrics.cells if metrics is not None else {}
     return ComparisonPublic(
         id=comparison.id,
         slug=comparison.slug,
@@ -146,8 +173,13 @@ def comparison_public(
             )
             for s, _ in grid.rows
         ],
-        cells=[cell_public(c) for _, cells in grid.rows for c in cells],
+        cells=[
+            cell_public(c, by_cell.get((c.version_id, c.sample_id)))
+            for _, cells in grid.rows
+            for c in cells
+        ],
         job=job_public(progress) if progress else None,
+        metric_means=metrics.means if metrics is not None else {},
     )
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ganstudio.db.tables import Sample, SampleSet
+from ganstudio.services.references import PairsOutcome
 from ganstudio.services.sample_uploads import UploadOutcome
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas import shaped
@@ -43,6 +44,9 @@ class SamplePublic(BaseModel):
     mask_source: Literal["uploaded", "landmarks"] | None = Field(
         description="uploaded: by hand; landmarks: generated from the face analysis"
     )
+    reference_url: str | None = Field(
+        None, description="the reference (target) image metrics compare renders with, if any"
+    )
 
     @classmethod
     def of(cls, sample: Sample) -> "SamplePublic":
@@ -53,6 +57,7 @@ class SamplePublic(BaseModel):
             image_url=blob_url(sample.sha256),
             thumbnail_url=blob_url(sample.thumb_sha256),
             mask_url=blob_url(sample.mask_sha256),
+            reference_url=blob_url(sample.reference_sha256),
         )
 
 
@@ -127,3 +132,20 @@ class TagPublic(BaseModel):
 
 class TagRename(BaseModel):
     name: str = Field(max_length=200, description="the new name; an existing name merges")
+
+
+class PairsResult(UploadResult):
+    references: list[UploadAccepted] = Field(
+        description="samples that got their reference: the sample's id, the target's name"
+    )
+    inputs_without_target: list[str] = Field(description="input/ files with no target of the name")
+    targets_without_input: list[str] = Field(description="target/ files with no input of the name")
+
+    @classmethod
+    def of_pairs(cls, outcome: PairsOutcome, sample_set: SampleSet | None) -> "PairsResult":
+        return cls(
+            **UploadResult.of(outcome.upload, sample_set).model_dump(),
+            references=[UploadAccepted(id=a.id, filename=a.filename) for a in outcome.references],
+            inputs_without_target=outcome.inputs_without_target,
+            targets_without_input=outcome.targets_without_input,
+        )
