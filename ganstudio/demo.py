@@ -4,7 +4,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from ganstudio.db.tables import Filter, SampleSet, User
 from ganstudio.roles import Role
 from ganstudio.services import users as users_service
 from ganstudio.vocabulary import VersionStatus
+
+if TYPE_CHECKING:
+    from ganstudio.storage.blobs import BlobStore
 
 CREDENTIALS_FILE = "demo-accounts.json"
 # Told one short line per step (the CLI prints them to stderr): checking the shipped checkpoints
@@ -220,7 +223,29 @@ def seed_demo_samples(
         with (DEMO_SAMPLES_DIR / entry["file"]).open("rb") as handle:
             uploader.add_file(handle, entry["file"])
         uploader.finish()
+        _attach_demo_reference(session, settings, blobs, entry["file"])
     return sample_set
+
+
+def _attach_demo_reference(
+    session: Session, settings: Settings, blobs: "BlobStore", filename: str
+) -> None:
+    """Attach the photo's toon target (tools/make_demo_references.py), when one ships and the
+    sample has none: the demo comparison then shows PSNR/SSIM against it."""
+    import hashlib
+
+    from ganstudio.db.tables import Sample
+    from ganstudio.services.references import store_reference
+
+    path = DEMO_SAMPLES_DIR / "references" / f"{Path(filename).stem}.png"
+    if not path.exists():
+        return
+    digest = hashlib.sha256((DEMO_SAMPLES_DIR / filename).read_bytes()).hexdigest()
+    sample = session.scalar(select(Sample).where(Sample.sha256 == digest))
+    if sample is None or sample.reference_sha256 is not None:
+        return
+    with path.open("rb") as handle:
+        store_reference(session, blobs, settings, sample=sample, stream=handle, actor=None)
 
 
 def seed_demo_accounts(session: Session, data_dir: Path) -> list[dict[str, str]]:

@@ -107,6 +107,15 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
 
         comparisons = session.scalars(select(Comparison)).all()
         assert len(comparisons) == 2  # one per demo filter, not one per start
+        from ganstudio.db.tables import Sample
+        from ganstudio.services.sample_sets import resolve_set
+
+        # The first-look photos carry their toon targets (tools/make_demo_references.py).
+        first_look = resolve_set(session, ref="Demo: first look", actor=None)
+        members = session.scalars(
+            select(Sample).where(Sample.memberships.any(set_id=first_look.id))
+        ).all()
+        assert members and all(sample.reference_sha256 for sample in members)
 
         toon_face = filters_service.get_filter(session, slug="toon-face")
         assert toon_face.pipeline.value == "face"
