@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from ganstudio.services.agreement import direction
 from ganstudio.services.errors import InvalidInputError
 
 MAX_METRICS = 100
@@ -80,6 +81,25 @@ def check_metrics(value: dict[str, Any]) -> Metrics:
 def ordered(metrics: Metrics) -> list[tuple[str, int | float]]:
     """Return the metrics for a table: the step first, then by name."""
     return sorted(metrics.items(), key=lambda item: (item[0] != STEP, item[0].lower()))
+
+
+def table_rows(metrics: Metrics) -> list[tuple[str, int | float, str]]:
+    """Return (name, value, which way is better) for a version page's table, the step first."""
+    return [
+        (name, value, "the training step" if name == STEP else direction(name).words)
+        for name, value in ordered(metrics)
+    ]
+
+
+def format_value(value: float) -> str:
+    """Return a metric's value for people: 120,000 · 31.2 · 0.8123 · 2.5e-05."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.1f}"
+    if abs(value) >= 1e-3:
+        return f"{value:.4g}"
+    return f"{value:.2e}"
 
 
 def _no_constant(name: str) -> float:
