@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Version
 from ganstudio.services import agreement, arena
+from ganstudio.services.training_metrics import STEP
 
 MetricValues = dict[str, dict[int, float]]  # metric name → version id → value
 
@@ -60,7 +61,7 @@ def leaderboard_agreement(
     """Each metric's ranks of the board's versions and Kendall's tau with the blind votes.
 
     People's ranking: the Bradley–Terry scores of the versions with at least one vote (equal
-    scores share a rank). Metrics in source order, then by name (the step first).
+    scores share a rank). Metrics with a tau first, the step after the others, then by name.
     """
     board = view.board
     on_board = [view.versions[s.version_id] for s in board.standings]
@@ -72,7 +73,7 @@ def leaderboard_agreement(
     results = []
     for source in SOURCES if sources is None else sources:
         values = source.values(session, on_board)
-        for name in sorted(values, key=lambda n: (n != "step", n.lower())):
+        for name in sorted(values):
             results.append(
                 agreement.agreement(
                     metric=name,
@@ -82,4 +83,4 @@ def leaderboard_agreement(
                     games=games,
                 )
             )
-    return results
+    return sorted(results, key=lambda a: (a.tau is None, a.metric == STEP, a.metric.lower()))

@@ -14,9 +14,9 @@ from ganstudio.services import agreement
 from ganstudio.services.training_metrics import STEP, format_value
 
 Axis = Literal["order", "step"]
-WIDTH = 760
-HEIGHT = 340
-LEFT, RIGHT, TOP, BOTTOM = 72, 24, 28, 78  # room for y tick labels, x labels (slanted)
+WIDTH = 900
+HEIGHT = 360
+LEFT, RIGHT, TOP, BOTTOM = 72, 32, 36, 78  # room for y tick labels, x labels (slanted)
 MAX_VALUE_LABELS = 16  # print each point's value when there are at most this many
 
 
@@ -103,6 +103,7 @@ def layout_chart(versions: list[Version], *, metric: str, axis: Axis | None = No
     if axis == "step":
         steps = [float(v.training_metrics[STEP]) for v in charted]
         x_low, x_high, x_values = _padded(min(steps, default=0.0), max(steps, default=1.0))
+        x_low, x_high = _margin(x_low, x_high, min(steps, default=0.0), max(steps, default=1.0))
         x_of = {v.id: float(v.training_metrics[STEP]) for v in charted}
     else:
         x_low, x_high = -0.5, max(len(charted) - 0.5, 0.5)
@@ -115,6 +116,7 @@ def layout_chart(versions: list[Version], *, metric: str, axis: Axis | None = No
 
     values = [float(v.training_metrics[metric]) for v in charted]
     y_low, y_high, y_values = _padded(min(values, default=0.0), max(values, default=1.0))
+    y_low, y_high = _margin(y_low, y_high, min(values, default=0.0), max(values, default=1.0))
 
     def py(value: float) -> float:
         span = y_high - y_low or 1.0
@@ -127,7 +129,9 @@ def layout_chart(versions: list[Version], *, metric: str, axis: Axis | None = No
             y=py(float(v.training_metrics[metric])),
             value=float(v.training_metrics[metric]),
             lane=lanes[v.branch],
-            text=format_value(v.training_metrics[metric]),
+            text=format_value(v.training_metrics[metric])
+            if axis == "order"
+            else f"{v.label}: {format_value(v.training_metrics[metric])}",
         )
         for v in charted
     }
@@ -183,6 +187,12 @@ def _charted_ancestor(
         parent = by_id.get(parent_id)
         parent_id = parent.parent_id if parent is not None else None
     return None
+
+
+def _margin(low: float, high: float, first: float, last: float) -> tuple[float, float]:
+    """Widen [low, high] so no point sits on the chart's edge (its axis or its title)."""
+    room = (high - low) * 0.06
+    return min(low, first - room), max(high, last + room)
 
 
 def _padded(low: float, high: float) -> tuple[float, float, list[float]]:
