@@ -268,6 +268,16 @@ def push(
     notes: Annotated[str, typer.Option(help="notes, when no --notes-file")] = "",
     architecture: Annotated[str | None, typer.Option(help="se-unet, unet, …")] = None,
     config: Annotated[str | None, typer.Option(help="JSON file or JSON text")] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE.json",
+            help="the training run's numbers: a JSON object of name → number, e.g. "
+            '{"step": 120000, "fid": 31.2} (or {"step": N, "metrics": {...}})',
+        ),
+    ] = None,
     as_user: Annotated[
         str | None, typer.Option("--as", envvar="GANSTUDIO_USER", help="record the push as NAME")
     ] = None,
@@ -290,6 +300,7 @@ def push(
         notes=notes_file.read_text() if notes_file else notes,
         architecture=architecture,
         config_json=config_json,
+        metrics_json=metrics.read_text(errors="replace") if metrics else None,
     )
     with runtime.sessions() as session, checkpoint.open("rb") as handle:
         try:

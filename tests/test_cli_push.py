@@ -111,3 +111,45 @@ def test_push_refusals_are_clear_and_exit_non_zero(data_dir: Path, tmp_path: Pat
         cli, ["push", "nope", str(ck.safetensors_file(tmp_path / "v.st")), "--label", "v1"]
     )
     assert unknown.exit_code == 1 and "No filter" in unknown.output
+
+
+def test_push_carries_training_metrics_from_a_json_file(data_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(cli, ["filters", "add", "Toon"])
+    metrics = tmp_path / "run.json"
+    metrics.write_text('{"step": 120000, "metrics": {"fid": 31.2, "loss_g": 0.81}}')
+    pushed = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.safetensors_file(tmp_path / "v1.st")),
+            "--label",
+            "v1",
+            "--metrics",
+            str(metrics),
+        ],
+    )
+    assert pushed.exit_code == 0, pushed.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"fid": "low"}')
+    refused = runner.invoke(
+        cli,
+        [
+            "push",
+            "toon",
+            str(ck.safetensors_file(tmp_path / "v2.st", seed=2)),
+            "--label",
+            "v2",
+            "--metrics",
+            str(bad),
+        ],
+    )
+    assert refused.exit_code == 1
+    assert "'fid'" in refused.output and "must be a number" in refused.output
+    app = create_app(make_settings(data_dir))
+    with app.state.sessions() as session:
+        filter_ = filters_service.get_filter(session, slug="toon")
+        v1 = versions_service.find_version(session, filter_=filter_, label="v1")
+        assert v1 is not None
+        assert v1.training_metrics == {"step": 120000, "fid": 31.2, "loss_g": 0.81}
+        assert versions_service.find_version(session, filter_=filter_, label="v2") is None

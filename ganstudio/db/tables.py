@@ -170,6 +170,8 @@ class Version(Base):
     checkpoint_format: Mapped[str] = mapped_column(String(16))  # safetensors, torchscript, …
     architecture: Mapped[str | None] = mapped_column(String(64))
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The training run's numbers pushed with it (name → number, e.g. step, fid, loss_g); {} if none.
+    training_metrics: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     input_channels: Mapped[int] = mapped_column(Integer)
     param_count: Mapped[int] = mapped_column(BigInteger)
     gflops_512: Mapped[float | None] = mapped_column(Float)

@@ -15,6 +15,7 @@ from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
 from ganstudio.inference.formats import CheckpointError, parse_config
 from ganstudio.services import audit
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.services.training_metrics import parse_metrics
 from ganstudio.storage.blobs import BlobStore, BlobTooLargeError, Readable
 from ganstudio.vocabulary import VersionStatus
 
@@ -33,10 +34,11 @@ class PushRequest:
     notes: str = ""
     architecture: str | None = None
     config_json: str | None = None
+    metrics_json: str | None = None  # the training run's numbers (see training_metrics)
 
     def __post_init__(self) -> None:
         # Forms send "" for a field left empty: that means "not given", in one place.
-        for name in ("parent", "branch", "architecture", "config_json"):
+        for name in ("parent", "branch", "architecture", "config_json", "metrics_json"):
             value = getattr(self, name)
             if value is not None and not value.strip():
                 object.__setattr__(self, name, None)
@@ -90,6 +92,7 @@ def push_version(
         config = parse_config(request.config_json)
     except CheckpointError as exc:
         raise InvalidInputError(str(exc)) from None
+    training_metrics = parse_metrics(request.metrics_json)
     safe_name = Path(filename or "checkpoint").name[-200:] or "checkpoint"
     try:
         with blobs.staged(checkpoint, max_bytes=settings.max_checkpoint_bytes) as staged:
@@ -128,6 +131,7 @@ def push_version(
         checkpoint_format=report.format,
         architecture=report.architecture,
         config=report.config,
+        training_metrics=training_metrics,
         input_channels=report.input_channels,
         param_count=report.param_count,
         gflops_512=report.gflops_512,

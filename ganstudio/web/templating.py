@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from ganstudio import __version__
 from ganstudio.paths import resource_dir
 from ganstudio.roles import Role
+from ganstudio.services.training_metrics import format_value
 from ganstudio.text import plural
 from ganstudio.web.markdown import render_markdown
 from ganstudio.web.security import csrf_token
@@ -109,6 +110,7 @@ class Pages:
             count=format_count,
             plural=plural,
             message=message_html,
+            metric_value=format_value,
         )
 
     @staticmethod

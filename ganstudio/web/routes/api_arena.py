@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 from ganstudio.db.tables import Version
 from ganstudio.services import arena as arena_service
 from ganstudio.services import filters as filters_service
+from ganstudio.services import metric_sources
 from ganstudio.services import samples as samples_service
 from ganstudio.web.deps import BlobsDep, SessionDep, ViewerUser
 from ganstudio.web.downloads import opaque_blob_response
@@ -97,13 +98,17 @@ def read_leaderboard(
     set: RowId | None = Query(None, description="only votes on this sample set"),
     format: str = Query("json", pattern="^(json|csv)$"),
 ) -> Response | LeaderboardPublic:
-    """Bradley–Terry scores with 95% bootstrap intervals, win matrix and vote counts."""
+    """Bradley–Terry scores with 95% bootstrap intervals, win matrix, vote counts and agreement.
+
+    `agreement`: per metric (training numbers pushed with the versions, …), each version's rank by
+    it and Kendall's tau-b with the Bradley–Terry ranking, with the votes behind it.
+    """
     filter_ = filters_service.get_filter(db, slug=slug)
     tags = samples_service.tag_filter(tag) if tag else []
     view = arena_service.filter_leaderboard(
         db, filter_=filter_, tags=tuple(tags), sample_set_id=set
     )
-    public = leaderboard_public(view, tags)
+    public = leaderboard_public(view, tags, metric_sources.leaderboard_agreement(db, view=view))
     if format == "csv":
         return Response(
             leaderboard_csv(public),

@@ -8,8 +8,10 @@ from fastapi.responses import Response
 from ganstudio.db.base import parse_id
 from ganstudio.services import arena as arena_service
 from ganstudio.services import filters as filters_service
+from ganstudio.services import metric_sources
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
+from ganstudio.services.agreement import DIRECTION_RULE
 from ganstudio.web.deps import SessionDep, ViewerUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -46,6 +48,8 @@ def read_leaderboard(
             "view": view,
             "tags": tags,
             "chart": arena_service.chart_scale(view.board.standings, width=CHART_WIDTH),
+            "agreement": metric_sources.leaderboard_agreement(db, view=view),
+            "direction_rule": DIRECTION_RULE,
             "all_tags": [t.name for t in samples_service.tag_counts(db)],
             "query": urlencode([("tag", t) for t in tags]),
         },

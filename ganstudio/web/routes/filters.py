@@ -1,18 +1,21 @@
 """Pages: filters, the version tree of a filter, a version, and pushing from the browser."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from ganstudio.db.tables import Filter
 from ganstudio.inference.render_spec import FaceSettings
 from ganstudio.services import arena as arena_service
-from ganstudio.services import audit, reference_metrics
+from ganstudio.services import audit, reference_metrics, training_metrics
 from ganstudio.services import filters as filters_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
+from ganstudio.web import metric_chart
 from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
 from ganstudio.web.forms import refused, saved
 from ganstudio.web.lineage import layout_tree
@@ -23,6 +26,9 @@ from ganstudio.web.schemas.filters import VersionPush
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 PER_PAGE = 50
+MetricName = Annotated[str | None, Query(max_length=training_metrics.MAX_NAME)]
+ChartAxis = Annotated[Literal["order", "step"] | None, Query()]
+MAX_CHARTED = 500  # versions on the training-metrics chart (the newest)
 
 
 @router.get("/filters")
@@ -79,6 +85,8 @@ def read_filter(
     branch: str | None = None,
     status: str | None = None,
     page: PageNumber = 1,
+    metric: MetricName = None,
+    axis: ChartAxis = None,
 ) -> Response:
     """Show a filter's version tree and list, filtered by branch and status, paginated."""
     filter_ = filters_service.get_filter(db, slug=slug)
@@ -117,7 +125,38 @@ def read_filter(
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
             "feed": audit.feed(db, audit.events_for_filter(db, filter_id=filter_.id)),
+            "chart": _metric_chart(db, filter_=filter_, metric=metric, axis=axis),
         },
+    )
+
+
+def _metric_chart(
+    db: Session, *, filter_: Filter, metric: str | None, axis: metric_chart.Axis | None
+) -> metric_chart.MetricChart | None:
+    """The chart of one training metric across the filter's versions; None when none has any."""
+    versions, _ = versions_service.list_versions(db, filter_=filter_, per_page=MAX_CHARTED)
+    names = metric_chart.metric_names(versions)
+    chosen = metric if metric in names else metric_chart.default_metric(names)
+    if chosen is None:
+        return None
+    return metric_chart.layout_chart(versions, metric=chosen, axis=axis)
+
+
+@router.get("/filters/{slug}/metric-chart")
+def read_metric_chart(
+    request: Request,
+    slug: str,
+    db: SessionDep,
+    _user: ViewerUser,
+    metric: MetricName = None,
+    axis: ChartAxis = None,
+) -> Response:
+    """The training-metrics chart alone (the filter page swaps it in when a metric is picked)."""
+    filter_ = filters_service.get_filter(db, slug=slug)
+    return request.app.state.pages.render(
+        request,
+        "filters/_metric_chart.html",
+        {"filter": filter_, "chart": _metric_chart(db, filter_=filter_, metric=metric, axis=axis)},
     )
 
 
@@ -209,6 +248,7 @@ def read_version(
             "filter": version.filter,
             "children": versions_service.children(db, version=version),
             "history": versions_service.status_history(db, version=version),
+            "training_metrics": training_metrics.table_rows(version.training_metrics),
             "statuses": list(VersionStatus),
             "reference_means": reference_metrics.set_means(db, version_id=version.id),
         },

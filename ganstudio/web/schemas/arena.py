@@ -6,6 +6,7 @@ import io
 from pydantic import BaseModel, Field
 
 from ganstudio.db.tables import ArenaPair, Version
+from ganstudio.services.agreement import DIRECTION_RULE, MetricAgreement
 from ganstudio.services.arena import MIN_VOTES_PER_VERSION, LeaderboardView
 from ganstudio.vocabulary import VoteOutcome
 
@@ -61,6 +62,22 @@ class StandingPublic(BaseModel):
     )
 
 
+class AgreementPublic(BaseModel):
+    metric: str
+    source: str = Field(description="where the numbers come from, e.g. training")
+    higher_is_better: bool
+    direction_known: bool = Field(description="false: the rule for unknown names decided it")
+    tau: float | None = Field(
+        description="Kendall's tau-b between this metric's ranking and the Bradley–Terry one, "
+        "over the versions with both; null when undefined (see reason)"
+    )
+    versions: int = Field(description="versions compared: with both votes and this metric")
+    votes: int = Field(description="blind votes between the compared versions")
+    ranks: dict[int, int] = Field(description="version id → rank by this metric, 1 = best")
+    values: dict[int, float] = Field(description="version id → the metric's value")
+    reason: str = Field("", description="why tau is missing")
+
+
 class LeaderboardPublic(BaseModel):
     filter: str
     tags: list[str]
@@ -74,6 +91,25 @@ class LeaderboardPublic(BaseModel):
         MIN_VOTES_PER_VERSION, description="votes each version needs before the ranking counts"
     )
     votes_needed: int = Field(0, description="the fewest more votes that could meet min_votes")
+    agreement: list[AgreementPublic] = Field(
+        [], description="each metric's ranking of the versions and Kendall's tau with the votes"
+    )
+    direction_rule: str = Field(DIRECTION_RULE, description="which way each metric is better")
+
+
+def agreement_public(found: MetricAgreement) -> AgreementPublic:
+    return AgreementPublic(
+        metric=found.metric,
+        source=found.source,
+        higher_is_better=found.direction.higher_is_better,
+        direction_known=found.direction.known,
+        tau=None if found.tau is None else round(found.tau, 4),
+        versions=found.versions,
+        votes=found.votes,
+        ranks=found.ranks,
+        values=found.values,
+        reason=found.reason,
+    )
 
 
 def arena_side(token: str, side: str) -> ArenaSide:
@@ -96,7 +132,9 @@ def vote_result_public(pair: ArenaPair, left: Version, right: Version) -> VoteRe
     )
 
 
-def leaderboard_public(view: LeaderboardView, tags: list[str]) -> LeaderboardPublic:
+def leaderboard_public(
+    view: LeaderboardView, tags: list[str], agreement: list[MetricAgreement] | None = None
+) -> LeaderboardPublic:
     versions = view.versions
     return LeaderboardPublic(
         filter=view.filter.slug,
@@ -127,6 +165,7 @@ def leaderboard_public(view: LeaderboardView, tags: list[str]) -> LeaderboardPub
         ],
         min_votes=view.min_votes,
         votes_needed=view.votes_needed,
+        agreement=[agreement_public(a) for a in agreement or []],
     )
 
 

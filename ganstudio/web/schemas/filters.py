@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganstudio.db.tables import Filter, Version, VersionStatusChange
 from ganstudio.inference.render_spec import DEFAULT_MARGIN, FaceSettings
+from ganstudio.services import training_metrics
 from ganstudio.services.filters import FilterSummary
 from ganstudio.services.versions import PushRequest
 from ganstudio.vocabulary import Pipeline, VersionStatus
@@ -19,6 +20,12 @@ FaceChoice = Literal["all", "largest"]
 FACES_HELP = "face filters: convert every face found (the largest first) or only the largest"
 MARGIN_HELP = "face filters: crop side over the face box's larger side (1.8: the whole head)"
 ALIGN_HELP = "face filters: turn each crop so the eyes are level"
+METRICS_HELP = (
+    "the training run's numbers as a JSON object of name → number, e.g. "
+    f'{training_metrics.EXAMPLE}, or nested as {{"step": N, "metrics": {{…}}}}; '
+    f"finite numbers only, at most {training_metrics.MAX_METRICS} names of "
+    f"{training_metrics.MAX_NAME} characters"
+)
 
 
 def face_settings_public(filter_: Filter) -> dict[str, object]:
@@ -63,10 +70,11 @@ class VersionPush:
     notes: Annotated[str, Form(max_length=20_000)] = ""
     architecture: Annotated[str | None, Form(max_length=64)] = None
     config: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None
+    metrics: Annotated[str | None, Form(description=METRICS_HELP)] = None
 
     def push_request(self) -> PushRequest:
         """What the developer sent with the checkpoint, for the versions service."""
-        return shaped(PushRequest, self, config_json=self.config)
+        return shaped(PushRequest, self, config_json=self.config, metrics_json=self.metrics)
 
 
 class FilterPublic(BaseModel):
@@ -120,6 +128,9 @@ class VersionPublic(BaseModel):
     status: VersionStatus
     architecture: str | None
     config: dict[str, Any]
+    metrics: dict[str, int | float] = Field(
+        description="the training run's numbers pushed with it ({} when none)"
+    )
     input_channels: int
     checkpoint: CheckpointInfo
     stats: VersionStats
@@ -176,6 +187,7 @@ def version_public(version: Version, filter_slug: str) -> VersionPublic:
         status=version.status,
         architecture=version.architecture,
         config=version.config,
+        metrics=version.training_metrics,
         input_channels=version.input_channels,
         checkpoint=CheckpointInfo(
             sha256=version.checkpoint_sha256,
