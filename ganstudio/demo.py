@@ -129,6 +129,7 @@ def seed_demo_filter(
                     parent=entry["parent"],
                     branch=entry["branch"],
                     notes=entry["notes"],
+                    metrics_json=json.dumps(entry.get("metrics") or {}),
                 ),
                 actor=None,
                 blobs=blobs,

@@ -103,6 +103,12 @@ def test_demo_seeding_is_idempotent(tmp_path: Path) -> None:
         assert by_label["v2-se"].branch == "se"
         assert by_label["v1"].status.value == "production"
         assert by_label["v2-se"].param_count > by_label["v2"].param_count  # SE blocks
+        # The training numbers of versions.json are the versions' metrics (the chart, agreement).
+        assert by_label["v2"].training_metrics == {
+            "step": 750,
+            "train_l1": 0.1714,
+            "val_l1": 0.1305,
+        }
         from ganstudio.db.tables import Comparison
 
         comparisons = session.scalars(select(Comparison)).all()

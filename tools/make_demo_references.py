@@ -19,7 +19,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_demo import toonify  # noqa: E402
+from train_demo import toonify
 
 SAMPLES = Path(__file__).resolve().parents[1] / "ganstudio" / "demo_assets" / "samples"
 LONGER_SIDE = 256  # the demo toon filter's input size (ganstudio/demo.py)

@@ -200,9 +200,17 @@ def branch_init(net: nn.Module, parent: nn.Module) -> int:
 
 
 def save_version(
-    out: Path, label: str, net: nn.Module, *, parent: str | None, branch: str, notes: str
+    out: Path,
+    label: str,
+    net: nn.Module,
+    *,
+    parent: str | None,
+    branch: str,
+    notes: str,
+    metrics: dict[str, float],
 ) -> dict[str, object]:
-    """Write a version's checkpoint into `out`; return its entry of versions.json."""
+    """Write a version's checkpoint into `out`; return its entry of versions.json (with the
+    training numbers the demo pushes as the version's metrics)."""
     save_checkpoint(out / f"{label}.safetensors", net, ARCH, net.config)
     return {
         "label": label,
@@ -212,6 +220,7 @@ def save_version(
         "architecture": ARCH,
         "config": config_to_dict(net.config),
         "notes": notes,
+        "metrics": metrics,
     }
 
 
@@ -268,12 +277,17 @@ def main() -> None:
     versions = []
     nets: dict[str, nn.Module] = {}
 
-    def finish(label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float):
+    def finish(
+        label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float, step: int
+    ):
         val = validation_l1(net, pairs)
         notes = f"{how} Loss at the end: train L1 {l1:.4f} (mean of last 50 steps), "
         notes += f"L1 on the five training photos, whole, at 256 px {val:.4f} (images in [-1, 1])."
+        metrics = {"step": step, "train_l1": round(l1, 4), "val_l1": round(val, 4)}
         versions.append(
-            save_version(args.out, label, net, parent=parent, branch=branch, notes=notes)
+            save_version(
+                args.out, label, net, parent=parent, branch=branch, notes=notes, metrics=metrics
+            )
         )
         nets[label] = net
         print(f"{label}: train L1 {l1:.4f}, val L1 {val:.4f}", flush=True)
@@ -286,7 +300,7 @@ def main() -> None:
         f"Trained from scratch for {args.steps_v1} steps with {loss_text}, lr 2e-3; "
         f"{data_text}. SE-U-Net without Squeeze-and-Excitation (`use_se=false`)."
     )
-    finish("v1", v1, None, "main", how, l1)
+    finish("v1", v1, None, "main", how, l1, args.steps_v1)
 
     print("v2", flush=True)
     v2 = build(ARCH, plain)
@@ -296,7 +310,7 @@ def main() -> None:
         f"Continues v1 for {args.steps_more} more steps ({args.steps_v1 + args.steps_more} "
         f"in all) with {loss_text}, lr 1e-3; same data and architecture as v1."
     )
-    finish("v2", v2, "v1", "main", how, l1)
+    finish("v2", v2, "v1", "main", how, l1, args.steps_v1 + args.steps_more)
 
     print("v2-se", flush=True)
     v2_se = build(ARCH, {**plain, "use_se": True})
@@ -307,7 +321,7 @@ def main() -> None:
         f"{copied} tensors copied from v1, SE gates started near 1, then trained "
         f"{args.steps_more} steps with {loss_text}, lr 1e-3; same data as v1."
     )
-    finish("v2-se", v2_se, "v1", "se", how, l1)
+    finish("v2-se", v2_se, "v1", "se", how, l1, args.steps_v1 + args.steps_more)
 
     command = (
         f".venv/bin/python tools/train_demo.py --out {CHECKPOINTS_DIR} --seed {args.seed} "

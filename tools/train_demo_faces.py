@@ -239,13 +239,23 @@ def main() -> None:
     versions = []
     nets: dict[str, nn.Module] = {}
 
-    def finish(label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float):
+    def finish(
+        label: str, net: nn.Module, parent: str | None, branch: str, how: str, l1: float, step: int
+    ):
         whole, eyes = validation(net, plain)
         notes = f"{how} Loss at the end: train L1 {l1:.4f} (mean of last 50 steps); L1 on the "
         notes += f"plain crops of the {len(plain)} faces {whole:.4f}, inside the eyes {eyes:.4f} "
         notes += "(images in [-1, 1])."
+        metrics = {
+            "step": step,
+            "train_l1": round(l1, 4),
+            "val_l1": round(whole, 4),
+            "val_l1_eyes": round(eyes, 4),
+        }
         versions.append(
-            save_version(args.out, label, net, parent=parent, branch=branch, notes=notes)
+            save_version(
+                args.out, label, net, parent=parent, branch=branch, notes=notes, metrics=metrics
+            )
         )
         nets[label] = net
         print(f"{label}: train L1 {l1:.4f}, val L1 {whole:.4f}, in the eyes {eyes:.4f}", flush=True)
@@ -258,7 +268,7 @@ def main() -> None:
         f"Trained from scratch for {args.steps_v1} steps with L1 loss, lr 2e-3; {data_text}. "
         "RGB only: it has to guess where the eyes are."
     )
-    finish("v1", v1, None, "main", how, l1)
+    finish("v1", v1, None, "main", how, l1, args.steps_v1)
 
     print("v2", flush=True)
     v2 = build(ARCH, plain_config)
@@ -268,7 +278,7 @@ def main() -> None:
         f"Continues v1 for {args.steps_more} more steps ({args.steps_v1 + args.steps_more} in "
         "all) with L1 loss, lr 1e-3; same data and architecture as v1."
     )
-    finish("v2", v2, "v1", "main", how, l1)
+    finish("v2", v2, "v1", "main", how, l1, args.steps_v1 + args.steps_more)
 
     print("v2-eyes", flush=True)
     v2_eyes = build(ARCH, {**plain_config, "in_channels": 4})
@@ -280,7 +290,7 @@ def main() -> None:
         f"started at 0, then trained {args.steps_more} steps with L1 loss, lr 1e-3; same data "
         "as v1."
     )
-    finish("v2-eyes", v2_eyes, "v1", "eyes", how, l1)
+    finish("v2-eyes", v2_eyes, "v1", "eyes", how, l1, args.steps_v1 + args.steps_more)
 
     command = (
         f".venv/bin/python tools/train_demo_faces.py --out {CHECKPOINTS_DIR} --seed {args.seed} "
