@@ -29,9 +29,7 @@ def colormap() -> np.ndarray:
     """The 256×3 uint8 lookup table of the colour map."""
     t = np.linspace(0, 1, 256)
     points = [s[0] for s in STOPS]
-    table = np.stack(
-        [np.interp(t, points, [s[1][c] for s in STOPS]) for c in range(3)], axis=1
-    )
+    table = np.stack([np.interp(t, points, [s[1][c] for s in STOPS]) for c in range(3)], axis=1)
     return np.round(table).astype(np.uint8)
 
 

@@ -45,7 +45,7 @@ def parse_region(value: object) -> Region:
         if value in (EYES, FACE, IMAGE):
             return Region(value)
         raise RegionError(
-            f"Unknown region '{value[:40]}'; use \"eyes\", \"face\", \"image\" or "
+            f'Unknown region \'{value[:40]}\'; use "eyes", "face", "image" or '
             '{"box": [x, y, w, h]} in the photo\'s pixels.'
         )
     if isinstance(value, dict):
@@ -126,7 +126,5 @@ def outline(region: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
     """The region's edge pixels: inside, with a 4-neighbour outside (a boolean array)."""
     inside = region >= threshold
     padded = np.pad(inside, 1, constant_values=False)
-    interior = (
-        padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:] & inside
-    )
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:] & inside
     return inside & ~interior
