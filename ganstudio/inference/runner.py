@@ -47,6 +47,7 @@ from ganstudio.inference.render_spec import (
     PipelineSettings,
     RenderError,
 )
+from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
@@ -120,10 +121,13 @@ class RenderWorker:
                 )
                 .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
             )
+            items = analyses_service.recover_items(session, cutoff=cutoff, worker_id=self.worker_id)
         count = rowcount(result)
-        if count:
-            log.info("Re-queued %d render(s) left running by a stopped worker", count)
-        return count
+        if count or items:
+            log.info(
+                "Re-queued %d render(s), %d analysis item(s) of a stopped worker", count, items
+            )
+        return count + items
 
     def claim_next(self) -> int | None:
         """Atomically take the next queued render, fairly between users (services/queue.py)."""
@@ -331,6 +335,12 @@ class RenderWorker:
         with self.sessions.begin() as session:
             return faces_service.mask_job_step(session, self.blobs, settings=self.settings)
 
+    def analysis_step(self) -> bool:
+        """Run the next queued analysis item (ganstudio/inference/analysis_runner.py)."""
+        from ganstudio.inference import analysis_runner
+
+        return analysis_runner.step(self)
+
     def background_step(self) -> bool:
         """Do one piece of work besides renders (masks first: someone waits for them)."""
         return self.mask_step() or self.analyse_next()
@@ -362,8 +372,12 @@ class RenderWorker:
         self.measure_sandbox()
         while not stop.is_set():
             try:
-                # Renders first; face work only when none is queued.
-                if self.run_until_idle(max_renders=1) or self.background_step():
+                # Renders first, then analyses; face work only when neither is queued.
+                if (
+                    self.run_until_idle(max_renders=1)
+                    or self.analysis_step()
+                    or self.background_step()
+                ):
                     continue
             except Exception:  # the worker must outlive any single failure
                 log.exception("Render worker step failed; retrying shortly")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ganstudio.analysis.regions import BOX, NEEDS_FACE, Region, RegionError, check_box
+from ganstudio.analysis.regions import NEEDS_FACE, Region, RegionError, check_box, parse_region
 from ganstudio.db.base import parse_id, utcnow
 from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Analysis, AnalysisItem, Filter, Job, Sample, User, Version
@@ -29,6 +29,7 @@ from ganstudio.inference import layers as layers_engine
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
+from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import InvalidInputError, NotFoundError
 from ganstudio.vocabulary import AnalysisKind, AnalysisState, JobKind
 
@@ -38,6 +39,7 @@ SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOP_CHANNELS = 12  # the feature grid's strongest channels
 INTERACTIVE = 10  # priority of the viewer's one-sample "Why": before batch analyses
 KEY_CHUNK = 500  # cache look-ups per query (SQLite's bound parameters)
+ANALYSIS = versions_service.VersionCount("An analysis", 1)
 
 
 def version_layers(version: Version) -> layers_engine.VersionLayers:
@@ -446,8 +448,6 @@ class ItemWork:
 
 
 def item_work(session: Session, *, item_id: int) -> ItemWork:
-    from ganstudio.analysis.regions import parse_region
-
     item = session.get(AnalysisItem, item_id)
     assert item is not None
     analysis = session.get(Analysis, item.analysis_id)
@@ -481,7 +481,3 @@ def finish_item(session: Session, *, item_id: int, values: dict[str, Any]) -> No
         .values(finished_at=utcnow(), worker_id=None, **values)
         .execution_options(synchronize_session=False)
     )
-
-
-def is_box(region: Region) -> bool:
-    return region.kind == BOX
