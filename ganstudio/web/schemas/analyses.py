@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ganstudio.db.tables import Analysis, AnalysisItem, Version
+from ganstudio.db.tables import Analysis, AnalysisItem, Comparison, Sample, Version
 from ganstudio.inference.layers import VersionLayers
 from ganstudio.services.analyses import AnalysisView, VersionSummary
 from ganstudio.services.renders import JobProgress
@@ -191,3 +191,18 @@ def layers_public(version: Version, layers: VersionLayers) -> list[LayerPublic]:
         )
         for layer in ordered
     ]
+
+
+def why_data(comparison: Comparison, sample: Sample, versions: list[Version]) -> dict[str, Any]:
+    """What the viewer's "Why" mode needs (static/js/why.js): the filter, the row's photo (its
+    displayed size: boxes are drawn in those pixels) and the comparison's versions."""
+    return {
+        "filter": comparison.filter.slug,
+        "sample": {
+            "id": sample.id,
+            "width": sample.width,
+            "height": sample.height,
+            "url": blob_url(sample.sha256),
+        },
+        "versions": [{"id": v.id, "label": v.label} for v in versions],
+    }
