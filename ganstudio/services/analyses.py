@@ -39,6 +39,7 @@ SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOP_CHANNELS = 12  # the feature grid's strongest channels
 INTERACTIVE = 10  # priority of the viewer's one-sample "Why": before batch analyses
 KEY_CHUNK = 500  # cache look-ups per query (SQLite's bound parameters)
+SALIENCY_LAYER = "input"  # a TorchScript version's one entry in its layer list
 ANALYSIS = versions_service.VersionCount("An analysis", 1)
 
 
@@ -53,8 +54,11 @@ def version_layers(version: Version) -> layers_engine.VersionLayers:
 
 def layer_for(version: Version, name: str | None) -> str | None:
     """The layer an analysis of `version` uses (None: saliency); an unknown name is a 422."""
+    layers = version_layers(version)
+    if layers.method == "saliency" and name == SALIENCY_LAYER:  # as GET …/layers lists it
+        name = None
     try:
-        return layers_engine.check_layer(version_layers(version), name)
+        return layers_engine.check_layer(layers, name)
     except ValueError as exc:
         raise InvalidInputError(f"{version.label}: {exc}") from None
 

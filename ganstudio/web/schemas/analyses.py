@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from ganstudio.db.tables import Analysis, AnalysisItem, Comparison, Sample, Version
 from ganstudio.inference.layers import VersionLayers
-from ganstudio.services.analyses import AnalysisView, VersionSummary
+from ganstudio.services.analyses import SALIENCY_LAYER, AnalysisView, VersionSummary
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import AnalysisKind, AnalysisState
 from ganstudio.web.params import RowId
@@ -169,7 +169,7 @@ def layers_public(version: Version, layers: VersionLayers) -> list[LayerPublic]:
     if not layers.layers:
         return [
             LayerPublic(
-                name="input",
+                name=SALIENCY_LAYER,
                 type="input gradients",
                 channels=version.input_channels,
                 scale=1,
