@@ -1,11 +1,11 @@
 """The worker's side of analyses: run one claimed item (an attention map or feature maps).
 
 The render worker claims analysis items after renders (runner.RenderWorker.analysis_step) and
-runs each here, in the same warm executors as renders: the network input is what a render of that version
-gets (RenderWorker.network_inputs), the target region is drawn at the photo's size and mapped
-into that input the same way, and the engine (ganstudio.inference.networks: attention_of,
-features_of) runs inside the version's sandboxed executor. The images (an overlay, a feature
-grid) are made here and stored as blobs.
+runs each here, in the same warm executors as renders: the network input is what a render of
+that version gets (RenderWorker.network_inputs), the target region is drawn at the photo's
+size and mapped into that input the same way, and the engine (inference/networks.py:
+attention_of, features_of) runs inside the version's sandboxed executor. The images (an
+overlay, a feature grid) are made here and stored as blobs.
 """
 
 import logging

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data
 
-from ganstudio import faces
 import ganstudio
+from ganstudio import faces
 from ganstudio.roles import Role
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
@@ -40,7 +40,9 @@ def _face_filter(live_server: LiveServer) -> str:
     app = live_server.app
     slug = make_filter(app, name="Toon face", input_size=SIZE, pipeline="face")
     for label in ("v1", "v2"):
-        make_version(app, filter_slug=slug, label=label, checkpoint=DEMO_FACES / f"{label}.safetensors")
+        make_version(
+            app, filter_slug=slug, label=label, checkpoint=DEMO_FACES / f"{label}.safetensors"
+        )
     return slug
 
 
@@ -84,7 +86,8 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     assert cards.count() == 2
     assert [cards.nth(i).locator("strong").inner_text() for i in range(2)] == ["v1", "v2"]
     page.wait_for_function(
-        "() => { const cards = document.querySelectorAll('[data-testid=why-gradcam] [data-testid=why-card]');"
+        "() => { const cards = document.querySelectorAll("
+        "'[data-testid=why-gradcam] [data-testid=why-card]');"
         " return cards.length === 2 && [...cards].every((c) => c.dataset.state === 'done'); }",
         timeout=120_000,
     )
@@ -113,7 +116,8 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     page.get_by_test_id("why-region").select_option("image")
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=why-share]')]"
-        ".map((s) => s.textContent).join('|') === '100% on the whole image|100% on the whole image'",
+        ".map((s) => s.textContent).join('|')"
+        " === '100% on the whole image|100% on the whole image'",
         timeout=120_000,
     )
     # Features, side by side.
