@@ -457,3 +457,46 @@ def test_a_thousand_samples_are_created_in_bulk_and_cancelled(
     with app.state.sessions() as session:
         states = {i.state for i in session.query(AnalysisItem)}
     assert states == {AnalysisState.CANCELLED}
+
+
+def test_the_analysis_pages_start_show_and_cancel_an_analysis(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path, engine: FakeEngine, signed_in
+) -> None:
+    slug = _filter(app, tmp_path)
+    samples = [make_sample(app, face_photo(1, seed=90 + n), f"p{n}.png") for n in range(3)]
+    made = client.post(
+        "/api/v1/comparisons",
+        json={"filter": slug, "versions": ["a", "b"], "samples": samples},
+        headers=bearer(tokens[Role.VIEWER]),
+    )
+    comparison = made.json()["slug"]
+    browser, csrf = signed_in(Role.VIEWER)
+    assert f"/analyses/new?comparison={comparison}" in browser.get(f"/c/{comparison}").text
+    form = browser.get(f"/analyses/new?comparison={comparison}")
+    assert form.status_code == 200 and "3 samples" in form.text
+    refused = browser.post(
+        "/analyses",
+        data={"csrf_token": csrf, "comparison": comparison, "region": "eyes", "layer": "nope"},
+    )
+    assert refused.status_code == 200 and "nope" in refused.text  # back on the form, saying why
+    started = browser.post(
+        "/analyses",
+        data={"csrf_token": csrf, "comparison": comparison, "region": "eyes"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    url = started.headers["location"]
+    assert app.state.worker.analysis_step()  # one item done, five queued
+    page = browser.get(url)
+    assert page.status_code == 200
+    assert page.text.count('data-testid="analysis-row"') == 3
+    assert (
+        page.text.count('data-state="done"') == 1 and 'data-testid="analysis-cancel"' in page.text
+    )
+    assert 'hx-get="' + url + '/live"' in page.text  # it polls while the job runs
+    cancelled = browser.post(f"{url}/cancel", data={"csrf_token": csrf})
+    assert cancelled.status_code == 200 and "cancelled" in cancelled.text
+    assert _run(app) == 0
+    after = browser.get(f"{url}/live").text
+    assert after.count('data-state="cancelled"') == 5 and "hx-get" not in after
+    assert after.count('data-testid="share-bar"') == 1  # the one version with a share
