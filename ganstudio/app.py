@@ -22,6 +22,8 @@ from ganstudio.web.headers import SecurityHeaders
 from ganstudio.web.limits import RequestBodyGuard, upload_routes
 from ganstudio.web.routes import (
     admin,
+    analyses,
+    api_analyses,
     api_arena,
     api_comparisons,
     api_faces,
@@ -59,6 +61,7 @@ ROUTERS = tuple(
         *(samples, sets, faces, api_samples, api_sets, api_faces),
         *(filters, api_filters),
         *(compare, webtest, api_comparisons, api_webtest),
+        *(analyses, api_analyses),
         *(api_reviews, reviews, api_arena, arena, reports),
         admin,
     )

@@ -46,6 +46,24 @@ class JobStatus(StrEnum):
 class JobKind(StrEnum):
     COMPARISON = "comparison"
     WEBTEST = "webtest"
+    ANALYSIS = "analysis"  # attention or feature maps (its items are analysis_items, not renders)
+
+
+class AnalysisKind(StrEnum):
+    """What an analysis draws of a version on a sample."""
+
+    GRADCAM = "gradcam"  # where the network looks for a region of its output (attention map)
+    FEATURES = "features"  # the strongest channels of a layer
+
+
+class AnalysisState(StrEnum):
+    """Where one analysis item (one version on one sample) stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class VoteOutcome(StrEnum):

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ganstudio.db.base import BLOB_REF, Base, Sha256, UTCDateTime, utcnow
 from ganstudio.roles import Role
 from ganstudio.vocabulary import (
+    AnalysisKind,
+    AnalysisState,
     JobKind,
     Pipeline,
     RenderState,
@@ -558,3 +560,78 @@ class ArenaPair(Base):
         Enum(VoteOutcome, native_enum=False, length=16, values_callable=enum_values)
     )
     voted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Analysis(Base):
+    """Attention maps (Grad-CAM) or feature maps of versions × samples, run as one job."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(16), unique=True)  # its page: /analyses/{slug}
+    title: Mapped[str] = mapped_column(String(200))
+    filter_id: Mapped[int] = mapped_column(
+        ForeignKey("filters.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[AnalysisKind] = mapped_column(
+        Enum(AnalysisKind, native_enum=False, length=16, values_callable=enum_values)
+    )
+    # {"kind": "eyes" | "face" | "image" | "box", "box": [x, y, w, h] in the photo's pixels}
+    region: Mapped[dict[str, Any]] = mapped_column(JSON)
+    layer: Mapped[str | None] = mapped_column(String(200))  # None: each version's default
+    # The filter's pipeline settings when it was made (what a render of it would use).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Worker order: the viewer's one-sample "Why" (10) before batch analyses (0).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    filter: Mapped[Filter] = relationship(lazy="raise")
+    created_by: Mapped[User | None] = relationship(lazy="raise")
+
+
+class AnalysisItem(Base):
+    """One version on one sample of an analysis: its map, region share, or why it failed.
+
+    Cached by content like renders: `cache_key` names everything that decides the result, and an
+    item whose key already has a done result is done when it is made (the result is copied).
+    """
+
+    __tablename__ = "analysis_items"
+    __table_args__ = (
+        UniqueConstraint("analysis_id", "version_id", "sample_id"),
+        Index("ix_analysis_items_state_id", "state", "id"),
+        Index("ix_analysis_items_analysis_position", "analysis_id", "position"),
+        Index("ix_analysis_items_cache_key_state", "cache_key", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("versions.id", ondelete="RESTRICT"), index=True
+    )
+    sample_id: Mapped[int] = mapped_column(
+        ForeignKey("samples.id", ondelete="RESTRICT"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)  # the sample's row
+    cache_key: Mapped[str] = mapped_column(Sha256())
+    state: Mapped[AnalysisState] = mapped_column(
+        Enum(AnalysisState, native_enum=False, length=16, values_callable=enum_values),
+        default=AnalysisState.QUEUED,
+    )
+    error: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str | None] = mapped_column(String(16))  # gradcam, saliency (or features)
+    layer: Mapped[str | None] = mapped_column(String(200))  # the layer used
+    region_share: Mapped[float | None] = mapped_column(Float)
+    map_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # overlay PNG
+    raw_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # 16-bit heat PNG
+    grid_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # feature grid PNG
+    note: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[Version] = relationship(lazy="raise")

@@ -77,7 +77,7 @@ def _preload() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     import models  # noqa: F401
-    from ganstudio.inference import check, loader, pipeline  # noqa: F401
+    from ganstudio.inference import attention, check, loader, pipeline  # noqa: F401
 
     # Libraries that ask for a temp dir (torch._dynamo does, on import) get the scratch dir
     # without probing it with a write, which the sandbox would deny.
@@ -139,6 +139,8 @@ class _Executor:
             "load": self.load,
             "check": self.check,
             "render": self.render,
+            "attention": self.attention,
+            "features": self.features,
         }
         while True:
             try:
@@ -196,26 +198,33 @@ class _Executor:
             raise ValueError("no network is loaded")
         return measure_network(self.network), b""
 
-    def render(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
+    def _images(self, header: dict, payload: bytes | bytearray, *, planes: int = 0):
+        """Read the image (and mask) a request carries, plus `planes` 8-bit planes after them."""
         from PIL import Image
-
-        from ganstudio.inference.pipeline import forward_image
 
         if self.network is None:
             raise ValueError("no network is loaded")
         width, height, channels = int(header["width"]), int(header["height"]), header["channels"]
-        rgb_size = width * height * 3
-        if len(payload) != rgb_size + (width * height if channels == 4 else 0):
+        rgb_size, plane = width * height * 3, width * height
+        mask_size = plane if channels == 4 else 0
+        if len(payload) != rgb_size + mask_size + planes * plane:
             raise ValueError("the image bytes do not match its size")
         view = memoryview(payload)
         # A zero-copy view: PIL reads any buffer (its stubs say bytes).
         image = Image.frombuffer("RGB", (width, height), view[:rgb_size], "raw", "RGB", 0, 1)  # type: ignore[arg-type]
         mask = None
-        if channels == 4:
-            mask = Image.frombuffer("L", (width, height), view[rgb_size:], "raw", "L", 0, 1)  # type: ignore[arg-type]
+        if mask_size:
+            planes_view = view[rgb_size : rgb_size + plane]
+            mask = Image.frombuffer("L", (width, height), planes_view, "raw", "L", 0, 1)  # type: ignore[arg-type]
+        return self.network, image, mask, view[rgb_size + mask_size :]
+
+    def render(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
+        from ganstudio.inference.pipeline import forward_image
+
+        network, image, mask, _ = self._images(header, payload)
         started = time.perf_counter()
         output = forward_image(
-            self.network.net, image, stride=self.network.stride, mask=mask, device=self.device
+            network.net, image, stride=network.stride, mask=mask, device=self.device
         )
         forward_ms = round((time.perf_counter() - started) * 1000, 2)
         return {
@@ -223,6 +232,50 @@ class _Executor:
             "height": output.height,
             "forward_ms": forward_ms,
         }, output.tobytes()
+
+    def attention(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
+        """Grad-CAM (or saliency) of the region's output: float32 (H, W) map bytes back."""
+        import numpy as np
+        import torch
+
+        from ganstudio.inference.attention import attention_map
+        from ganstudio.inference.pipeline import input_tensor
+
+        network, image, mask, rest = self._images(header, payload, planes=1)
+        x, (height, width) = input_tensor(image, mask, stride=network.stride, device=self.device)
+        region = np.zeros(x.shape[-2:], dtype=np.float32)  # zero on the padding
+        region[:height, :width] = np.frombuffer(rest, dtype=np.uint8).reshape(height, width)
+        found = attention_map(
+            network.net, x, torch.from_numpy(region / 255.0), layer=header.get("layer")
+        )
+        values = np.ascontiguousarray(found.values[:height, :width], dtype=np.float32)
+        total = float(values.sum(dtype=np.float64))
+        values = values / total if total > 0 else values  # the padding's share dropped
+        return {
+            "method": found.method,
+            "layer": found.layer,
+            "note": found.note,
+            "width": width,
+            "height": height,
+        }, values.tobytes()
+
+    def features(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
+        """The layer's strongest channels: their (h, w) uint8 planes back, one after another."""
+        from ganstudio.inference.attention import feature_maps
+        from ganstudio.inference.pipeline import input_tensor
+
+        network, image, mask, _ = self._images(header, payload)
+        x, _size = input_tensor(image, mask, stride=network.stride, device=self.device)
+        layer, channels = feature_maps(
+            network.net, x, layer=header.get("layer"), top=int(header.get("top", 16))
+        )
+        height, width = channels[0].pixels.shape if channels else (0, 0)
+        return {
+            "layer": layer,
+            "height": height,
+            "width": width,
+            "channels": [{"index": c.index, "strength": c.strength} for c in channels],
+        }, b"".join(c.pixels.tobytes() for c in channels)
 
 
 def _start_cuda(device) -> None:
@@ -243,10 +296,13 @@ def _pick_device(setting: str):
 
 
 def _error_answer(exc: BaseException) -> dict:
+    from ganstudio.inference.attention import AnalysisError
     from ganstudio.inference.errors import describe_error
     from ganstudio.inference.formats import CheckpointError
     from ganstudio.inference.render_spec import RenderError
 
+    if isinstance(exc, AnalysisError):
+        return {"error": str(exc), "kind": "analysis"}
     if isinstance(exc, CheckpointError):
         return {"error": str(exc), "kind": "checkpoint"}
     if isinstance(exc, RenderError):

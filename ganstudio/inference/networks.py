@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from ganstudio.config import Settings
@@ -264,3 +265,116 @@ class ExecutorPool:
             warm, self._warm = list(self._warm.values()), OrderedDict()
         for loaded in warm:
             loaded.executor.close()
+
+
+# --- analyses: what a version's output depends on (inference/attention.py runs them) ----------
+
+MAX_FEATURE_CHANNELS = 64
+
+
+@dataclass(frozen=True)
+class AttentionMap:
+    """What the region's output depends on, as the executor measured it."""
+
+    method: str  # "gradcam" or "saliency" (TorchScript: input gradients)
+    layer: str  # the layer hooked; "input" for saliency
+    note: str  # why saliency, when it is
+    heatmap: np.ndarray  # (H, W) float32 >= 0 at the image's size; sums to 1 (or all zeros)
+
+
+@dataclass(frozen=True)
+class FeatureChannel:
+    index: int  # the channel's number in the layer
+    strength: float  # mean absolute activation: the channels are the strongest by it
+    pixels: np.ndarray  # (h, w) uint8, the channel min-max scaled
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    layer: str
+    channels: list[FeatureChannel]  # strongest first
+
+
+def _image_payload(image: Image.Image, mask: Image.Image | None) -> tuple[dict[str, Any], bytes]:
+    width, height = image.size
+    header = {"width": width, "height": height, "channels": 4 if mask else 3}
+    return header, image.tobytes() + (mask.tobytes() if mask is not None else b"")
+
+
+def attention_of(
+    loaded: LoadedExecutor,
+    image: Image.Image,
+    mask: Image.Image | None,
+    region: np.ndarray,
+    *,
+    layer: str | None,
+    timeout: float,
+) -> AttentionMap:
+    """Return the Grad-CAM map (or saliency) of `region`'s output for a prepared image.
+
+    region: (H, W) weights in [0, 1] of the output pixels to explain, at the image's size.
+    """
+    width, height = image.size
+    if region.shape != (height, width):
+        raise ValueError(f"the region is {region.shape}, the image {(height, width)}")
+    plane = np.clip(np.rint(region * 255), 0, 255).astype(np.uint8)  # (H, W)
+    header, payload = _image_payload(image, mask)
+    answer, data = loaded.executor.request(
+        {"op": "attention", "layer": layer, **header},
+        payload + plane.tobytes(),
+        timeout=timeout,
+        max_payload=width * height * 4,
+    )
+    if (answer.get("width"), answer.get("height")) != (width, height) or len(data) != (
+        width * height * 4
+    ):
+        loaded.executor.kill()
+        raise ExecutorError("The network's process returned a map of the wrong size.")
+    heatmap = np.frombuffer(bytes(data), dtype=np.float32).reshape(height, width)
+    if not np.isfinite(heatmap).all() or (heatmap < 0).any():
+        raise ExecutorError("The network's process returned a map with impossible values.")
+    return AttentionMap(
+        method="saliency" if answer.get("method") == "saliency" else "gradcam",
+        layer=str(answer.get("layer", ""))[:200],
+        note=str(answer.get("note", ""))[:1000],
+        heatmap=heatmap,
+    )
+
+
+def features_of(
+    loaded: LoadedExecutor,
+    image: Image.Image,
+    mask: Image.Image | None,
+    *,
+    layer: str | None,
+    top: int,
+    timeout: float,
+) -> FeatureMaps:
+    """Return the `top` strongest channels of a layer for a prepared image."""
+    top = max(1, min(top, MAX_FEATURE_CHANNELS))
+    width, height = image.size
+    header, payload = _image_payload(image, mask)
+    answer, data = loaded.executor.request(
+        {"op": "features", "layer": layer, "top": top, **header},
+        payload,
+        timeout=timeout,
+        max_payload=top * width * height,  # a layer is never finer than its input
+    )
+    listed = answer.get("channels")
+    h, w = answer.get("height"), answer.get("width")
+    if (
+        not isinstance(listed, list)
+        or not 1 <= len(listed) <= top
+        or not isinstance(h, int)
+        or not isinstance(w, int)
+        or not (0 < h <= height and 0 < w <= width)
+        or len(data) != len(listed) * h * w
+    ):
+        loaded.executor.kill()
+        raise ExecutorError("The network's process returned feature maps of the wrong size.")
+    planes = np.frombuffer(bytes(data), dtype=np.uint8).reshape(len(listed), h, w)
+    channels = [
+        FeatureChannel(int(item["index"]), float(item["strength"]), planes[i])
+        for i, item in enumerate(listed)
+    ]
+    return FeatureMaps(layer=str(answer.get("layer", ""))[:200], channels=channels)

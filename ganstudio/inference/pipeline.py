@@ -41,6 +41,20 @@ def to_image(y: torch.Tensor, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(pixels, mode="RGB")
 
 
+def input_tensor(
+    image: Image.Image,
+    mask: Image.Image | None,
+    *,
+    stride: int,
+    device: torch.device | None = None,
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Return the network's input for a prepared image (and mask), padded to the stride, and
+    the image's (H, W): what a render and an analysis both feed the network."""
+    x = to_tensor(image, mask)
+    x, size = pad_to_stride(x, max(stride, 1))
+    return x.to(device or "cpu", memory_format=torch.channels_last), size  # as the network is
+
+
 def forward_image(
     net: torch.nn.Module,
     image: Image.Image,
@@ -50,9 +64,7 @@ def forward_image(
     device: torch.device | None = None,
 ) -> Image.Image:
     """Run `net` on a prepared image (and mask); return its output at the same size."""
-    x = to_tensor(image, mask)
-    x, size = pad_to_stride(x, max(stride, 1))
-    x = x.to(device or "cpu", memory_format=torch.channels_last)  # matches the loaded network
+    x, size = input_tensor(image, mask, stride=stride, device=device)
     with torch.inference_mode():
         y = net(x)
     if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] < 3:

@@ -26,6 +26,7 @@ from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Render, Version
+from ganstudio.faces.face import Face
 from ganstudio.inference.errors import describe_error
 from ganstudio.inference.executor import (
     ExecutorCrashedError,
@@ -34,6 +35,7 @@ from ganstudio.inference.executor import (
     ExecutorTimeoutError,
 )
 from ganstudio.inference.formats import CheckpointError
+from ganstudio.inference.inputs import NetworkInput, face_inputs, whole_photo_input
 from ganstudio.inference.networks import (
     ExecutorPool,
     NetworkSpec,
@@ -42,11 +44,10 @@ from ganstudio.inference.networks import (
 )
 from ganstudio.inference.render_spec import (
     MASK_INPUT_CHANNELS,
-    FaceSettings,
     PipelineSettings,
     RenderError,
-    prepare_input,
 )
+from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
 from ganstudio.services import reference_metrics
 from ganstudio.services.errors import ServiceError
@@ -67,6 +68,15 @@ log = logging.getLogger(__name__)
 NETWORK_RUN = 8
 # The cell's note when the face pipeline finds no face: the output is the input, not a failure.
 NO_FACE = "no face found"
+
+
+@dataclass(frozen=True)
+class PreparedPhoto:
+    """A decoded photo and what the network sees of it (one input, or one per face)."""
+
+    photo: Image.Image
+    faces: list[Face]  # the face pipeline's faces, largest first ([] on the full pipeline)
+    inputs: list[NetworkInput]
 
 
 @dataclass(frozen=True)
@@ -112,10 +122,13 @@ class RenderWorker:
                 )
                 .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
             )
+            items = analyses_service.recover_items(session, cutoff=cutoff, worker_id=self.worker_id)
         count = rowcount(result)
-        if count:
-            log.info("Re-queued %d render(s) left running by a stopped worker", count)
-        return count
+        if count or items:
+            log.info(
+                "Re-queued %d render(s), %d analysis item(s) of a stopped worker", count, items
+            )
+        return count + items
 
     def claim_next(self) -> int | None:
         """Atomically take the next queued render, fairly between users (services/queue.py)."""
@@ -181,6 +194,29 @@ class RenderWorker:
             )
 
     def _render(self, inputs: RenderInputs) -> tuple[Image.Image, str | None]:
+        prepared = self.network_inputs(inputs)
+        face = inputs.settings.face
+        if face is None:
+            one = prepared.inputs[0]
+            return self._run_network(inputs, one.image, one.mask), None
+        if not prepared.inputs:
+            return prepared.photo, NO_FACE
+        from ganstudio.faces.crops import paste
+
+        output = prepared.photo
+        for one in prepared.inputs:
+            assert one.crop is not None
+            result = self._run_network(inputs, one.image, one.mask)
+            output = paste(output, result, one.crop, feather=face.feather)
+        return output, None
+
+    def network_inputs(self, inputs: RenderInputs) -> PreparedPhoto:
+        """Decode the photo and prepare what the network sees of it (ganstudio/inference/inputs.py).
+
+        Renders and analyses both come here, so an analysis looks at exactly what a render of
+        that version would feed the network. The face pipeline needs no face to succeed: with
+        none, `inputs` is empty (a render's output is then the input, with a note).
+        """
         settings = self.settings
         # Stored images passed these guards on upload, but the limit may have been lowered since:
         # the worker decodes them through the same decompression-bomb guard.
@@ -205,23 +241,30 @@ class RenderWorker:
         elif inputs.settings.eye_mask:
             mask = self._landmarks_mask(inputs.input_sha256, rgb.size)
         if inputs.settings.face is not None:
-            return self._render_faces(inputs, rgb, inputs.settings.face)
-        image, mask = prepare_input(
+            found, eyes = self._faces(inputs, rgb)
+            chosen = face_inputs(
+                rgb,
+                found=found,
+                eyes=eyes,
+                face=inputs.settings.face,
+                size=inputs.settings.input_size,
+            )
+            return PreparedPhoto(rgb, found, chosen)
+        one = whole_photo_input(
             rgb, settings=inputs.settings, input_channels=inputs.input_channels, mask=mask
         )
-        return self._run_network(inputs, image, mask), None
+        return PreparedPhoto(rgb, [], [one])
 
-    def _render_faces(
-        self, inputs: RenderInputs, rgb: Image.Image, face: FaceSettings
-    ) -> tuple[Image.Image, str | None]:
-        """The face pipeline: each face's eyes-level crop through the network, pasted back.
+    def _faces(
+        self, inputs: RenderInputs, rgb: Image.Image
+    ) -> tuple[list[Face], Image.Image | None]:
+        """The face pipeline's faces (largest first) and, for 4-channel versions, the whole
+        photo's eye mask.
 
         The photo keeps its size (only the crops are network-sized, so a big photo costs the
         analysis and the pastes, which work on each crop's box); pixels outside the crops are
         the input's. No face is not a failure: the output is the input, with a note.
         """
-        from ganstudio.faces.crops import cut, face_crop, paste
-
         # The photo's stored analysis (made now if no worker has yet): the faces the pages show
         # are the faces the network gets, and the viewer's face crops are cut from the same.
         with self.sessions.begin() as session:
@@ -233,31 +276,14 @@ class RenderWorker:
                     f"Faces could not be found in this image ({row.state}: {row.error}); "
                     "ask an admin to look at the face detector on the status page."
                 )
-            found = faces_service.faces_of(row)
+            found = faces_service.faces_of(row)  # stored largest first
             # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
             eyes = (
                 faces_service.landmarks_mask(row, rgb.size)
                 if found and inputs.input_channels == MASK_INPUT_CHANNELS
                 else None
             )
-        # Stored largest first.
-        chosen = found[:1] if face.faces == "largest" else found[: face.max_faces]
-        if not chosen:
-            return rgb, NO_FACE
-        size = inputs.settings.input_size
-        output = rgb
-        for one in chosen:
-            try:
-                crop = face_crop(one, margin=face.margin, align=face.align)
-            except ValueError as exc:
-                raise RenderError(
-                    f"A face in this image has no usable landmarks ({exc}); the face pipeline "
-                    "cannot crop it. Use a clearer photo of the face."
-                ) from None
-            crop_mask = cut(eyes, crop, size) if eyes is not None else None
-            result = self._run_network(inputs, cut(rgb, crop, size), crop_mask)
-            output = paste(output, result, crop, feather=face.feather)
-        return output, None
+        return found, eyes
 
     def _run_network(
         self, inputs: RenderInputs, image: Image.Image, mask: Image.Image | None
@@ -310,6 +336,12 @@ class RenderWorker:
         with self.sessions.begin() as session:
             return faces_service.mask_job_step(session, self.blobs, settings=self.settings)
 
+    def analysis_step(self) -> bool:
+        """Run the next queued analysis item (ganstudio/inference/analysis_runner.py)."""
+        from ganstudio.inference import analysis_runner
+
+        return analysis_runner.step(self)
+
     def background_step(self) -> bool:
         """Do one piece of work besides renders (masks first: someone waits for them)."""
         metrics = reference_metrics.metrics_step  # PSNR/SSIM against references, one at a time
@@ -346,8 +378,12 @@ class RenderWorker:
         self.measure_sandbox()
         while not stop.is_set():
             try:
-                # Renders first; face work only when none is queued.
-                if self.run_until_idle(max_renders=1) or self.background_step():
+                # Renders first, then analyses; face work only when neither is queued.
+                if (
+                    self.run_until_idle(max_renders=1)
+                    or self.analysis_step()
+                    or self.background_step()
+                ):
                     continue
             except Exception:  # the worker must outlive any single failure
                 log.exception("Render worker step failed; retrying shortly")

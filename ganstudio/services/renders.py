@@ -19,7 +19,7 @@ from ganstudio.inference.render_spec import (
 from ganstudio.roles import Role
 from ganstudio.services import faces as faces_service
 from ganstudio.services.errors import NotFoundError, PermissionDeniedError
-from ganstudio.vocabulary import JobKind, JobStatus, RenderState
+from ganstudio.vocabulary import AnalysisState, JobKind, JobStatus, RenderState
 
 
 def version_mask(
@@ -132,6 +132,7 @@ class JobProgress:
     running: int
     queued: int
     errors: list[dict[str, object]] = field(default_factory=list)
+    cancelled: int = 0  # analysis items skipped when their job was cancelled
 
     @property
     def finished(self) -> bool:
@@ -159,6 +160,8 @@ def get_job(session: Session, *, job_id: int, reader: User | None = None) -> Job
 
 def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobProgress:
     """Count a job's renders by state; the job's status follows from them."""
+    if job.kind == JobKind.ANALYSIS:  # its items are analysis items, not renders
+        return _analysis_progress(session, job=job, error_limit=error_limit)
     counts = dict(
         session.execute(
             select(Render.state, func.count())
@@ -189,6 +192,24 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
     return JobProgress(job, status, total, done, failed, running, queued, errors)
 
 
+def _analysis_progress(session: Session, *, job: Job, error_limit: int) -> JobProgress:
+    from ganstudio.services import analyses  # it builds on this module
+
+    counts = analyses.job_item_counts(session, job=job)
+    done, failed = counts.get(AnalysisState.DONE, 0), counts.get(AnalysisState.FAILED, 0)
+    running, queued = counts.get(AnalysisState.RUNNING, 0), counts.get(AnalysisState.QUEUED, 0)
+    cancelled = counts.get(AnalysisState.CANCELLED, 0)
+    total = done + failed + running + queued + cancelled
+    if job.cancelled_at is not None and (running or queued or cancelled):
+        status = JobStatus.CANCELLED
+    elif running or queued:
+        status = JobStatus.RUNNING if (running or done or failed) else JobStatus.QUEUED
+    else:
+        status = JobStatus.FAILED if total and failed == total else JobStatus.DONE
+    errors = analyses.job_item_errors(session, job=job, limit=error_limit)
+    return JobProgress(job, status, total, done, failed, running, queued, errors, cancelled)
+
+
 def cancel_job(session: Session, *, job: Job, actor: User) -> Job:
     """Stop a job: its queued renders are skipped unless another live job wants them."""
     # Jobs with no owner (started by the CLI or the demo) are nobody's to stop but developers'.
@@ -198,4 +219,8 @@ def cancel_job(session: Session, *, job: Job, actor: User) -> Job:
         )
     if job.cancelled_at is None:
         job.cancelled_at = utcnow()
+    if job.kind == JobKind.ANALYSIS:  # its queued items are its own: skip them now
+        from ganstudio.services import analyses
+
+        analyses.cancel_items(session, job=job)
     return job

@@ -123,6 +123,8 @@
   function setUpViewer(page) {
     const slug = page.dataset.slug;
     const payload = JSON.parse(document.getElementById("viewer-data").textContent);
+    const whyNode = document.getElementById("why-data"); // the "Why" mode's data (static/js/why.js)
+    const whyData = whyNode ? JSON.parse(whyNode.textContent) : null;
     const params = new URLSearchParams(window.location.search);
     const visible = (columns) => {
       const saved = savedColumns(slug);
@@ -141,6 +143,7 @@
     const viewer = new window.GanViewer(page.querySelector("[data-viewer]"), {
       columns: visible(payload.columns),
       faces: payload.faces,
+      extraModes: window.GanWhy && whyData ? [window.GanWhy.mode(whyData)] : [],
       state: Object.fromEntries(params),
       onPrevious: () => go(payload.previous),
       onNext: () => go(payload.next),

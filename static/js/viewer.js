@@ -68,7 +68,12 @@
       this.columns = [];
       const state = options.state || {};
       this.faces = options.faces || null;
-      this.modes = MODES.filter(([m]) => m !== "crop" || (this.faces && this.faces.crop_size));
+      // Extra modes a page adds ({mode, label, render(area)}), e.g. "Why" (static/js/why.js).
+      this.extraModes = options.extraModes || [];
+      this.modes = [
+        ...MODES.filter(([m]) => m !== "crop" || (this.faces && this.faces.crop_size)),
+        ...this.extraModes.map((extra) => [extra.mode, extra.label]),
+      ];
       this.mode = this.modes.some(([m]) => m === state.mode) ? state.mode : "side";
       this.faceIndex = Math.max(0, Number(state.face) || 0);
       this.overlays = { faces: false, mask: false };
@@ -223,7 +228,8 @@
       if (this.mode === "side") this.renderSide();
       else if (this.mode === "slider") this.renderSlider();
       else if (this.mode === "crop") this.renderCrop();
-      else this.renderDiff();
+      else if (this.mode === "diff") this.renderDiff();
+      else this.extraModes.find((extra) => extra.mode === this.mode)?.render(this.stageArea, this);
       this.applyView();
     }
 

@@ -23,6 +23,7 @@ from ganstudio.web.forms import go_to, refused, saved
 from ganstudio.web.pagination import page_count
 from ganstudio.web.params import FaceIndex, PageNumber, RowId
 from ganstudio.web.routes.api_comparisons import download_comparison
+from ganstudio.web.schemas.analyses import why_data
 from ganstudio.web.schemas.comparisons import ViewerRow, viewer_row_public
 from ganstudio.web.security import csrf_token
 
@@ -216,8 +217,11 @@ def read_viewer(
     versions = comparisons_service.comparison_versions(db, comparison=comparison)
     faces = face_views.row_faces(db, comparison=comparison, row=row)
     payload = viewer_row_public(comparison, row, versions, faces).model_dump(mode="json")
+    why = why_data(comparison, row.sample, versions)  # the "Why" mode (attention maps)
     return request.app.state.pages.render(
-        request, "compare/view.html", {"comparison": comparison, "row": row, "payload": payload}
+        request,
+        "compare/view.html",
+        {"comparison": comparison, "row": row, "payload": payload, "why": why},
     )
 
 

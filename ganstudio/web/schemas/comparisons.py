@@ -26,6 +26,7 @@ class JobPublic(BaseModel):
     failed: int
     running: int
     queued: int
+    cancelled: int = Field(0, description="analysis items skipped by a cancel")
     percent: int
     errors: list[dict[str, object]] = Field(description="failed renders and why (first 50)")
     created_at: datetime

@@ -1,0 +1,487 @@
+"""Analyses: attention maps (Grad-CAM) and feature maps of versions on samples, as jobs.
+
+An analysis is a Job (kind "analysis") whose items are rows of `analysis_items`, one per
+(version, sample). Items are cached by content like renders: the key names the checkpoint, the
+input, the mask, the pipeline settings, the kind, the region and the layer, so an item whose key
+already has a done result is done when it is made, without work. Workers claim queued items
+after renders (`claim_next_item`, atomically like services/queue.py claims renders), and a
+worker that dies leaves its item `running` until `recover_items` queues it again.
+"""
+
+import hashlib
+import json
+import secrets
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from ganstudio.analysis.regions import NEEDS_FACE, Region, RegionError, check_box, parse_region
+from ganstudio.db.base import parse_id, utcnow
+from ganstudio.db.session import rowcount
+from ganstudio.db.tables import Analysis, AnalysisItem, Filter, Job, Sample, User, Version
+from ganstudio.faces import DETECTOR
+from ganstudio.inference import layers as layers_engine
+from ganstudio.inference.render_spec import PipelineSettings
+from ganstudio.services import audit
+from ganstudio.services import renders as renders_service
+from ganstudio.services import versions as versions_service
+from ganstudio.services.errors import InvalidInputError, NotFoundError
+from ganstudio.vocabulary import AnalysisKind, AnalysisState, JobKind
+
+# Bump when the maps for the same inputs change (engine, images): old results no longer match.
+ANALYSIS_REVISION = 1
+SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+TOP_CHANNELS = 12  # the feature grid's strongest channels
+INTERACTIVE = 10  # priority of the viewer's one-sample "Why": before batch analyses
+KEY_CHUNK = 500  # cache look-ups per query (SQLite's bound parameters)
+SALIENCY_LAYER = "input"  # a TorchScript version's one entry in its layer list
+ANALYSIS = versions_service.VersionCount("An analysis", 1)
+
+
+def version_layers(version: Version) -> layers_engine.VersionLayers:
+    """The layers an analysis can look at in `version` (built from models/, never the bytes)."""
+    return layers_engine.version_layers(
+        checkpoint_format=version.checkpoint_format,
+        architecture=version.architecture,
+        config=dict(version.config or {}),
+    )
+
+
+def layer_for(version: Version, name: str | None) -> str | None:
+    """The layer an analysis of `version` uses (None: saliency); an unknown name is a 422."""
+    layers = version_layers(version)
+    if layers.method == "saliency" and name == SALIENCY_LAYER:  # as GET …/layers lists it
+        name = None
+    try:
+        return layers_engine.check_layer(layers, name)
+    except ValueError as exc:
+        raise InvalidInputError(f"{version.label}: {exc}") from None
+
+
+def item_key(
+    *,
+    version: Version,
+    sample: Sample,
+    settings: PipelineSettings,
+    kind: AnalysisKind,
+    region: Region,
+    layer: str | None,
+) -> str:
+    """The content key of one item: the same inputs always give the same key."""
+    render_settings = renders_service.render_settings(
+        version=version, mask_sha256=sample.mask_sha256, settings=settings
+    )
+    mask, _missing = renders_service.version_mask(
+        version=version, mask_sha256=sample.mask_sha256, settings=render_settings
+    )
+    # Feature maps do not depend on the region; eyes and face come from the face detector.
+    target = None if kind == AnalysisKind.FEATURES else region.to_json()
+    parts = {
+        "revision": ANALYSIS_REVISION,
+        "checkpoint": version.checkpoint_sha256,
+        "input": sample.sha256,
+        "mask": mask,
+        "settings": render_settings.as_dict(),
+        "kind": kind.value,
+        "region": target,
+        "detector": DETECTOR
+        if kind == AnalysisKind.GRADCAM and region.kind in NEEDS_FACE
+        else None,
+        "layer": layer,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# What a done item holds; copied from a cached result to a new item with the same key.
+RESULT_FIELDS = (
+    "method",
+    "layer",
+    "region_share",
+    "map_sha256",
+    "raw_sha256",
+    "grid_sha256",
+    "note",
+)
+
+
+def _done_by_key(session: Session, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, dict[str, Any]] = {}
+    columns = [getattr(AnalysisItem, name) for name in RESULT_FIELDS]
+    for start in range(0, len(wanted), KEY_CHUNK):
+        chunk = wanted[start : start + KEY_CHUNK]
+        rows = session.execute(
+            select(AnalysisItem.cache_key, *columns).where(
+                AnalysisItem.cache_key.in_(chunk), AnalysisItem.state == AnalysisState.DONE
+            )
+        ).all()
+        for key, *values in rows:
+            found.setdefault(key, dict(zip(RESULT_FIELDS, values, strict=True)))
+    return found
+
+
+def create_analysis(
+    session: Session,
+    *,
+    filter_: Filter,
+    versions: Sequence[Version],
+    samples: Sequence[Sample],
+    kind: AnalysisKind,
+    region: Region,
+    layer: str | None,
+    actor: User | None,
+    title: str = "",
+    interactive: bool = False,
+) -> tuple[Analysis, Job]:
+    """Save an analysis, its job and one item per (version, sample); cached ones are done."""
+    for sample in samples:
+        try:
+            check_box(region, width=sample.width, height=sample.height, name=sample.filename)
+        except RegionError as exc:
+            raise InvalidInputError(str(exc)) from None
+    layers = {v.id: layer_for(v, layer) for v in versions}
+    settings = PipelineSettings.for_filter(
+        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    )
+    what = "Attention" if kind == AnalysisKind.GRADCAM else "Features"
+    on = f" on {region.words}" if kind == AnalysisKind.GRADCAM else ""
+    title = (
+        title.strip()[:200]
+        or (
+            f"{what}{on}: "
+            + ", ".join(v.label for v in versions)
+            + f" · {len(samples)} sample"
+            + ("" if len(samples) == 1 else "s")
+        )[:200]
+    )
+    job = renders_service.create_job(
+        session, kind=JobKind.ANALYSIS, renders=[], actor=actor, title=title
+    )
+    analysis = Analysis(
+        slug=_new_slug(session),
+        title=title,
+        filter_id=filter_.id,
+        kind=kind,
+        region=region.to_json(),
+        layer=layer,
+        settings=settings.as_dict(),
+        priority=INTERACTIVE if interactive else 0,
+        job_id=job.id,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(analysis)
+    session.flush()
+    planned = [
+        (
+            position,
+            sample,
+            version,
+            item_key(
+                version=version,
+                sample=sample,
+                settings=settings,
+                kind=kind,
+                region=region,
+                layer=layers[version.id],
+            ),
+        )
+        for position, sample in enumerate(samples)
+        for version in versions
+    ]
+    cached = _done_by_key(session, (key for *_, key in planned))
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for position, sample, version, key in planned:
+        row: dict[str, Any] = {
+            "analysis_id": analysis.id,
+            "version_id": version.id,
+            "sample_id": sample.id,
+            "position": position,
+            "cache_key": key,
+            "state": AnalysisState.QUEUED,
+            "error": "",
+            "layer": layers[version.id],
+            "attempts": 0,
+            "created_at": now,
+        }
+        if key in cached:  # done before: no work
+            row.update(cached[key], state=AnalysisState.DONE, finished_at=now)
+        rows.append(row)
+    if rows:
+        session.execute(insert(AnalysisItem), rows)
+    audit.record(
+        session,
+        actor=actor,
+        action="analysis.create",
+        subject_type="analysis",
+        subject_id=analysis.id,
+        filter=filter_.slug,
+        kind=kind.value,
+        region=region.to_json(),
+        layer=layer,
+        versions=[v.label for v in versions],
+        samples=len(samples),
+    )
+    session.flush()
+    return analysis, job
+
+
+def _new_slug(session: Session) -> str:
+    while True:
+        slug = "".join(secrets.choice(SLUG_ALPHABET) for _ in range(8))
+        if session.scalar(select(Analysis.id).where(Analysis.slug == slug)) is None:
+            return slug
+
+
+def get_analysis(session: Session, *, ref: str | int) -> Analysis:
+    """Find an analysis by id or by its slug."""
+    text = str(ref).strip()
+    query = select(Analysis).options(joinedload(Analysis.filter), joinedload(Analysis.created_by))
+    analysis = session.scalar(query.where(Analysis.slug == text))
+    analysis_id = parse_id(text)
+    if analysis is None and analysis_id is not None:
+        analysis = session.scalar(query.where(Analysis.id == analysis_id))
+    if analysis is None:
+        raise NotFoundError(
+            f"No analysis '{text[:40]}'. Check the link, or start one from a comparison."
+        )
+    return analysis
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class VersionSummary:
+    """One version's shares over an analysis's done items."""
+
+    version: Version
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    shares: list[float] = field(default_factory=list)
+    methods: set[str] = field(default_factory=set)
+    notes: set[str] = field(default_factory=set)
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.shares) if self.shares else None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.shares) if self.shares else None
+
+
+@dataclass(frozen=True)
+class AnalysisView:
+    analysis: Analysis
+    versions: list[Version]
+    samples: list[Sample]
+    items: list[AnalysisItem]  # sample order, then version order
+    summary: list[VersionSummary]
+
+    def cell(self, sample_id: int, version_id: int) -> AnalysisItem | None:
+        return self._cells.get((sample_id, version_id))
+
+    @property
+    def _cells(self) -> dict[tuple[int, int], AnalysisItem]:
+        cells = self.__dict__.get("_cell_index")
+        if cells is None:
+            cells = {(i.sample_id, i.version_id): i for i in self.items}
+            object.__setattr__(self, "_cell_index", cells)
+        return cells
+
+
+def read_analysis(session: Session, *, analysis: Analysis) -> AnalysisView:
+    """Return an analysis's versions (in the order given), samples (rows) and items."""
+    items = list(
+        session.scalars(
+            select(AnalysisItem)
+            .where(AnalysisItem.analysis_id == analysis.id)
+            .order_by(AnalysisItem.position, AnalysisItem.id)
+        )
+    )
+    first_item: dict[int, int] = {}
+    for item in items:
+        first_item.setdefault(item.version_id, item.id)
+    by_id = {
+        v.id: v for v in session.scalars(select(Version).where(Version.id.in_(list(first_item))))
+    }
+    versions = [by_id[v] for v in sorted(first_item, key=first_item.__getitem__)]
+    sample_ids = list(dict.fromkeys(i.sample_id for i in items))
+    samples_by_id = {
+        s.id: s for s in session.scalars(select(Sample).where(Sample.id.in_(sample_ids)))
+    }
+    samples = [samples_by_id[s] for s in sample_ids]
+    summary = {v.id: VersionSummary(v) for v in versions}
+    for item in items:
+        one = summary[item.version_id]
+        one.total += 1
+        if item.state == AnalysisState.DONE:
+            one.done += 1
+            if item.region_share is not None:
+                one.shares.append(item.region_share)
+            if item.method:
+                one.methods.add(item.method)
+            if item.note:
+                one.notes.add(item.note)
+        elif item.state == AnalysisState.FAILED:
+            one.failed += 1
+    return AnalysisView(analysis, versions, samples, items, [summary[v.id] for v in versions])
+
+
+def list_analyses(session: Session, *, limit: int = 50) -> list[Analysis]:
+    return list(
+        session.scalars(
+            select(Analysis)
+            .options(joinedload(Analysis.filter))
+            .where(Analysis.priority == 0)
+            .order_by(Analysis.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# ---- jobs: progress and cancel (services/renders.py asks these for analysis jobs) -------------
+
+
+def job_item_counts(session: Session, *, job: Job) -> dict[AnalysisState, int]:
+    rows = session.execute(
+        select(AnalysisItem.state, func.count())
+        .join(Analysis, Analysis.id == AnalysisItem.analysis_id)
+        .where(Analysis.job_id == job.id)
+        .group_by(AnalysisItem.state)
+    ).all()
+    return {AnalysisState(state): count for state, count in rows}
+
+
+def job_item_errors(session: Session, *, job: Job, limit: int) -> list[dict[str, object]]:
+    rows = session.execute(
+        select(AnalysisItem.id, AnalysisItem.error)
+        .join(Analysis, Analysis.id == AnalysisItem.analysis_id)
+        .where(Analysis.job_id == job.id, AnalysisItem.state == AnalysisState.FAILED)
+        .order_by(AnalysisItem.id)
+        .limit(limit)
+    )
+    return [{"item_id": item_id, "error": error} for item_id, error in rows]
+
+
+def cancel_items(session: Session, *, job: Job) -> int:
+    """Mark a cancelled job's queued items cancelled (a running one finishes); return how many."""
+    analysis_ids = select(Analysis.id).where(Analysis.job_id == job.id).scalar_subquery()
+    result = session.execute(
+        update(AnalysisItem)
+        .where(
+            AnalysisItem.analysis_id.in_(analysis_ids),
+            AnalysisItem.state == AnalysisState.QUEUED,
+        )
+        .values(state=AnalysisState.CANCELLED, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+# ---- the worker's side -----------------------------------------------------------------------
+
+CLAIM_ATTEMPTS = 5
+
+
+def claim_next_item(session: Session, *, worker_id: str, now: datetime | None = None) -> int | None:
+    """Atomically claim the next queued item of a live job: the viewer's first, then oldest."""
+    now = now or utcnow()
+    for _attempt in range(CLAIM_ATTEMPTS):
+        item_id = session.scalar(
+            select(AnalysisItem.id)
+            .join(Analysis, Analysis.id == AnalysisItem.analysis_id)
+            .join(Job, Job.id == Analysis.job_id)
+            .where(AnalysisItem.state == AnalysisState.QUEUED, Job.cancelled_at.is_(None))
+            .order_by(Analysis.priority.desc(), AnalysisItem.id)
+            .limit(1)
+        )
+        if item_id is None:
+            return None
+        claimed = session.execute(
+            update(AnalysisItem)
+            .where(AnalysisItem.id == item_id, AnalysisItem.state == AnalysisState.QUEUED)
+            .values(
+                state=AnalysisState.RUNNING,
+                worker_id=worker_id,
+                claimed_at=now,
+                attempts=AnalysisItem.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(claimed) == 1:  # the condition on state: no two workers get one item
+            return item_id
+    return None
+
+
+def recover_items(session: Session, *, cutoff: datetime, worker_id: str) -> int:
+    """Queue again the items that a dead worker left `running`; return how many."""
+    result = session.execute(
+        update(AnalysisItem)
+        .where(
+            AnalysisItem.state == AnalysisState.RUNNING,
+            AnalysisItem.claimed_at <= cutoff,
+            AnalysisItem.worker_id != worker_id,
+        )
+        .values(state=AnalysisState.QUEUED, worker_id=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+@dataclass(frozen=True)
+class ItemWork:
+    """What one claimed item needs, read from its rows in one short session."""
+
+    item_id: int
+    cache_key: str
+    kind: AnalysisKind
+    region: Region
+    layer: str | None
+    version: Version
+    sample_sha256: str
+    sample_mask_sha256: str | None
+    settings: PipelineSettings
+
+
+def item_work(session: Session, *, item_id: int) -> ItemWork:
+    item = session.get(AnalysisItem, item_id)
+    assert item is not None
+    analysis = session.get(Analysis, item.analysis_id)
+    version = session.get(Version, item.version_id)
+    sample = session.get(Sample, item.sample_id)
+    assert analysis is not None and version is not None and sample is not None
+    session.expunge(version)
+    return ItemWork(
+        item_id=item.id,
+        cache_key=item.cache_key,
+        kind=AnalysisKind(analysis.kind),
+        region=parse_region(analysis.region),
+        layer=item.layer,
+        version=version,
+        sample_sha256=sample.sha256,
+        sample_mask_sha256=sample.mask_sha256,
+        settings=PipelineSettings(**analysis.settings),
+    )
+
+
+def cached_result(session: Session, *, cache_key: str) -> dict[str, Any] | None:
+    """A done result with this key (another item, made while this one waited), or None."""
+    return _done_by_key(session, [cache_key]).get(cache_key)
+
+
+def finish_item(session: Session, *, item_id: int, values: dict[str, Any]) -> None:
+    """Record an item's result (or why it failed); a cancelled job's item is kept cancelled."""
+    session.execute(
+        update(AnalysisItem)
+        .where(AnalysisItem.id == item_id, AnalysisItem.state == AnalysisState.RUNNING)
+        .values(finished_at=utcnow(), worker_id=None, **values)
+        .execution_options(synchronize_session=False)
+    )

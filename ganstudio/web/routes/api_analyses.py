@@ -1,0 +1,87 @@
+"""API: analyses (attention maps, feature maps) and the layers a version offers them."""
+
+from fastapi import APIRouter, status
+
+from ganstudio.analysis.regions import RegionError, parse_region
+from ganstudio.services import analyses as analyses_service
+from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import filters as filters_service
+from ganstudio.services import renders as renders_service
+from ganstudio.services import versions as versions_service
+from ganstudio.services.errors import InvalidInputError
+from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser, WorkerDep
+from ganstudio.web.params import RowId
+from ganstudio.web.schemas.analyses import (
+    AnalysisCreate,
+    AnalysisCreated,
+    AnalysisPublic,
+    BoxRegion,
+    LayerPublic,
+    analysis_created,
+    analysis_public,
+    layers_public,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["analyses"])
+
+
+@router.post("/analyses", status_code=status.HTTP_201_CREATED)
+def create_analysis(
+    body: AnalysisCreate,
+    worker: WorkerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    user: ViewerUser,
+) -> AnalysisCreated:
+    """Start an analysis: each version's attention (Grad-CAM) on a region, or its strongest
+    feature channels, on each sample; a job the worker fills (cached results are done at once)."""
+    filter_ = filters_service.get_filter(db, slug=body.filter)
+    versions = versions_service.choose_versions(
+        db, filter_=filter_, refs=body.versions, count=analyses_service.ANALYSIS
+    )
+    region_value = {"box": body.region.box} if isinstance(body.region, BoxRegion) else body.region
+    try:
+        region = parse_region(region_value)
+    except RegionError as exc:
+        raise InvalidInputError(str(exc)) from None
+    samples = comparisons_service.resolve_samples(
+        db,
+        set_ref=str(body.set) if body.set is not None else None,
+        sample_ids=body.samples,
+        tags=None,
+        limit=settings.max_comparison_samples,
+    )
+    analysis, job = analyses_service.create_analysis(
+        db,
+        filter_=filter_,
+        versions=versions,
+        samples=samples,
+        kind=body.kind,
+        region=region,
+        layer=body.layer or None,
+        actor=user,
+        title=body.title,
+        interactive=len(samples) == 1,
+    )
+    db.commit()
+    worker.wake.set()
+    return analysis_created(analysis, renders_service.job_progress(db, job=job))
+
+
+@router.get("/analyses/{ref}")
+def read_analysis(ref: str, db: SessionDep, _user: ViewerUser) -> AnalysisPublic:
+    """Return an analysis's items (state, map URL, region share, layer) and a summary per
+    version (mean and median share over the done items)."""
+    analysis = analyses_service.get_analysis(db, ref=ref)
+    view = analyses_service.read_analysis(db, analysis=analysis)
+    job = renders_service.get_job(db, job_id=analysis.job_id) if analysis.job_id else None
+    progress = renders_service.job_progress(db, job=job) if job else None
+    return analysis_public(view, progress)
+
+
+@router.get("/versions/{version_id}/layers")
+def read_layers(version_id: RowId, db: SessionDep, _user: ViewerUser) -> list[LayerPublic]:
+    """The layers an analysis can look at, default first. TorchScript versions cannot be hooked:
+    their one entry is the input (input-gradient saliency), and its note says so."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return layers_public(version, analyses_service.version_layers(version))

@@ -1,0 +1,143 @@
+"""In a real browser, with the real face detector and the real analysis engine: a planner opens
+"Why" on a face sample of a demo-like face filter and sees two versions' attention on the eyes
+side by side, each with its share; then the analysis page of a sample set."""
+
+import io
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from skimage import data
+
+import ganstudio
+from ganstudio import faces
+from ganstudio.roles import Role
+from tests.e2e.conftest import LiveServer, sign_in_page
+from tests.factories import bearer, make_filter, make_sample, make_token, make_version
+from tests.web.compare_helpers import make_set
+
+pytestmark = pytest.mark.browser
+
+DEMO_FACES = Path(ganstudio.__file__).parent / "demo_assets" / "checkpoints" / "faces"
+SIZE = 128  # the demo's toon-face input size
+SHOTS = Path(os.environ.get("GANSTUDIO_SHOTS", "/tmp/shots-why"))
+
+
+def _astronaut_png() -> bytes:
+    photo = Image.new("RGB", (760, 640), (70, 120, 60))
+    photo.paste(Image.fromarray(data.astronaut()), (200, 100))
+    buffer = io.BytesIO()
+    photo.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _face_filter(live_server: LiveServer) -> str:
+    """The demo's toon-face filter: the face pipeline, v1 and v2 (se-unet) from its checkpoints."""
+    app = live_server.app
+    slug = make_filter(app, name="Toon face", input_size=SIZE, pipeline="face")
+    for label in ("v1", "v2"):
+        make_version(
+            app, filter_slug=slug, label=label, checkpoint=DEMO_FACES / f"{label}.safetensors"
+        )
+    return slug
+
+
+def _compare(live_server: LiveServer, slug: str, set_id: int) -> str:
+    token = bearer(make_token(live_server.app, name=live_server.users[Role.VIEWER]))
+    with TestClient(live_server.app) as api:
+        created = api.post(
+            "/api/v1/comparisons",
+            headers=token,
+            json={"filter": slug, "versions": ["v1", "v2"], "set": set_id},
+        )
+        assert created.status_code == 201, created.text
+        job = f"/api/v1/jobs/{created.json()['job']['id']}"
+        deadline = time.monotonic() + 120
+        while api.get(job, headers=token).json()["status"] != "done":
+            assert time.monotonic() < deadline, "the renders did not finish"
+            time.sleep(0.3)
+    return str(created.json()["slug"])
+
+
+def test_a_planner_sees_two_versions_eye_attention_side_by_side(
+    page, live_server: LiveServer
+) -> None:
+    app = live_server.app
+    try:
+        faces.analyse_image(Image.new("RGB", (64, 64)))
+    except faces.FaceAnalysisUnavailableError as exc:  # `make install` puts it in
+        pytest.fail(f"the face detector is not installed: {exc}")
+    sample = make_sample(app, _astronaut_png(), "astronaut.png")
+    set_id = make_set(app, "Portraits", [sample])
+    slug = _compare(live_server, _face_filter(live_server), set_id)
+
+    sign_in_page(page, live_server.users[Role.VIEWER])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"/c/{slug}/view?sample={sample}")
+    page.get_by_test_id("mode-why").click()  # one click: eyes is the default region
+
+    why = page.get_by_test_id("why")
+    why.wait_for()
+    cards = why.get_by_test_id("why-gradcam").get_by_test_id("why-card")
+    assert cards.count() == 2
+    assert [cards.nth(i).locator("strong").inner_text() for i in range(2)] == ["v1", "v2"]
+    page.wait_for_function(
+        "() => { const cards = document.querySelectorAll("
+        "'[data-testid=why-gradcam] [data-testid=why-card]');"
+        " return cards.length === 2 && [...cards].every((c) => c.dataset.state === 'done'); }",
+        timeout=120_000,
+    )
+    shares = why.get_by_test_id("why-share")
+    assert shares.count() == 2
+    for i in range(2):
+        text = shares.nth(i).inner_text()
+        assert re.fullmatch(r"\d{1,3}% on the eyes", text), text
+        share = float(shares.nth(i).get_attribute("data-share") or "nan")
+        assert 0 <= share <= 1
+    images = why.get_by_test_id("why-gradcam-image")
+    assert images.count() == 2
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=why-gradcam-image]')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    # Side by side: the two overlays share a row.
+    boxes = [images.nth(i).bounding_box() for i in range(2)]
+    assert boxes[0] and boxes[1] and abs(boxes[0]["y"] - boxes[1]["y"]) < 2
+    assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"]
+    assert "mode=why" in page.url
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "why-eyes-1440x900.png"), full_page=True)
+
+    # The whole image: every share is 100% of the map.
+    page.get_by_test_id("why-region").select_option("image")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=why-share]')]"
+        ".map((s) => s.textContent).join('|')"
+        " === '100% on the whole image|100% on the whole image'",
+        timeout=120_000,
+    )
+    # Features, side by side.
+    page.get_by_test_id("why-features-toggle").check()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=why-features-image]').length === 2",
+        timeout=120_000,
+    )
+    page.screenshot(path=str(SHOTS / "why-features-1440x900.png"), full_page=True)
+
+    # Over the sample set: the analysis page, from the comparison page.
+    page.goto(f"/c/{slug}")
+    page.get_by_test_id("start-analysis-link").click()
+    page.get_by_test_id("start-analysis").click()
+    page.wait_for_url(re.compile(r"/analyses/[a-z0-9]+$"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=analysis-page]').dataset.finished === 'true'",
+        timeout=120_000,
+    )
+    cells = page.get_by_test_id("analysis-cell")
+    assert cells.count() == 2
+    assert page.get_by_test_id("share-bar").count() == 2
+    page.screenshot(path=str(SHOTS / "analysis-page-1440x900.png"), full_page=True)
