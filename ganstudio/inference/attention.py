@@ -16,6 +16,7 @@ records only the layers after it and computes no weight gradients: one forward a
 backward, ~2 forwards in all (bench/gradcam.py measures it).
 """
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,15 +50,24 @@ def is_scripted(net: nn.Module) -> bool:
     return isinstance(net, torch.jit.ScriptModule)
 
 
+# Each loaded network's layers, measured once: the probe is a forward pass of its own, which on
+# a GPU costs as much as a small network's real one (bench/gradcam.py).
+_measured: "weakref.WeakKeyDictionary[nn.Module, list[LayerInfo]]" = weakref.WeakKeyDictionary()
+
+
 def network_layers(net: nn.Module, x: torch.Tensor) -> list[LayerInfo]:
     """The loaded network's layers by the rule `layers.version_layers` lists them with."""
-    return [] if is_scripted(net) else list_layers(net, x)
+    if is_scripted(net):
+        return []
+    if net not in _measured:
+        side = max(64, int(getattr(net, "stride", 1) or 1))  # a small probe measures the layers
+        probe = torch.zeros(1, x.shape[1], side, side, device=x.device, dtype=x.dtype)
+        _measured[net] = list_layers(net, probe)
+    return _measured[net]
 
 
 def _module(net: nn.Module, x: torch.Tensor, layer: str | None) -> tuple[str, nn.Module]:
-    side = max(64, int(getattr(net, "stride", 1) or 1))  # a small probe measures the layers
-    probe = torch.zeros(1, x.shape[1], side, side, device=x.device, dtype=x.dtype)
-    infos = network_layers(net, probe)
+    infos = network_layers(net, x)
     names = [info.name for info in infos]
     name = layer or (names[0] if names else "")
     if name not in names:
@@ -148,11 +158,14 @@ def _gradcam(net: nn.Module, x: torch.Tensor, weights: torch.Tensor, layer: str 
 
 
 def _normalised(values: torch.Tensor) -> np.ndarray:
-    array = values.detach().float().cpu().clamp_min(0).numpy().astype(np.float32)  # (H, W)
-    total = float(array.sum(dtype=np.float64))
-    if not np.isfinite(total):
+    """Scale to a sum of 1 on the network's device, then copy to the host once."""
+    values = values.detach().float().clamp_min(0)  # (H, W)
+    total = values.sum(dtype=torch.float64)
+    scaled = torch.where(total > 0, values / total.clamp_min(1e-30), torch.zeros_like(values))
+    array = scaled.cpu().numpy().astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
         raise AnalysisError("The map has NaN or infinite values: the network's gradients blow up.")
-    return array / total if total > 0 else np.zeros_like(array)
+    return array
 
 
 def feature_maps(
