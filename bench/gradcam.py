@@ -18,7 +18,7 @@ import torch
 
 import models
 from ganstudio.inference.attention import attention_map, feature_maps
-from ganstudio.inference.layers import version_layers
+from ganstudio.inference.layers import architecture_layers
 
 TARGET = 3.0
 RUNS = 5
@@ -51,8 +51,7 @@ def measure(config: dict, device: torch.device, side: int) -> dict:
     x = (torch.rand(1, 3, side, side, device=device) * 2 - 1).to(memory_format=torch.channels_last)
     region = torch.zeros(side, side)
     region[side * 3 // 8 : side // 2, side // 4 : side * 3 // 4] = 1  # a band of eyes
-    listed = version_layers(checkpoint_format="safetensors", architecture="se-unet", config=config)
-    layer = listed.layers[0].name
+    layer = architecture_layers("se-unet", config)[0].name  # the default comes first
 
     def forward() -> None:
         with torch.inference_mode():

@@ -56,7 +56,7 @@ _measured: "weakref.WeakKeyDictionary[nn.Module, list[LayerInfo]]" = weakref.Wea
 
 
 def network_layers(net: nn.Module, x: torch.Tensor) -> list[LayerInfo]:
-    """The loaded network's layers by the rule `layers.version_layers` lists them with."""
+    """The loaded network's layers by the rule `layers.architecture_layers` lists them with."""
     if is_scripted(net):
         return []
     if net not in _measured:

@@ -141,6 +141,7 @@ class _Executor:
             "render": self.render,
             "attention": self.attention,
             "features": self.features,
+            "layers": self.layers,
         }
         while True:
             try:
@@ -276,6 +277,15 @@ class _Executor:
             "width": width,
             "channels": [{"index": c.index, "strength": c.strength} for c in channels],
         }, b"".join(c.pixels.tobytes() for c in channels)
+
+    def layers(self, header: dict, _payload: bytes | bytearray) -> tuple[dict, bytes]:
+        """The layers of a `models/` architecture (built on the meta device, no network)."""
+        from dataclasses import asdict
+
+        from ganstudio.inference.layers import architecture_layers
+
+        found = architecture_layers(str(header["architecture"]), dict(header.get("config") or {}))
+        return {"layers": [asdict(layer) for layer in found]}, b""
 
 
 def _start_cuda(device) -> None:

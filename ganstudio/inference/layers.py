@@ -1,8 +1,9 @@
 """The layers of a version's network that an analysis (Grad-CAM, feature maps) can look at.
 
 The list comes from the architecture in `models/` built on torch's meta device (no memory, no
-weights): our own code, never the pushed bytes, so the web server can answer it at once. The
-executor uses the same rule on the loaded network, so a name listed here is a name it hooks.
+weights): our own code, never the pushed bytes. It is built in an executor all the same
+(`networks.version_layers`): torch stays out of the server process. The executor uses the same
+rule on a loaded network, so a name listed here is a name it hooks.
 
 TorchScript archives run compiled code whose submodules cannot take hooks (torch raises
 NotImplementedError), so their analyses fall back to input-gradient saliency.
@@ -10,12 +11,11 @@ NotImplementedError), so their analyses fall back to input-gradient saliency.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-import models
+if TYPE_CHECKING:  # torch is imported where the layers are measured: in executors only
+    import torch
+    from torch import nn
 
 # The default layer is the last one (in forward order) at this downscale or the nearest finer:
 # its receptive field covers a whole face crop, and at 1/8 it still tells the eyes apart.
@@ -49,18 +49,20 @@ class VersionLayers:
         return [layer.name for layer in self.layers]
 
 
-def list_layers(net: nn.Module, probe: torch.Tensor) -> list[LayerInfo]:
+def list_layers(net: "nn.Module", probe: "torch.Tensor") -> list[LayerInfo]:
     """Return the hookable blocks of `net`, default first, measured on one forward of `probe`.
 
     A block is a child of the network ("stem", "bottleneck") or an item of a list of blocks
     ("enc.0"), that outputs a 4-D tensor (a feature map): the network's own structure, not
     every convolution inside it.
     """
+    import torch
+
     found: dict[str, tuple[str, int, int]] = {}
     side = probe.shape[-1]
 
-    def record(name: str, module: nn.Module):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+    def record(name: str, module: "nn.Module"):
+        def hook(_module: "nn.Module", _inputs: Any, output: Any) -> None:
             if isinstance(output, torch.Tensor) and output.dim() == 4 and name not in found:
                 scale = max(1, side // max(1, int(output.shape[-1])))
                 found[name] = (type(module).__name__, int(output.shape[1]), scale)
@@ -85,7 +87,9 @@ def list_layers(net: nn.Module, probe: torch.Tensor) -> list[LayerInfo]:
     return sorted(infos, key=lambda info: not info.default)  # stable: default first
 
 
-def _blocks(net: nn.Module) -> list[tuple[str, nn.Module]]:
+def _blocks(net: "nn.Module") -> list[tuple[str, "nn.Module"]]:
+    from torch import nn
+
     blocks = []
     for name, child in net.named_children():
         if isinstance(child, nn.ModuleList | nn.ModuleDict):
@@ -103,19 +107,22 @@ def _default_layer(order: list[str], found: dict[str, tuple[str, int, int]]) -> 
     return [name for name in body if found[name][2] == target][-1]
 
 
-def version_layers(
-    *, checkpoint_format: str, architecture: str | None, config: Mapping[str, Any]
-) -> VersionLayers:
-    """Return what an analysis of a version can look at, from its stored architecture."""
-    if checkpoint_format == "torchscript" or not architecture:
-        return VersionLayers("saliency", [], SALIENCY_NOTE)
+def architecture_layers(architecture: str, config: Mapping[str, Any]) -> list[LayerInfo]:
+    """The layers of a `models/` architecture with `config`, default first (in executors)."""
+    import torch
+
+    import models
+
     with torch.device("meta"):
         net = models.build(architecture, dict(config))
     channels = int(getattr(net.config, "in_channels", 3))
     stride = int(getattr(net, "stride", 1) or 1)
     side = max(PROBE_SIDE, stride)
     probe = torch.zeros(1, channels, side, side, device="meta")
-    return VersionLayers("gradcam", list_layers(net.eval(), probe), "")
+    return list_layers(net.eval(), probe)
+
+
+SALIENCY = VersionLayers("saliency", [], SALIENCY_NOTE)
 
 
 def check_layer(layers: VersionLayers, name: str | None) -> str | None:

@@ -9,6 +9,7 @@ and the render worker alike:
 """
 
 import io
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from ganstudio.inference.executor import (
     zygote,
 )
 from ganstudio.inference.formats import CheckpointError, detect_format
+from ganstudio.inference.layers import SALIENCY, LayerInfo, VersionLayers
 from ganstudio.inference.sandbox import ExecutorLimits, SandboxReport, landlock_abi
 from ganstudio.inference.torchscript_check import check_torchscript
 
@@ -268,6 +270,63 @@ class ExecutorPool:
 
 
 # --- analyses: what a version's output depends on (inference/attention.py runs them) ----------
+
+MAX_LAYERS = 1000
+_layer_lists: dict[str, list[LayerInfo]] = {}  # by architecture and config: they never change
+_layer_lists_lock = threading.Lock()
+
+
+def version_layers(
+    settings: Settings,
+    *,
+    checkpoint_format: str,
+    architecture: str | None,
+    config: dict[str, Any],
+    timeout: float = 120,
+) -> VersionLayers:
+    """Return what an analysis of a version can look at: its architecture's layers, listed
+    once per architecture and config by an executor; TorchScript gets input-gradient saliency."""
+    if checkpoint_format == "torchscript" or not architecture:
+        return SALIENCY
+    key = json.dumps([architecture, config], sort_keys=True)
+    with _layer_lists_lock:
+        known = _layer_lists.get(key)
+    if known is None:
+        spec = executor_spec(settings)
+        executor = zygote(sandbox=spec.sandbox).spawn(spec)
+        try:
+            answer, _ = executor.request(
+                {"op": "layers", "architecture": architecture, "config": config},
+                timeout=timeout,
+            )
+        except ExecutorRefusedError as exc:
+            message = f"The layers of {architecture} could not be listed: {exc}"
+            raise ExecutorError(message) from None
+        finally:
+            executor.close()
+        known = _parse_layers(answer.get("layers"))
+        with _layer_lists_lock:
+            _layer_lists[key] = known
+    return VersionLayers("gradcam", known, "")
+
+
+def _parse_layers(listed: object) -> list[LayerInfo]:
+    if not isinstance(listed, list) or len(listed) > MAX_LAYERS:
+        raise ExecutorError("The executor listed the layers in an unexpected form.")
+    try:
+        return [
+            LayerInfo(
+                name=str(item["name"])[:200],
+                type=str(item["type"])[:100],
+                channels=_bounded_int(item["channels"], 1, 1 << 20),
+                scale=_bounded_int(item["scale"], 1, 1 << 16),
+                default=bool(item["default"]),
+            )
+            for item in listed
+        ]
+    except (KeyError, TypeError):
+        raise ExecutorError("The executor listed the layers in an unexpected form.") from None
+
 
 MAX_FEATURE_CHANNELS = 64
 

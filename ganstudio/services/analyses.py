@@ -21,11 +21,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.analysis.regions import NEEDS_FACE, Region, RegionError, check_box, parse_region
+from ganstudio.config import Settings
 from ganstudio.db.base import parse_id, utcnow
 from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Analysis, AnalysisItem, Filter, Job, Sample, User, Version
 from ganstudio.faces import DETECTOR
 from ganstudio.inference import layers as layers_engine
+from ganstudio.inference import networks
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
 from ganstudio.services import renders as renders_service
@@ -43,18 +45,19 @@ SALIENCY_LAYER = "input"  # a TorchScript version's one entry in its layer list
 ANALYSIS = versions_service.VersionCount("An analysis", 1)
 
 
-def version_layers(version: Version) -> layers_engine.VersionLayers:
+def version_layers(version: Version, settings: Settings) -> layers_engine.VersionLayers:
     """The layers an analysis can look at in `version` (built from models/, never the bytes)."""
-    return layers_engine.version_layers(
+    return networks.version_layers(
+        settings,
         checkpoint_format=version.checkpoint_format,
         architecture=version.architecture,
         config=dict(version.config or {}),
     )
 
 
-def layer_for(version: Version, name: str | None) -> str | None:
+def layer_for(version: Version, name: str | None, settings: Settings) -> str | None:
     """The layer an analysis of `version` uses (None: saliency); an unknown name is a 422."""
-    layers = version_layers(version)
+    layers = version_layers(version, settings)
     if layers.method == "saliency" and name == SALIENCY_LAYER:  # as GET …/layers lists it
         name = None
     try:
@@ -135,6 +138,7 @@ def create_analysis(
     region: Region,
     layer: str | None,
     actor: User | None,
+    app_settings: Settings,
     title: str = "",
     interactive: bool = False,
 ) -> tuple[Analysis, Job]:
@@ -144,7 +148,7 @@ def create_analysis(
             check_box(region, width=sample.width, height=sample.height, name=sample.filename)
         except RegionError as exc:
             raise InvalidInputError(str(exc)) from None
-    layers = {v.id: layer_for(v, layer) for v in versions}
+    layers = {v.id: layer_for(v, layer, app_settings) for v in versions}
     settings = PipelineSettings.for_filter(
         pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
     )

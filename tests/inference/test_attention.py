@@ -10,12 +10,19 @@ from torch import nn
 
 from ganstudio.inference.attention import AnalysisError, attention_map, feature_maps
 from ganstudio.inference.executor import ExecutorRefusedError
-from ganstudio.inference.layers import check_layer, list_layers, version_layers
+from ganstudio.inference.layers import (
+    SALIENCY,
+    VersionLayers,
+    architecture_layers,
+    check_layer,
+    list_layers,
+)
 from ganstudio.inference.networks import (
     ExecutorPool,
     NetworkSpec,
     attention_of,
     features_of,
+    version_layers,
 )
 from tests import checkpoints as ck
 from tests.conftest import make_settings
@@ -107,26 +114,22 @@ def test_the_default_layer_of_an_se_unet_is_its_one_eighth_scale_block() -> None
     net = ck.tiny_net(depth=3)
     heat = attention_map(net, photo(side=32), box_region(32), layer=None)
     assert heat.layer == "bottleneck"
-    listed = version_layers(
-        checkpoint_format="safetensors", architecture="se-unet", config=ck.TINY | {"depth": 3}
-    )
-    # The web's list (built on the meta device) and the loaded network's agree.
-    assert listed.layers[0].name == "bottleneck" and listed.layers[0].default
-    assert [i.name for i in list_layers(net, photo(side=32))] == listed.names()
+    listed = architecture_layers("se-unet", ck.TINY | {"depth": 3})
+    # The list of the architecture (built on the meta device) and the loaded network's agree.
+    assert listed[0].name == "bottleneck" and listed[0].default
+    assert list_layers(net, photo(side=32)) == listed
 
 
 def test_an_unknown_layer_is_refused_with_the_known_ones() -> None:
     with pytest.raises(AnalysisError, match=r"no layer 'dec\.9'.*stem"):
         attention_map(LocalNet().eval(), photo(), box_region(), layer="dec.9")
-    listed = version_layers(checkpoint_format="safetensors", architecture="se-unet", config=ck.TINY)
+    listed = VersionLayers("gradcam", architecture_layers("se-unet", ck.TINY), "")
     with pytest.raises(ValueError, match=r"no layer 'nope'\. Choose one of: bottleneck"):
         check_layer(listed, "nope")
     assert check_layer(listed, None) == "bottleneck" and check_layer(listed, "enc.0") == "enc.0"
-    saliency = version_layers(checkpoint_format="torchscript", architecture=None, config={})
-    assert saliency.method == "saliency" and saliency.layers == []
-    assert check_layer(saliency, None) is None
+    assert check_layer(SALIENCY, None) is None
     with pytest.raises(ValueError, match="TorchScript"):
-        check_layer(saliency, "stem")
+        check_layer(SALIENCY, "stem")
 
 
 def test_an_empty_region_and_a_detaching_network_get_sentences() -> None:
@@ -193,3 +196,17 @@ def test_an_executor_falls_back_to_saliency_for_torchscript(
     found = attention_of(warm, rgb(), None, box_region().numpy(), layer=None, timeout=60)
     assert found.method == "saliency" and "TorchScript" in found.note
     assert mass_in_known_area(found.heatmap) >= 0.9
+
+
+def test_an_executor_lists_a_versions_layers_so_the_server_needs_no_torch(
+    pool: ExecutorPool, sandboxed
+) -> None:
+    config = ck.TINY | {"depth": 3}
+    listed = version_layers(
+        pool.settings, checkpoint_format="safetensors", architecture="se-unet", config=config
+    )
+    assert listed.method == "gradcam" and listed.layers == architecture_layers("se-unet", config)
+    scripted = version_layers(
+        pool.settings, checkpoint_format="torchscript", architecture=None, config={}
+    )
+    assert scripted == SALIENCY and "TorchScript" in scripted.note

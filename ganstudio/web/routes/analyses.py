@@ -85,6 +85,7 @@ def create_analysis(
             region=parsed_region,
             layer=layer.strip() or None,
             actor=user,
+            app_settings=settings,
         )
     except ServiceError as exc:
         return refused(request, db, exc, back)

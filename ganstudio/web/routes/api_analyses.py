@@ -60,6 +60,7 @@ def create_analysis(
         region=region,
         layer=body.layer or None,
         actor=user,
+        app_settings=settings,
         title=body.title,
         interactive=len(samples) == 1,
     )
@@ -80,8 +81,10 @@ def read_analysis(ref: str, db: SessionDep, _user: ViewerUser) -> AnalysisPublic
 
 
 @router.get("/versions/{version_id}/layers")
-def read_layers(version_id: RowId, db: SessionDep, _user: ViewerUser) -> list[LayerPublic]:
+def read_layers(
+    version_id: RowId, db: SessionDep, settings: SettingsDep, _user: ViewerUser
+) -> list[LayerPublic]:
     """The layers an analysis can look at, default first. TorchScript versions cannot be hooked:
     their one entry is the input (input-gradient saliency), and its note says so."""
     version = versions_service.get_version(db, version_id=version_id)
-    return layers_public(version, analyses_service.version_layers(version))
+    return layers_public(version, analyses_service.version_layers(version, settings))
