@@ -1,10 +1,11 @@
 """Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
 
+import secrets
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from ganstudio.storage.private import make_private_file
 
@@ -60,3 +61,15 @@ def rowcount(result: Result[Any]) -> int:
     carries the count the queue's compare-and-set claims and the sweeps rely on.
     """
     return cast("CursorResult[Any]", result).rowcount
+
+
+# Permalinks: short, unguessable enough to share, and free of look-alike characters (0/o, 1/l/i).
+SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_slug(session: Session, column: InstrumentedAttribute[str], length: int = 8) -> str:
+    """Return a random slug that no row has in `column` yet."""
+    while True:
+        slug = "".join(secrets.choice(SLUG_ALPHABET) for _ in range(length))
+        if session.scalar(select(column).where(column == slug)) is None:
+            return slug

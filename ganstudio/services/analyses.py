@@ -10,7 +10,6 @@ worker that dies leaves its item `running` until `recover_items` queues it again
 
 import hashlib
 import json
-import secrets
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from ganstudio.analysis.regions import NEEDS_FACE, Region, RegionError, check_box, parse_region
 from ganstudio.config import Settings
 from ganstudio.db.base import parse_id, utcnow
-from ganstudio.db.session import rowcount
+from ganstudio.db.session import new_slug, rowcount
 from ganstudio.db.tables import Analysis, AnalysisItem, Filter, Job, Sample, User, Version
 from ganstudio.faces import DETECTOR
 from ganstudio.inference import layers as layers_engine
@@ -37,7 +36,6 @@ from ganstudio.vocabulary import AnalysisKind, AnalysisState, JobKind
 
 # Bump when the maps for the same inputs change (engine, images): old results no longer match.
 ANALYSIS_REVISION = 1
-SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 TOP_CHANNELS = 12  # the feature grid's strongest channels
 INTERACTIVE = 10  # priority of the viewer's one-sample "Why": before batch analyses
 KEY_CHUNK = 500  # cache look-ups per query (SQLite's bound parameters)
@@ -167,7 +165,7 @@ def create_analysis(
         session, kind=JobKind.ANALYSIS, renders=[], actor=actor, title=title
     )
     analysis = Analysis(
-        slug=_new_slug(session),
+        slug=new_slug(session, Analysis.slug),
         title=title,
         filter_id=filter_.id,
         kind=kind,
@@ -233,13 +231,6 @@ def create_analysis(
     )
     session.flush()
     return analysis, job
-
-
-def _new_slug(session: Session) -> str:
-    while True:
-        slug = "".join(secrets.choice(SLUG_ALPHABET) for _ in range(8))
-        if session.scalar(select(Analysis.id).where(Analysis.slug == slug)) is None:
-            return slug
 
 
 def get_analysis(session: Session, *, ref: str | int) -> Analysis:

@@ -1,6 +1,5 @@
 """Comparisons: pick versions × samples, freeze them, queue the missing renders, read the grid."""
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -8,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.db.base import parse_id
+from ganstudio.db.session import new_slug
 from ganstudio.db.tables import (
     Comparison,
     ComparisonCell,
@@ -27,8 +27,6 @@ from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import InvalidInputError, NotFoundError
 from ganstudio.vocabulary import JobKind
-
-SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def create_comparison(
     )
     title = title.strip()[:200] or f"{filter_.name}: " + " vs ".join(v.label for v in versions)
     comparison = Comparison(
-        slug=_new_slug(session),
+        slug=new_slug(session, Comparison.slug),
         title=title,
         filter_id=filter_.id,
         settings=settings.as_dict(),
@@ -149,13 +147,6 @@ def create_comparison(
     )
     session.flush()
     return comparison, job
-
-
-def _new_slug(session: Session) -> str:
-    while True:
-        slug = "".join(secrets.choice(SLUG_ALPHABET) for _ in range(8))
-        if session.scalar(select(Comparison.id).where(Comparison.slug == slug)) is None:
-            return slug
 
 
 def get_comparison(session: Session, *, ref: str | int) -> Comparison:
