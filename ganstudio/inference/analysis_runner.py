@@ -106,11 +106,7 @@ def _render_inputs(work: analyses_service.ItemWork) -> "RenderInputs":
     if missing and not settings.eye_mask:
         raise AnalysisError(missing)
     return RenderInputs(
-        network=NetworkSpec(
-            checkpoint_sha256=version.checkpoint_sha256,
-            architecture=version.architecture,
-            config=dict(version.config),
-        ),
+        network=NetworkSpec.of(version),
         input_channels=version.input_channels,
         input_sha256=work.sample_sha256,
         mask_sha256=mask,

@@ -214,6 +214,11 @@ class NetworkSpec:
     architecture: str | None
     config: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, version: Any) -> "NetworkSpec":
+        """The network of a version row (anything with its three columns)."""
+        return cls(version.checkpoint_sha256, version.architecture, dict(version.config))
+
 
 class ExecutorPool:
     """Warm executors, one per loaded network, least recently used closed first."""

@@ -182,11 +182,7 @@ class RenderWorker:
             version = session.get(Version, render.version_id)
             assert version is not None
             return RenderInputs(
-                network=NetworkSpec(
-                    checkpoint_sha256=version.checkpoint_sha256,
-                    architecture=version.architecture,
-                    config=dict(version.config),
-                ),
+                network=NetworkSpec.of(version),
                 input_channels=version.input_channels,
                 input_sha256=render.input_sha256,
                 mask_sha256=render.mask_sha256,

@@ -2,6 +2,20 @@
 // and `window.GanStudio`, the helpers page scripts share. This file loads (deferred) on every
 // page before the page's own scripts, so they can use GanStudio when they run.
 window.GanStudio = {
+  // Build an element: el("a", { href, className, text, "data-x": 1 }, ...children). Attribute
+  // values false/null/undefined are left out, true gives an empty attribute.
+  el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === "text") node.textContent = value;
+      else if (name === "className") node.className = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  },
+
   // The session's CSRF token: every POST/PUT/PATCH/DELETE sends it as X-CSRF-Token.
   csrfToken() {
     const meta = document.querySelector('meta[name="csrf-token"]');

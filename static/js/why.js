@@ -16,17 +16,7 @@
   const WORDS = { eyes: "the eyes", face: "the face", image: "the whole image", box: "the box" };
   const POLL_MS = 1000;
 
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) {
-      if (value === undefined || value === null || value === false) continue;
-      if (name === "text") node.textContent = value;
-      else if (name === "className") node.className = value;
-      else node.setAttribute(name, value === true ? "" : value);
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  };
+  const el = window.GanStudio.el;
 
   const api = async (url, options = {}) => {
     const response = await fetch(url, {
