@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from ganstudio.db.tables import AuditEvent, Comparison, Filter, SampleSet, User, Version
+from ganstudio.db.tables import AuditEvent, Comparison, Filter, Sample, SampleSet, User, Version
 from ganstudio.text import plural
 
 
@@ -82,6 +82,10 @@ class _Names:
     versions: dict[int, Version] = field(default_factory=dict)
     comparisons: dict[int, Comparison] = field(default_factory=dict)
     sets: dict[int, SampleSet] = field(default_factory=dict)
+    samples: dict[int, str] = field(default_factory=dict)  # id → file name
+
+    def sample_name(self, id_: object) -> str:
+        return self.samples.get(_int(id_)) or f"sample #{id_}"
 
     def filter_name(self, *, slug: object = None, id_: object = None) -> str:
         found = self.filters_by_slug.get(str(slug)) if slug else self.filters_by_id.get(_int(id_))
@@ -115,6 +119,7 @@ def _load_names(session: Session, events: list[AuditEvent]) -> _Names:
     version_ids = ids("version")
     comparison_ids = ids("comparison", key="comparison")
     set_ids = ids("sample_set")
+    sample_ids = ids("sample")
     if version_ids:
         names.versions = {
             v.id: v for v in session.scalars(select(Version).where(Version.id.in_(version_ids)))
@@ -130,6 +135,10 @@ def _load_names(session: Session, events: list[AuditEvent]) -> _Names:
         names.sets = {
             s.id: s for s in session.scalars(select(SampleSet).where(SampleSet.id.in_(set_ids)))
         }
+    if sample_ids:
+        query = select(Sample.id, Sample.filename).where(Sample.id.in_(sample_ids))
+        # Not dict(result): a Result has keys() (its columns), so dict() would index it by them.
+        names.samples = {row.id: row.filename for row in session.execute(query)}
     if slugs or filter_ids:
         for f in session.scalars(
             select(Filter).where(or_(Filter.slug.in_(slugs), Filter.id.in_(filter_ids)))
@@ -215,13 +224,14 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     if action == "sample.create":
         return f"added the sample {d.get('filename', subject)}", f"/samples/{subject}"
     if action in ("sample.update", "sample.mask"):
-        what = "the mask of" if action == "sample.mask" else "the"
-        return f"edited {what} sample #{subject}", f"/samples/{subject}"
+        what = "the mask of " if action == "sample.mask" else ""
+        return f"edited {what}{names.sample_name(subject)}", f"/samples/{subject}"
     if action in ("sample.reference", "sample.reference_remove"):
         verb = "removed" if action == "sample.reference_remove" else "attached"
-        return f"{verb} the reference image of sample #{subject}", f"/samples/{subject}"
+        return f"{verb} the reference image of {names.sample_name(subject)}", f"/samples/{subject}"
     if action == "sample.mask_generate":
-        return f"made the eye mask of sample #{subject} from its landmarks", f"/samples/{subject}"
+        name = names.sample_name(subject)
+        return f"made the eye mask of {name} from its landmarks", f"/samples/{subject}"
     if action == "sample.bulk_update":
         return f"edited {plural(_int(d.get('count', 0)), 'sample')}", "/samples"
     if action == "tag.rename":

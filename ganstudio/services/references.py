@@ -102,6 +102,8 @@ def store_reference(
     if problem:
         raise InvalidInputError(problem)
     stored = blobs.put_bytes(data)
+    if sample.reference_sha256 == stored.sha256:
+        return sample  # the same image again (a re-uploaded pairs zip): nothing changed
     sample.reference_sha256 = stored.sha256
     audit.record(
         session,

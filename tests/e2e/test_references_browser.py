@@ -85,3 +85,25 @@ def test_qa_uploads_pairs_and_the_grid_sorts_by_worst_ssim(
     page.get_by_test_id("sort-form").get_by_role("button", name="Sort").click()
     page.wait_for_url("**sort=ssim*")
     assert page.get_by_test_id("row-name").all_inner_texts() == worst_first
+
+
+def test_a_refused_reference_says_why_where_qa_can_read_it(
+    page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from tests.factories import make_sample
+
+    sample_id = make_sample(live_server.app, photo(9, (160, 120)), "wide.png")
+    square = tmp_path / "square.png"
+    square.write_bytes(photo(10, (100, 100)))
+    sign_in_page(page, live_server.users[Role.QA])
+    page.goto(f"/samples/{sample_id}")
+    form = page.get_by_test_id("reference-form")
+    form.locator("input[type=file]").set_input_files(str(square))
+    form.get_by_role("button", name="Save reference").click()
+    message = page.locator(".flash", has_text="100×100")
+    message.wait_for()
+    # The refusal is on screen, below the sticky top bar: not scrolled away above it.
+    box = message.bounding_box()
+    bar = page.locator("header.topbar").bounding_box()
+    assert box is not None and bar is not None
+    assert box["y"] >= bar["y"] + bar["height"] and box["y"] < page.viewport_size["height"]

@@ -117,7 +117,9 @@ def test_developer_creates_a_filter_and_pushes_from_the_page(signed_in, tmp_path
         data={"name": "Web Toon", "pipeline": "face", "input_size": "256", "csrf_token": csrf},
     )
     assert created.url.path == "/filters/web-toon"
-    assert "run on the whole image for now" in created.text  # face filters say so
+    # Face filters say what their pipeline does (it once said it was not built yet).
+    assert "cut to an eyes-level square, converted at 256 px" in created.text
+    assert "not built yet" not in created.text
     path = ck.safetensors_file(tmp_path / "v1.safetensors")
     with path.open("rb") as handle:
         pushed = browser.post(

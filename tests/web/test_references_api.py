@@ -172,3 +172,26 @@ def test_sample_page_attaches_refuses_and_removes_a_reference(app: FastAPI, sign
     assert 'data-testid="reference-image"' in saved.text and "Reference saved" in saved.text
     removed = browser.post(f"/samples/{sample_id}/reference/remove", data={"csrf_token": csrf})
     assert 'data-testid="no-reference"' in removed.text and "Reference removed" in removed.text
+
+
+def test_the_feed_names_the_photo_and_an_identical_reference_is_not_logged_twice(
+    client: TestClient, app: FastAPI, tokens: dict[Role, str], signed_in
+) -> None:
+    from sqlalchemy import func, select
+
+    from ganstudio.db.tables import AuditEvent
+
+    sample_id = make_sample(app, png((60, 40), 1), "cat.png")
+    target = png((60, 40), 2)
+    for _ in range(2):  # e.g. the same pairs zip uploaded twice
+        answer = client.put(
+            f"/api/v1/samples/{sample_id}/reference",
+            files={"reference": ("t.png", target)},
+            headers=bearer(tokens[QA]),
+        )
+        assert answer.status_code == 200
+    with app.state.sessions() as session:
+        logged = session.scalar(select(func.count()).where(AuditEvent.action == "sample.reference"))
+    assert logged == 1
+    browser, _ = signed_in(Role.VIEWER)
+    assert "attached the reference image of cat.png" in browser.get("/").text

@@ -270,12 +270,12 @@ def upload_sample_reference(
             db, blobs, settings, sample_id=id, stream=reference.file, actor=user
         )
     except InvalidInputError as exc:
-        return refused(request, db, exc, f"/samples/{id}#reference")
+        return refused(request, db, exc, f"/samples/{id}")
     return saved(
         request,
         db,
         "Reference saved; the worker measures the renders against it.",
-        f"/samples/{id}#reference",
+        f"/samples/{id}",
     )
 
 
@@ -283,7 +283,7 @@ def upload_sample_reference(
 def remove_sample_reference(request: Request, id: RowId, db: SessionDep, user: QAUser) -> Response:
     """Take the reference off the sample."""
     references_service.remove_reference(db, sample_id=id, actor=user)
-    return saved(request, db, "Reference removed.", f"/samples/{id}#reference")
+    return saved(request, db, "Reference removed.", f"/samples/{id}")
 
 
 @router.get("/tags")
