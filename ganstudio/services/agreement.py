@@ -4,7 +4,7 @@ Pure functions (no database): `metric_sources` feeds them from the database.
 
 Direction, in one place: a metric's name is split into words ("loss_g" → loss, g; "val/FID" →
 val, fid). A word in `LOWER_IS_BETTER` (fid, loss, lpips …) makes it lower-is-better; else a word
-in `HIGHER_IS_BETTER` (psnr, ssim, step …) makes it higher-is-better; a name with neither is
+in `HIGHER_IS_BETTER` (psnr, ssim, accuracy …) makes it higher-is-better; a name with neither is
 *assumed* lower-is-better (most numbers a training run logs are losses or distances), and pages
 say "assumed".
 """
@@ -22,14 +22,15 @@ LOWER_IS_BETTER = frozenset(
 )  # fmt: skip
 HIGHER_IS_BETTER = frozenset(
     {"psnr", "ssim", "msssim", "ms_ssim", "accuracy", "acc", "precision", "recall", "f1", "iou",
-     "dice", "is", "inception", "clip", "score", "step", "steps", "epoch", "iter", "iteration"}
+     "dice", "is", "inception", "clip", "score"}
 )  # fmt: skip
 # Words that are names of their own inside longer words ("lossG", "g_loss_total", "psnr_val").
 _EMBEDDED = ("loss", "lpips", "fid", "psnr", "ssim", "error")
 DIRECTION_RULE = (
     "Lower is better for names with fid, kid, lpips, loss, mse, mae, l1, l2, error, distance …; "
-    "higher is better for psnr, ssim, accuracy, inception score, step, epoch …; any other name is "
-    "assumed lower-is-better (most training numbers are losses or distances)."
+    "higher is better for psnr, ssim, accuracy, inception score …; any other name is assumed "
+    "lower-is-better (most training numbers are losses or distances). The training step (or "
+    "epoch) is progress, not quality: it has no better side and is not ranked."
 )
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from ganstudio.db.tables import Version
 from ganstudio.services import agreement
-from ganstudio.services.training_metrics import STEP, format_value
+from ganstudio.services.training_metrics import STEP, format_value, is_progress
 
 Axis = Literal["order", "step"]
 WIDTH = 900
@@ -49,7 +49,7 @@ class Tick:
 @dataclass(frozen=True)
 class MetricChart:
     metric: str
-    names: list[str]  # every metric found on the filter's versions, step first
+    names: list[str]  # every quality metric found on the filter's versions (not the step)
     axis: Axis
     step_axis_possible: bool
     direction: agreement.Direction
@@ -69,18 +69,18 @@ class MetricChart:
 
 
 def metric_names(versions: list[Version]) -> list[str]:
-    """Return every metric name found on the versions, the step first, then by name."""
-    names = {name for v in versions for name in (v.training_metrics or {})}
-    return sorted(names, key=lambda n: (n != STEP, n.lower()))
+    """Return every metric a chart can show, by name: not the step or other training progress
+    (that is the x-axis option, not a quality with a better side)."""
+    names = {name for v in versions for name in (v.training_metrics or {}) if not is_progress(name)}
+    return sorted(names, key=str.lower)
 
 
 def default_metric(names: list[str]) -> str | None:
-    """The metric a chart starts with: the first that is not the step (FID when there is one)."""
-    wanted = [n for n in names if n != STEP]
+    """The metric a chart starts with: FID when there is one, else the first by name."""
     for preferred in ("fid", "FID"):
-        if preferred in wanted:
+        if preferred in names:
             return preferred
-    return wanted[0] if wanted else (names[0] if names else None)
+    return names[0] if names else None
 
 
 def layout_chart(versions: list[Version], *, metric: str, axis: Axis | None = None) -> MetricChart:
@@ -88,7 +88,7 @@ def layout_chart(versions: list[Version], *, metric: str, axis: Axis | None = No
     ordered = sorted(versions, key=lambda v: (v.created_at, v.id))
     having = [v for v in ordered if metric in (v.training_metrics or {})]
     with_step = [v for v in having if STEP in v.training_metrics]
-    step_possible = bool(with_step) and metric != STEP
+    step_possible = bool(with_step) and not is_progress(metric)
     if axis is None:
         axis = "step" if step_possible and len(with_step) == len(having) else "order"
     if axis == "step" and not step_possible:

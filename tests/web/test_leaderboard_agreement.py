@@ -44,10 +44,9 @@ def test_leaderboard_json_has_each_metrics_ranks_and_tau(
     ).json()
     assert [s["label"] for s in board["standings"] if s["votes"]] == PEOPLE
     found = {(a["source"], a["metric"]): a for a in board["agreement"]}
-    assert list(found) == [  # those with a tau first, the step after the other metrics
+    assert list(found) == [  # those with a tau first; the step is progress, not a metric
         ("training", "fid"),
         ("reference", "psnr"),
-        ("training", "step"),
         ("training", "loss_g"),
     ]
     fid = found["training", "fid"]
@@ -55,9 +54,6 @@ def test_leaderboard_json_has_each_metrics_ranks_and_tau(
     assert fid["tau"] == pytest.approx(1.0) and fid["higher_is_better"] is False
     assert (fid["versions"], fid["votes"]) == (5, 20)
     assert fid["ranks"] == {str(ids[label]): n for n, label in enumerate(PEOPLE, start=1)}
-    # The step puts v3 (3000) above e1 (2500): one of ten pairs swapped, tau = (9 - 1) / 10.
-    step = found["training", "step"]
-    assert step["tau"] == pytest.approx(0.8) and step["higher_is_better"] is True
     # PSNR is higher-is-better: these values rank the versions exactly backwards.
     psnr = found["reference", "psnr"]
     assert psnr["tau"] == pytest.approx(-1.0) and psnr["ranks"][str(ids["v1"])] == 1
@@ -80,7 +76,7 @@ def test_leaderboard_page_shows_the_agreement_table(
     rows = dict(
         re.findall(r'<tr data-metric="([^"]+)".*?data-testid="tau">(.*?)</td>', table, re.S)
     )
-    assert "+1.00" in rows["fid"] and "+0.80" in rows["step"]
+    assert "+1.00" in rows["fid"] and "step" not in rows  # the step is progress, not quality
     assert "—" in rows["loss_g"] and "only one version has both" in rows["loss_g"]
     assert 'data-testid="direction-rule"' in page and "assumed lower-is-better" in page
 
