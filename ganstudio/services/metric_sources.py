@@ -65,15 +65,12 @@ def leaderboard_agreement(
 ) -> list[agreement.MetricAgreement]:
     """Each metric's ranks of the board's versions and Kendall's tau with the blind votes.
 
-    People's ranking: the Bradley–Terry scores of the versions with at least one vote (equal
-    scores share a rank). Metrics with a tau first, then by name.
+    People's ranking: the leaderboard's ranks (`ranking.Standing.rank`) of the versions with at
+    least one vote: by Bradley–Terry score, equal scores sharing a rank. Metrics with a tau first, then by name.
     """
     board = view.board
     on_board = [view.versions[s.version_id] for s in board.standings]
-    people = agreement.rank(
-        {s.version_id: round(s.score, 6) for s in board.standings if s.votes > 0},
-        higher_is_better=True,
-    )
+    people = {s.version_id: s.rank for s in board.standings if s.votes > 0}
     games = {(a, b): n for (a, b), (_wins, n) in board.win_matrix.items() if a < b}
     results = []
     for source in SOURCES if sources is None else sources:

@@ -101,3 +101,62 @@ def test_leaderboard_without_metrics_or_votes_says_so(
     )
     assert fid["tau"] is None and "no version has both votes" in fid["reason"]
     assert fid["ranks"][str(ids["e2"])] == 1  # ranked by the metric all the same
+
+
+HEAD = r'<th class="version-head" scope="col" data-testid="people-rank-head"[^>]*>(.*?)</th>'
+
+
+def agreement_heads(page: str) -> list[tuple[str, str]]:
+    """(people's rank as shown, version label) per column of the agreement table."""
+    table = page.split('data-testid="agreement-table"')[1].split("</thead>")[0]
+    heads = []
+    for cell in re.findall(HEAD, table, re.S):
+        shown = re.sub(r"<[^>]+>", " ", cell.split("<br>")[0]).strip()
+        label = re.search(r'<a href="[^"]+">([^<]+)</a>', cell)
+        assert label is not None
+        heads.append((shown, label.group(1)))
+    return heads
+
+
+def main_ranks(page: str) -> dict[str, str]:
+    """Version label → the '#' the main leaderboard table shows for it."""
+    table = page.split('data-testid="leaderboard"')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<tr data-label="([^"]+)".*?data-testid="people-rank">(.*?)</td>', table, re.S
+    )
+    return {label: re.sub(r"<[^>]+>", "", shown).strip() for label, shown in rows}
+
+
+def test_people_ranks_share_equal_scores_and_skip_versions_without_votes(
+    client: TestClient, app: FastAPI, tokens: dict
+) -> None:
+    rows = [
+        ("a", None, "main", {"fid": 30.0}),
+        ("b", "a", "main", {"fid": 20.0}),
+        ("c", "b", "main", {"fid": 10.0}),
+        ("d", "c", "main", {"fid": 5.0}),  # never voted on
+    ]
+    slug, ids = seed_tree(app, rows=rows, name="Ties")
+    page = client.get(f"/filters/{slug}/leaderboard", headers=bearer(tokens[Role.VIEWER])).text
+    heads = agreement_heads(page)
+    assert [shown for shown, _label in heads] == ["—"] * 4  # no votes: nobody has a rank yet
+    assert page.count("no votes yet</span>") == 4
+
+    votes = [("a", "b", "tie"), ("a", "c", "left"), ("b", "c", "left")] * 2
+    seed_votes(app, slug, ids, votes)
+    page = client.get(f"/filters/{slug}/leaderboard", headers=bearer(tokens[Role.VIEWER])).text
+    # a and b tie (equal Bradley–Terry scores): both #1; c #3; d has no votes: "—", last.
+    assert agreement_heads(page) == [("#1", "a"), ("#1", "b"), ("#3", "c"), ("—", "d")]
+    assert main_ranks(page) == {"a": "1", "b": "1", "c": "3", "d": "—"}  # the same numbering
+    board = client.get(
+        f"/api/v1/filters/{slug}/leaderboard", headers=bearer(tokens[Role.VIEWER])
+    ).json()
+    assert [(s["label"], s["rank"]) for s in board["standings"]] == [
+        ("a", 1),
+        ("b", 1),
+        ("c", 3),
+        ("d", 4),
+    ]
+    fid = next(a for a in board["agreement"] if a["metric"] == "fid")
+    # Metric ranks c (10) over b (20) over a (30): tau-b against people's 1, 1, 3 is negative.
+    assert fid["versions"] == 3 and fid["tau"] < 0
