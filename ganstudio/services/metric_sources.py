@@ -66,7 +66,8 @@ def leaderboard_agreement(
     """Each metric's ranks of the board's versions and Kendall's tau with the blind votes.
 
     People's ranking: the leaderboard's ranks (`ranking.Standing.rank`) of the versions with at
-    least one vote: by Bradley–Terry score, equal scores sharing a rank. Metrics with a tau first, then by name.
+    least one vote: by Bradley–Terry score, equal scores sharing a rank. Metrics with a tau
+    first, then by name.
     """
     board = view.board
     on_board = [view.versions[s.version_id] for s in board.standings]
