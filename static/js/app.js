@@ -100,6 +100,10 @@ document.addEventListener("click", (event) => {
   }
 });
 
+// With htmx loaded, forms that swap in their result on change need no submit button: hide the
+// no-JS fallbacks (`.js-fallback`, see app.css).
+if (window.htmx) document.documentElement.classList.add("htmx");
+
 document.addEventListener("htmx:responseError", (event) => {
   const xhr = event.detail.xhr;
   let message = `Request failed (${xhr.status}).`;

@@ -140,6 +140,8 @@ def test_filter_page_charts_a_chosen_metric_across_the_tree(
         r'<option value="([^"]+)"', chart.split('name="metric"')[1].split("</select>")[0]
     )
     assert options == ["fid", "loss_g"]  # the step is the x-axis option, not a metric
+    # Without JavaScript the picker still works: a submit button that app.css hides under htmx.
+    assert re.search(r'<button type="submit" class="js-fallback"[^>]*>Show chart<', chart)
     # Every charted version but the root is joined to its parent; e1 forks off main (dashed).
     assert chart.count('class="series ') == 4 and chart.count(' fork"') == 1
     # Steps on every charted version: the x axis is the training step.
