@@ -79,6 +79,11 @@ def test_leaderboard_page_shows_the_agreement_table(
     assert "+1.00" in rows["fid"] and "step" not in rows  # the step is progress, not quality
     assert "—" in rows["loss_g"] and "only one version has both" in rows["loss_g"]
     assert 'data-testid="direction-rule"' in page and "assumed lower-is-better" in page
+    # Number columns line up with their headers: both sides right-aligned (class "num").
+    head = table.split("</thead>")[0]
+    assert '<th class="num" scope="col">Versions</th>' in head
+    assert '<th class="num" scope="col">Votes</th>' in head
+    assert re.search(r'<td class="num">\d+</td><td class="num">\d+</td>', table)
 
 
 def test_leaderboard_without_metrics_or_votes_says_so(
