@@ -24,9 +24,9 @@ class Role(StrEnum):
         return ROLE_SUMMARIES[self]
 
 
-ROLE_SUMMARIES = {
+ROLE_SUMMARIES = {  # each finishes the home page's sentence "you may …"
     Role.VIEWER: "browse, compare, web test, comment and vote",
-    Role.QA: "everything a viewer may, plus samples and sample sets",
-    Role.DEVELOPER: "everything QA may, plus filters and versions",
-    Role.ADMIN: "everything, plus managing users",
+    Role.QA: "do everything a viewer may, and manage samples and sample sets",
+    Role.DEVELOPER: "do everything QA may, and manage filters and versions",
+    Role.ADMIN: "do everything, and manage users",
 }

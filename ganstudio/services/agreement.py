@@ -1,10 +1,11 @@
 """Do the numbers agree with people? Metric direction, ranks with ties, Kendall's tau.
 
-Pure functions (no database): `metric_sources` feeds them from the database.
+Pure functions (no database): `metric_sources` feeds them from the database. `rank` is
+`ranking.rank`, the one rule the leaderboard's people's ranks use too.
 
 Direction, in one place: a metric's name is split into words ("loss_g" → loss, g; "val/FID" →
 val, fid). A word in `LOWER_IS_BETTER` (fid, loss, lpips …) makes it lower-is-better; else a word
-in `HIGHER_IS_BETTER` (psnr, ssim, step …) makes it higher-is-better; a name with neither is
+in `HIGHER_IS_BETTER` (psnr, ssim, accuracy …) makes it higher-is-better; a name with neither is
 *assumed* lower-is-better (most numbers a training run logs are losses or distances), and pages
 say "assumed".
 """
@@ -14,7 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy.stats import kendalltau, rankdata
+from scipy.stats import kendalltau
+
+from ganstudio.services.ranking import rank as rank  # one rule for people and metrics
 
 LOWER_IS_BETTER = frozenset(
     {"fid", "kid", "fvd", "lpips", "dists", "loss", "mse", "mae", "rmse", "l1", "l2", "error",
@@ -22,14 +25,15 @@ LOWER_IS_BETTER = frozenset(
 )  # fmt: skip
 HIGHER_IS_BETTER = frozenset(
     {"psnr", "ssim", "msssim", "ms_ssim", "accuracy", "acc", "precision", "recall", "f1", "iou",
-     "dice", "is", "inception", "clip", "score", "step", "steps", "epoch", "iter", "iteration"}
+     "dice", "is", "inception", "clip", "score"}
 )  # fmt: skip
 # Words that are names of their own inside longer words ("lossG", "g_loss_total", "psnr_val").
 _EMBEDDED = ("loss", "lpips", "fid", "psnr", "ssim", "error")
 DIRECTION_RULE = (
     "Lower is better for names with fid, kid, lpips, loss, mse, mae, l1, l2, error, distance …; "
-    "higher is better for psnr, ssim, accuracy, inception score, step, epoch …; any other name is "
-    "assumed lower-is-better (most training numbers are losses or distances)."
+    "higher is better for psnr, ssim, accuracy, inception score …; any other name is assumed "
+    "lower-is-better (most training numbers are losses or distances). The training step (or "
+    "epoch) is progress, not quality: it has no better side and is not ranked."
 )
 
 
@@ -59,16 +63,6 @@ def direction(name: str) -> Direction:
 
 def _embedded(lowered: str, table: frozenset[str]) -> bool:
     return any(word in lowered for word in _EMBEDDED if word in table)
-
-
-def rank(values: Mapping[int, float], *, higher_is_better: bool) -> dict[int, int]:
-    """Rank ids by value, 1 = best; equal values share the best of their places (1, 2, 2, 4)."""
-    ids = list(values)
-    if not ids:
-        return {}
-    signed = [-values[i] if higher_is_better else values[i] for i in ids]
-    places = rankdata(signed, method="min")
-    return {i: int(p) for i, p in zip(ids, places, strict=True)}
 
 
 def kendall_tau(first: Mapping[int, float], second: Mapping[int, float]) -> float | None:

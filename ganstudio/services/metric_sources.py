@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.tables import Version
 from ganstudio.services import agreement, arena, reference_metrics
-from ganstudio.services.training_metrics import STEP
+from ganstudio.services.training_metrics import is_progress
 
 MetricValues = dict[str, dict[int, float]]  # metric name → version id → value
 
@@ -23,11 +23,12 @@ class MetricSource:
 
 
 def training_values(_session: Session, versions: list[Version]) -> MetricValues:
-    """Each number pushed with the versions (their training metrics)."""
+    """Each quality number pushed with the versions (their training metrics, not the step)."""
     found: MetricValues = {}
     for version in versions:
         for name, value in (version.training_metrics or {}).items():
-            found.setdefault(name, {})[version.id] = float(value)
+            if not is_progress(name):
+                found.setdefault(name, {})[version.id] = float(value)
     return found
 
 
@@ -64,15 +65,13 @@ def leaderboard_agreement(
 ) -> list[agreement.MetricAgreement]:
     """Each metric's ranks of the board's versions and Kendall's tau with the blind votes.
 
-    People's ranking: the Bradley–Terry scores of the versions with at least one vote (equal
-    scores share a rank). Metrics with a tau first, the step after the others, then by name.
+    People's ranking: the leaderboard's ranks (`ranking.Standing.rank`) of the versions with at
+    least one vote: by Bradley–Terry score, equal scores sharing a rank. Metrics with a tau
+    first, then by name.
     """
     board = view.board
     on_board = [view.versions[s.version_id] for s in board.standings]
-    people = agreement.rank(
-        {s.version_id: round(s.score, 6) for s in board.standings if s.votes > 0},
-        higher_is_better=True,
-    )
+    people = {s.version_id: s.rank for s in board.standings if s.votes > 0}
     games = {(a, b): n for (a, b), (_wins, n) in board.win_matrix.items() if a < b}
     results = []
     for source in SOURCES if sources is None else sources:
@@ -87,4 +86,4 @@ def leaderboard_agreement(
                     games=games,
                 )
             )
-    return sorted(results, key=lambda a: (a.tau is None, a.metric == STEP, a.metric.lower()))
+    return sorted(results, key=lambda a: (a.tau is None, a.metric.lower()))

@@ -8,6 +8,11 @@ linked by votes, directly or through others) average 1000. Scores of versions th
 compared, directly or indirectly, with each other are not comparable; a version with no votes
 scores 1000 with a zero-width interval.
 
+Ranks (`rank`, one rule for people's ranks and every metric's): 1 = best, equal values share the
+best of their places (1, 1, 3). On the leaderboard, the versions with votes are ranked by score
+(rounded to 6 decimals, so float noise cannot split equal scores); versions without votes come
+last, all sharing the place after them: they have no rank from people yet.
+
 The leaderboard fits with a weak Gaussian prior on log-strengths (`PRIOR_L2`, a standard deviation
 of about 2 log units, ~900 points). Without it a version that never loses — in the votes, or in one
 bootstrap resample of few votes — has no finite maximum-likelihood score: the fit runs off towards
@@ -19,12 +24,13 @@ Pure numpy/scipy on purpose: no database, no ganstudio imports.
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
-from scipy.stats import norm
+from scipy.stats import norm, rankdata
 
 OUTCOMES = ("left", "right", "tie", "both_bad")
 BASE_SCORE = 1000.0
@@ -69,6 +75,16 @@ class Leaderboard:
     win_matrix: dict[tuple[int, int], tuple[float, int]]
     both_bad: int
     total_votes: int
+
+
+def rank(values: Mapping[int, float], *, higher_is_better: bool) -> dict[int, int]:
+    """Rank ids by value, 1 = best; equal values share the best of their places (1, 2, 2, 4)."""
+    ids = list(values)
+    if not ids:
+        return {}
+    signed = [-values[i] if higher_is_better else values[i] for i in ids]
+    places = rankdata(signed, method="min")
+    return {i: int(p) for i, p in zip(ids, places, strict=True)}
 
 
 def fit_bradley_terry(
@@ -133,8 +149,11 @@ def leaderboard(
 
     games = wins + wins.T
     played = np.bincount(left, minlength=k) + np.bincount(right, minlength=k)
-    # Sort by score (rounded, so float noise cannot split equal scores), then by id.
-    order = sorted(range(k), key=lambda i: (-round(float(scores[i]), 6), ids[i]))
+    # Voted versions by score (rounded, so float noise cannot split equal scores), then by id;
+    # versions without votes last. Equal scores share a rank; unvoted ones share the last place.
+    rounded = {ids[i]: round(float(scores[i]), 6) for i in range(k) if played[i]}
+    ranks = rank(rounded, higher_is_better=True)
+    order = sorted(range(k), key=lambda i: (not played[i], -round(float(scores[i]), 6), ids[i]))
     standings = [
         Standing(
             version_id=ids[i],
@@ -143,9 +162,9 @@ def leaderboard(
             upper=float(upper[i]),
             votes=int(played[i]),
             wins=float(wins[i].sum()),
-            rank=position + 1,
+            rank=ranks.get(ids[i], len(ranks) + 1),
         )
-        for position, i in enumerate(order)
+        for i in order
     ]
     win_matrix = {
         (ids[i], ids[j]): (float(wins[i, j]), round(float(games[i, j])))

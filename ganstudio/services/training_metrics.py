@@ -19,6 +19,13 @@ MAX_METRICS = 100
 MAX_NAME = 64
 MAX_JSON_CHARS = 20_000
 STEP = "step"  # the metric that places a version on the chart's training-step axis
+# Names that say how far training got, not how good the result is: shown on the version page,
+# the step is the chart's x-axis option, but none is a quality metric (no better-direction, not
+# charted as a metric, not in the leaderboard's agreement table).
+PROGRESS = frozenset(
+    {"step", "steps", "global_step", "epoch", "epochs", "iter", "iters", "iteration",
+     "iterations", "kimg"}
+)  # fmt: skip
 EXAMPLE = '{"step": 120000, "fid": 31.2, "loss_g": 0.81}'
 NESTED_KEY = "metrics"
 
@@ -78,6 +85,11 @@ def check_metrics(value: dict[str, Any]) -> Metrics:
     return metrics
 
 
+def is_progress(name: str) -> bool:
+    """Whether `name` is training progress (the step, the epoch …) rather than a quality metric."""
+    return name.strip().lower() in PROGRESS
+
+
 def ordered(metrics: Metrics) -> list[tuple[str, int | float]]:
     """Return the metrics for a table: the step first, then by name."""
     return sorted(metrics.items(), key=lambda item: (item[0] != STEP, item[0].lower()))
@@ -86,7 +98,7 @@ def ordered(metrics: Metrics) -> list[tuple[str, int | float]]:
 def table_rows(metrics: Metrics) -> list[tuple[str, int | float, str]]:
     """Return (name, value, which way is better) for a version page's table, the step first."""
     return [
-        (name, value, "the training step" if name == STEP else direction(name).words)
+        (name, value, "training progress" if is_progress(name) else direction(name).words)
         for name, value in ordered(metrics)
     ]
 

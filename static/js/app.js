@@ -16,6 +16,17 @@ window.GanStudio = {
     return node;
   },
 
+  // The noun for a count, as ganstudio/text.py's plural: noun(1, "vote") → "vote",
+  // noun(3, "vote") → "votes", noun(2, "match", "matches") → "matches".
+  noun(count, singular, plural = `${singular}s`) {
+    return Number(count) === 1 ? singular : plural;
+  },
+
+  // A count with its noun: plural(1, "vote") → "1 vote", plural(3, "vote") → "3 votes".
+  plural(count, singular, plural) {
+    return `${count} ${window.GanStudio.noun(count, singular, plural)}`;
+  },
+
   // The session's CSRF token: every POST/PUT/PATCH/DELETE sends it as X-CSRF-Token.
   csrfToken() {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -99,6 +110,10 @@ document.addEventListener("click", (event) => {
     window.history.back();
   }
 });
+
+// With htmx loaded, forms that swap in their result on change need no submit button: hide the
+// no-JS fallbacks (`.js-fallback`, see app.css).
+if (window.htmx) document.documentElement.classList.add("htmx");
 
 document.addEventListener("htmx:responseError", (event) => {
   const xhr = event.detail.xhr;

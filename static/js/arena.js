@@ -11,6 +11,7 @@
   const right = root.querySelector("img[data-side=right]");
   const input = root.querySelector("[data-testid=arena-input]");
   const counter = root.querySelector("[data-testid=arena-count]");
+  const counterNoun = root.querySelector("[data-testid=arena-count-noun]");
   const buttons = root.querySelectorAll("button[data-outcome]");
   const next = root.querySelector("[data-testid=arena-next]");
   let pairId = null;
@@ -65,6 +66,7 @@
     }
     votes += 1;
     counter.textContent = String(votes);
+    counterNoun.textContent = window.GanStudio.noun(votes, "vote");
     root.querySelector("[data-reveal=left]").textContent = `${body.left.label} (${body.left.branch})`;
     root.querySelector("[data-reveal=right]").textContent = `${body.right.label} (${body.right.branch})`;
     status.textContent = `Voted ${outcome.replace("_", " ")}. Press N for the next pair.`;

@@ -84,6 +84,8 @@ def vote_rounds(page, rounds: int) -> None:
             "n => document.querySelector('[data-testid=arena-count]').textContent == String(n)",
             arg=done + 1,
         )
+        noun = page.get_by_test_id("arena-count-noun").inner_text()
+        assert noun == ("vote" if done + 1 == 1 else "votes")  # "1 vote", "2 votes" this session
         revealed = page.locator("[data-reveal=left]").inner_text()
         assert revealed.split(" ")[0] == left  # names shown after the vote
         page.keyboard.press("n")  # the reveal stays until the voter moves on

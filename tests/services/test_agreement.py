@@ -49,7 +49,7 @@ def test_ranks_share_the_best_place_and_follow_the_direction() -> None:
         ("val/lpips", False, True),
         ("psnr", True, True),
         ("ssim", True, True),
-        ("step", True, True),
+        ("step_fid", False, True),
         ("psnr_loss", False, True),  # a loss is a loss, whatever it is a loss of
         ("sharpness", False, False),  # unknown: assumed lower is better
     ],
@@ -84,3 +84,17 @@ def test_agreement_without_two_voted_versions_says_why() -> None:
     assert result.tau is None and result.versions == 1 and result.votes == 0
     assert "only one version has both votes and this metric" in result.reason
     assert result.ranks == {4: 1, 1: 2}  # ranked even without votes
+
+
+@pytest.mark.parametrize("name", ["step", "Step", "global_step", "epoch", "iteration", "kimg"])
+def test_training_progress_is_not_a_quality_metric(name: str) -> None:
+    from ganstudio.db.tables import Version
+    from ganstudio.services import metric_sources, training_metrics
+
+    assert training_metrics.is_progress(name)
+    versions = [Version(id=1, training_metrics={name: 10, "fid": 30.0})]
+    versions.append(Version(id=2, training_metrics={name: 20, "fid": 20.0}))
+    assert metric_sources.training_values(None, versions) == {"fid": {1: 30.0, 2: 20.0}}  # type: ignore[arg-type]
+    rows = training_metrics.table_rows({name: 10, "fid": 30.0})
+    assert (name, 10, "training progress") in rows
+    assert not training_metrics.is_progress("fid") and not training_metrics.is_progress("steps_fid")

@@ -124,7 +124,8 @@ def test_only_ties_give_equal_scores():
     assert fitted[1] == pytest.approx(fitted[2], abs=1e-9)
 
     board = leaderboard([2, 1], votes, bootstrap=50)
-    assert [(s.version_id, s.rank) for s in board.standings] == [(1, 1), (2, 2)]  # tie: by id
+    # Equal scores share a rank (listed by id), as the agreement's ranks do.
+    assert [(s.version_id, s.rank) for s in board.standings] == [(1, 1), (2, 1)]
     assert all(s.score == pytest.approx(1000.0) for s in board.standings)
     assert all(s.wins == 1.5 and s.votes == 3 for s in board.standings)
 
@@ -178,9 +179,9 @@ def test_no_votes_one_version_and_no_versions():
 
     board = leaderboard([3, 1, 2], [])
     assert [(s.version_id, s.rank, s.score, s.lower, s.upper) for s in board.standings] == [
-        (1, 1, 1000.0, 1000.0, 1000.0),
-        (2, 2, 1000.0, 1000.0, 1000.0),
-        (3, 3, 1000.0, 1000.0, 1000.0),
+        (1, 1, 1000.0, 1000.0, 1000.0),  # no votes: none is ranked above another
+        (2, 1, 1000.0, 1000.0, 1000.0),
+        (3, 1, 1000.0, 1000.0, 1000.0),
     ]
     assert board.total_votes == 0 and board.both_bad == 0
     assert leaderboard([], []).standings == []
@@ -192,6 +193,20 @@ def test_unvoted_version_scores_1000_beside_voted_ones():
     assert fitted[3] == 0.0
     assert fitted[1] == pytest.approx(-fitted[2])
     assert fitted[1] - fitted[2] == pytest.approx(math.log(3.0), abs=1e-5)
+
+
+def test_versions_without_votes_come_last_and_equal_scores_share_a_rank():
+    # 1 and 2 tie each other and both beat 3; 4 has no votes (it scores 1000, between them).
+    votes = [Vote(1, 2, "tie"), Vote(1, 3, "left"), Vote(2, 3, "left")] * 2
+    board = leaderboard([4, 3, 2, 1], votes, bootstrap=0)
+    assert [(s.version_id, s.rank, s.votes) for s in board.standings] == [
+        (1, 1, 4),
+        (2, 1, 4),
+        (3, 3, 4),
+        (4, 4, 0),  # after every voted version, whatever its score
+    ]
+    assert board.standings[0].score == pytest.approx(board.standings[1].score)
+    assert board.standings[2].score < 1000.0 < board.standings[0].score
 
 
 def test_disconnected_groups_are_each_centred():

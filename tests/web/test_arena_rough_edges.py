@@ -99,3 +99,14 @@ def test_filters_archive_and_restore_hidden_from_lists_and_pickers(
     assert restored.url.path == f"/filters/{old}" and "Restored Old test" in restored.text
     assert "Old test" in browser.get("/filters").text
     assert "restored the filter Old test" in browser.get("/").text
+
+
+def test_the_home_page_says_what_each_role_may_do_in_a_sentence(signed_in) -> None:
+    for role, says in [
+        (Role.VIEWER, "you may browse, compare, web test, comment and vote."),
+        (Role.QA, "you may do everything a viewer may, and manage samples and sample sets."),
+        (Role.DEVELOPER, "you may do everything QA may, and manage filters and versions."),
+        (Role.ADMIN, "you may do everything, and manage users."),
+    ]:
+        browser, _ = signed_in(role)
+        assert says in browser.get("/").text

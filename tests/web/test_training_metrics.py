@@ -49,6 +49,8 @@ def test_push_with_metrics_stores_them_and_shows_them_in_the_api_and_on_the_page
     names = re.findall(r'<tr data-metric="([^"]+)"', table)
     assert names == ["step", "fid", "loss_g", "lpips_val"]  # the step first
     assert "120,000" in table and "31.2" in table and "lower is better" in table
+    step_row = table.split('<tr data-metric="step"')[1].split("</tr>")[0]
+    assert "training progress" in step_row and "better" not in step_row  # progress, no side
     none_page = client.get(f"/versions/{bare.json()['id']}", headers=dev).text
     assert "None were pushed with v2" in none_page
 
@@ -137,7 +139,9 @@ def test_filter_page_charts_a_chosen_metric_across_the_tree(
     options = re.findall(
         r'<option value="([^"]+)"', chart.split('name="metric"')[1].split("</select>")[0]
     )
-    assert options == ["step", "fid", "loss_g"]
+    assert options == ["fid", "loss_g"]  # the step is the x-axis option, not a metric
+    # Without JavaScript the picker still works: a submit button that app.css hides under htmx.
+    assert re.search(r'<button type="submit" class="js-fallback"[^>]*>Show chart<', chart)
     # Every charted version but the root is joined to its parent; e1 forks off main (dashed).
     assert chart.count('class="series ') == 4 and chart.count(' fork"') == 1
     # Steps on every charted version: the x axis is the training step.
@@ -151,9 +155,28 @@ def test_filter_page_charts_a_chosen_metric_across_the_tree(
     loss = client.get(f"/filters/{slug}/metric-chart?metric=loss_g", headers=dev).text
     assert list(points(loss)) == ["e1"] and "5 versions without" in loss
 
+    asked_step = client.get(f"/filters/{slug}/metric-chart?metric=step", headers=dev).text
+    assert 'data-metric="fid"' in asked_step and "step ↑" not in asked_step
+    assert 'data-testid="axis-select"' in asked_step  # "Across" stays on offer
+
     unknown = client.get(f"/filters/{slug}?metric=nope", headers=dev)
     assert unknown.status_code == 200 and 'data-metric="fid"' in unknown.text
     assert client.get(f"/filters/{slug}?axis=sideways", headers=dev).status_code == 422
+
+
+def test_a_filter_with_only_the_step_says_it_is_progress_not_a_metric(
+    client: TestClient, app: FastAPI, dev: dict
+) -> None:
+    slug, _ids = seed_tree(
+        app, rows=[("a", None, "main", {"step": 100}), ("b", "a", "main", {"epoch": 2})]
+    )
+    chart = (
+        client.get(f"/filters/{slug}", headers=dev)
+        .text.split('data-testid="training-metrics-chart"')[1]
+        .split("</section>")[0]
+    )
+    assert 'data-testid="metric-chart"' not in chart
+    assert "only their training step" in chart and "not a quality to chart" in chart
 
 
 def test_a_filter_without_metrics_says_how_to_push_them(

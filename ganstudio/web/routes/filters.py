@@ -125,21 +125,22 @@ def read_filter(
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
             "feed": audit.feed(db, audit.events_for_filter(db, filter_id=filter_.id)),
-            "chart": _metric_chart(db, filter_=filter_, metric=metric, axis=axis),
+            **_metric_chart(db, filter_=filter_, metric=metric, axis=axis),
         },
     )
 
 
 def _metric_chart(
     db: Session, *, filter_: Filter, metric: str | None, axis: metric_chart.Axis | None
-) -> metric_chart.MetricChart | None:
-    """The chart of one training metric across the filter's versions; None when none has any."""
+) -> dict[str, object]:
+    """`chart`: one training metric across the filter's versions, None when none has any;
+    `only_progress`: the versions carry training numbers, but only the step (or epoch)."""
     versions, _ = versions_service.list_versions(db, filter_=filter_, per_page=MAX_CHARTED)
     names = metric_chart.metric_names(versions)
     chosen = metric if metric in names else metric_chart.default_metric(names)
     if chosen is None:
-        return None
-    return metric_chart.layout_chart(versions, metric=chosen, axis=axis)
+        return {"chart": None, "only_progress": any(v.training_metrics for v in versions)}
+    return {"chart": metric_chart.layout_chart(versions, metric=chosen, axis=axis)}
 
 
 @router.get("/filters/{slug}/metric-chart")
@@ -156,7 +157,7 @@ def read_metric_chart(
     return request.app.state.pages.render(
         request,
         "filters/_metric_chart.html",
-        {"filter": filter_, "chart": _metric_chart(db, filter_=filter_, metric=metric, axis=axis)},
+        {"filter": filter_, **_metric_chart(db, filter_=filter_, metric=metric, axis=axis)},
     )
 
 
