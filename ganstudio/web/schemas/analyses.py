@@ -298,6 +298,8 @@ def why_data(comparison: Comparison, sample: Sample, versions: list[Version]) ->
     displayed size: boxes are drawn in those pixels) and the comparison's versions."""
     return {
         "filter": comparison.filter.slug,
+        # "face": the versions see only face crops ("the whole crop", boxes inside a crop).
+        "pipeline": comparison.filter.pipeline.value,
         "sample": {
             "id": sample.id,
             "width": sample.width,
