@@ -112,12 +112,12 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "why-eyes-1440x900.png"), full_page=True)
 
-    # The whole image: every share is 100% of the map.
+    # The whole crop (a face filter sees only the crop): every share is 100% of the map.
     page.get_by_test_id("why-region").select_option("image")
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=why-share]')]"
         ".map((s) => s.textContent).join('|')"
-        " === '100% on the whole image|100% on the whole image'",
+        " === '100% on the whole crop|100% on the whole crop'",
         timeout=120_000,
     )
     # Features, side by side.
