@@ -32,11 +32,19 @@ def upgrade() -> None:
         ),
         sa.Column("region", sa.JSON(), nullable=False),
         sa.Column("layer", sa.String(length=200), nullable=True),
+        sa.Column("face", sa.Integer(), server_default="0", nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("comparison_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["comparison_id"],
+            ["comparisons.id"],
+            name=op.f("fk_analyses_comparison_id_comparisons"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["users.id"],
@@ -57,6 +65,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("analyses", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_analyses_filter_id"), ["filter_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_analyses_comparison_id"), ["comparison_id"], unique=False
+        )
 
     op.create_table(
         "analysis_items",
@@ -88,6 +99,7 @@ def upgrade() -> None:
         sa.Column("raw_sha256", sa.String(length=64), nullable=True),
         sa.Column("grid_sha256", sa.String(length=64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("reason", sa.String(length=32), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("worker_id", sa.String(length=40), nullable=True),
         sa.Column("claimed_at", sa.DateTime(), nullable=True),
@@ -145,6 +157,7 @@ def downgrade() -> None:
 
     op.drop_table("analysis_items")
     with op.batch_alter_table("analyses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_analyses_comparison_id"))
         batch_op.drop_index(batch_op.f("ix_analyses_filter_id"))
 
     op.drop_table("analyses")

@@ -17,6 +17,13 @@ KINDS = (EYES, FACE, IMAGE, BOX)
 NEEDS_FACE = (EYES, FACE)
 NO_FACE = "no face found in this photo; use region image or box"
 WORDS = {EYES: "the eyes", FACE: "the face", IMAGE: "the whole image", BOX: "the box"}
+# A face filter's network only ever sees a face crop: its "whole image" is the whole crop.
+CROP_WORDS = {**WORDS, IMAGE: "the whole crop"}
+
+
+def words_for(kind: str, pipeline: str) -> str:
+    """How pages name a region of a filter's output ("the whole crop" on the face pipeline)."""
+    return (CROP_WORDS if pipeline == "face" else WORDS)[kind]
 
 
 class RegionError(ValueError):

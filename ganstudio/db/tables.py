@@ -579,6 +579,8 @@ class Analysis(Base):
     # {"kind": "eyes" | "face" | "image" | "box", "box": [x, y, w, h] in the photo's pixels}
     region: Mapped[dict[str, Any]] = mapped_column(JSON)
     layer: Mapped[str | None] = mapped_column(String(200))  # None: each version's default
+    # Which face of a photo the maps explain (0: the largest; the analysis lists them so).
+    face: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The filter's pipeline settings when it was made (what a render of it would use).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Worker order: the viewer's one-sample "Why" (10) before batch analyses (0).
@@ -586,9 +588,14 @@ class Analysis(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The comparison it was started from (its page lists it), if any.
+    comparison_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comparisons.id", ondelete="SET NULL"), index=True
+    )
 
     filter: Mapped[Filter] = relationship(lazy="raise")
     created_by: Mapped[User | None] = relationship(lazy="raise")
+    comparison: Mapped[Comparison | None] = relationship(lazy="raise")
 
 
 class AnalysisItem(Base):
@@ -628,6 +635,9 @@ class AnalysisItem(Base):
     raw_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # 16-bit heat PNG
     grid_sha256: Mapped[str | None] = mapped_column(Sha256(), info=BLOB_REF)  # feature grid PNG
     note: Mapped[str | None] = mapped_column(Text)
+    # Why a failed item failed, as a code pages can act on: "no_face" (the photo has no face a
+    # face filter could crop, or the region needs one) is shown as a note, not as an error.
+    reason: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(40))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

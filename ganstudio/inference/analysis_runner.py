@@ -43,6 +43,7 @@ from ganstudio.services import faces as faces_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.storage.images import png_bytes
+from ganstudio.text import plural
 from ganstudio.vocabulary import AnalysisKind, AnalysisState
 
 if TYPE_CHECKING:
@@ -58,7 +59,12 @@ FLAT = "the region's output does not depend on the input here, so the map is emp
 
 
 class AnalysisError(RuntimeError):
-    """The item failed; the message says why (shown on its cell)."""
+    """The item failed; the message says why (shown on its cell). `reason`: a code pages act on
+    (analyses_service.NO_FACE: a note, not an error)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def step(worker: "RenderWorker") -> bool:
@@ -84,7 +90,11 @@ def run_item(worker: "RenderWorker", item_id: int) -> AnalysisState:
             values = _compute(worker, work)
             values.update(state=AnalysisState.DONE, error="")
         except (AnalysisError, RenderError, CheckpointError, ExecutorError) as exc:
-            values = {"state": AnalysisState.FAILED, "error": _sentence(str(exc))}
+            values = {
+                "state": AnalysisState.FAILED,
+                "error": _sentence(str(exc)),
+                "reason": exc.reason if isinstance(exc, AnalysisError) else None,
+            }
         except Exception as exc:  # the job goes on whatever happens to one item
             log.warning("Analysis item %s failed: %s", item_id, describe_error(exc), exc_info=True)
             values = {"state": AnalysisState.FAILED, "error": describe_error(exc)}
@@ -118,8 +128,15 @@ def _compute(worker: "RenderWorker", work: analyses_service.ItemWork) -> dict[st
     inputs = _render_inputs(work)
     prepared = worker.network_inputs(inputs)
     if not prepared.inputs:  # a face filter on a photo without a face
-        raise AnalysisError(NO_FACE_CROP)
-    one = prepared.inputs[0]  # the largest face's crop, or the whole photo
+        raise AnalysisError(NO_FACE_CROP, analyses_service.NO_FACE)
+    count = len(prepared.inputs)
+    if work.settings.face is not None and work.face >= count:
+        raise AnalysisError(
+            f"This photo has {plural(count, 'face')} that this filter converts, so there is no "
+            f"face {work.face + 1}; pick a face from 1 to {count}."
+        )
+    # The chosen face's crop (0: the largest), or the whole photo.
+    one = prepared.inputs[work.face if work.settings.face is not None else 0]
     warm = worker.pool.get(
         inputs.network, lambda: worker.blobs.read_bytes(inputs.network.checkpoint_sha256)
     )
@@ -207,7 +224,9 @@ def _region_in_input(
     one: NetworkInput,
 ) -> np.ndarray:
     """The target region at the photo's size, mapped into the network's input like the photo."""
-    layer = Image.fromarray(photo_region(worker, work.region, work.sample_sha256, photo, found))
+    layer = Image.fromarray(
+        photo_region(worker, work.region, work.sample_sha256, photo, found, face=work.face)
+    )
     placed = np.asarray(one.place(layer), dtype=np.float32)
     placed = np.clip(placed, 0, 1)
     if not placed.any():
@@ -219,9 +238,16 @@ def _region_in_input(
 
 
 def photo_region(
-    worker: "RenderWorker", region: Region, image_sha256: str, photo: Image.Image, found: list[Face]
+    worker: "RenderWorker",
+    region: Region,
+    image_sha256: str,
+    photo: Image.Image,
+    found: list[Face],
+    *,
+    face: int = 0,
 ) -> np.ndarray:
-    """The region as a (height, width) float32 mask of the photo (0..1)."""
+    """The region as a (height, width) float32 mask of the photo (0..1); `face` picks the face
+    box of region "face" (0: the largest)."""
     size = photo.size
     if region.kind == BOX:
         assert region.box is not None
@@ -234,9 +260,15 @@ def photo_region(
         )
         faces = found or faces_service.faces_of(row)
         if not faces:
-            raise AnalysisError(NO_FACE)
+            raise AnalysisError(NO_FACE, analyses_service.NO_FACE)
+        if face >= len(faces):
+            count = len(faces)
+            raise AnalysisError(
+                f"This photo has {plural(count, 'face')}, so there is no face {face + 1}; pick "
+                f"a face from 1 to {count}."
+            )
         if region.kind == FACE:
-            return box_mask(size, faces[0].box)  # stored largest first
+            return box_mask(size, faces[face].box)  # stored largest first
         try:
             eyes = faces_service.landmarks_mask(row, size)
         except ServiceError as exc:

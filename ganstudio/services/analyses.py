@@ -19,11 +19,27 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ganstudio.analysis.regions import NEEDS_FACE, Region, RegionError, check_box, parse_region
+from ganstudio.analysis.regions import (
+    NEEDS_FACE,
+    Region,
+    RegionError,
+    check_box,
+    parse_region,
+    words_for,
+)
 from ganstudio.config import Settings
 from ganstudio.db.base import parse_id, utcnow
 from ganstudio.db.session import new_slug, rowcount
-from ganstudio.db.tables import Analysis, AnalysisItem, Filter, Job, Sample, User, Version
+from ganstudio.db.tables import (
+    Analysis,
+    AnalysisItem,
+    Comparison,
+    Filter,
+    Job,
+    Sample,
+    User,
+    Version,
+)
 from ganstudio.faces import DETECTOR
 from ganstudio.inference import layers as layers_engine
 from ganstudio.inference import networks
@@ -41,6 +57,10 @@ INTERACTIVE = 10  # priority of the viewer's one-sample "Why": before batch anal
 KEY_CHUNK = 500  # cache look-ups per query (SQLite's bound parameters)
 SALIENCY_LAYER = "input"  # a TorchScript version's one entry in its layer list
 ANALYSIS = versions_service.VersionCount("An analysis", 1)
+MAX_FACE = 63  # the largest face index a request may name (0: the largest face)
+# A failed item's reason code: the photo has no face (a face filter sees only face crops, or the
+# region is the eyes or the face). Pages show it as a note ("no face: skipped"), as the grid does.
+NO_FACE = "no_face"
 
 
 def version_layers(version: Version, settings: Settings) -> layers_engine.VersionLayers:
@@ -53,10 +73,15 @@ def version_layers(version: Version, settings: Settings) -> layers_engine.Versio
     )
 
 
-def layer_for(version: Version, name: str | None, settings: Settings) -> str | None:
-    """The layer an analysis of `version` uses (None: saliency); an unknown name is a 422."""
+def layer_for(
+    version: Version, name: str | None, settings: Settings, *, fallback: bool = False
+) -> str | None:
+    """The layer an analysis of `version` uses (None: saliency); an unknown name is a 422, or,
+    with `fallback`, the version's default (a form lists the first version's layers)."""
     layers = version_layers(version, settings)
     if layers.method == "saliency" and name == SALIENCY_LAYER:  # as GET …/layers lists it
+        name = None
+    if fallback and name is not None and name not in {layer.name for layer in layers.layers}:
         name = None
     try:
         return layers_engine.check_layer(layers, name)
@@ -72,6 +97,7 @@ def item_key(
     kind: AnalysisKind,
     region: Region,
     layer: str | None,
+    face: int = 0,
 ) -> str:
     """The content key of one item: the same inputs always give the same key."""
     render_settings = renders_service.render_settings(
@@ -94,6 +120,10 @@ def item_key(
         if kind == AnalysisKind.GRADCAM and region.kind in NEEDS_FACE
         else None,
         "layer": layer,
+        # Which face: a face filter's input is that face's crop; eyes and face name its parts.
+        "face": face
+        if settings.face is not None or (kind == AnalysisKind.GRADCAM and region.kind in NEEDS_FACE)
+        else None,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -107,6 +137,7 @@ RESULT_FIELDS = (
     "raw_sha256",
     "grid_sha256",
     "note",
+    "reason",
 )
 
 
@@ -139,19 +170,36 @@ def create_analysis(
     app_settings: Settings,
     title: str = "",
     interactive: bool = False,
+    comparison: Comparison | None = None,
+    face: int = 0,
+    layer_fallback: bool = False,
 ) -> tuple[Analysis, Job]:
-    """Save an analysis, its job and one item per (version, sample); cached ones are done."""
+    """Save an analysis, its job and one item per (version, sample); cached ones are done.
+
+    `comparison`: the one it was started from (its page lists it). `face`: which face of each
+    photo (0: the largest). `layer_fallback`: a version without `layer` uses its default."""
+    if not 0 <= face <= MAX_FACE:
+        raise InvalidInputError(
+            f"Face {face} does not exist: faces are numbered from 0 (the largest) to {MAX_FACE}."
+        )
     for sample in samples:
         try:
             check_box(region, width=sample.width, height=sample.height, name=sample.filename)
         except RegionError as exc:
             raise InvalidInputError(str(exc)) from None
-    layers = {v.id: layer_for(v, layer, app_settings) for v in versions}
+    layers = {v.id: layer_for(v, layer, app_settings, fallback=layer_fallback) for v in versions}
+    if layer_fallback and layer and layer != SALIENCY_LAYER and layer not in layers.values():
+        raise InvalidInputError(
+            f"None of {', '.join(v.label for v in versions)} has a layer '{layer[:60]}'; "
+            "pick one from the list."
+        )
     settings = PipelineSettings.for_filter(
         pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
     )
     what = "Attention" if kind == AnalysisKind.GRADCAM else "Features"
-    on = f" on {region.words}" if kind == AnalysisKind.GRADCAM else ""
+    words = words_for(region.kind, settings.pipeline)
+    on = f" on {words}" if kind == AnalysisKind.GRADCAM else ""
+    on += f", face {face + 1}" if face else ""
     title = (
         title.strip()[:200]
         or (
@@ -171,10 +219,12 @@ def create_analysis(
         kind=kind,
         region=region.to_json(),
         layer=layer,
+        face=face,
         settings=settings.as_dict(),
         priority=INTERACTIVE if interactive else 0,
         job_id=job.id,
         created_by_id=actor.id if actor else None,
+        comparison_id=comparison.id if comparison else None,
     )
     session.add(analysis)
     session.flush()
@@ -190,6 +240,7 @@ def create_analysis(
                 kind=kind,
                 region=region,
                 layer=layers[version.id],
+                face=face,
             ),
         )
         for position, sample in enumerate(samples)
@@ -226,6 +277,8 @@ def create_analysis(
         kind=kind.value,
         region=region.to_json(),
         layer=layer,
+        face=face,
+        comparison=comparison.slug if comparison else None,
         versions=[v.label for v in versions],
         samples=len(samples),
     )
@@ -236,7 +289,11 @@ def create_analysis(
 def get_analysis(session: Session, *, ref: str | int) -> Analysis:
     """Find an analysis by id or by its slug."""
     text = str(ref).strip()
-    query = select(Analysis).options(joinedload(Analysis.filter), joinedload(Analysis.created_by))
+    query = select(Analysis).options(
+        joinedload(Analysis.filter),
+        joinedload(Analysis.created_by),
+        joinedload(Analysis.comparison),
+    )
     analysis = session.scalar(query.where(Analysis.slug == text))
     analysis_id = parse_id(text)
     if analysis is None and analysis_id is not None:
@@ -258,7 +315,8 @@ class VersionSummary:
     version: Version
     total: int = 0
     done: int = 0
-    failed: int = 0
+    failed: int = 0  # real failures: not the photos without a face (`no_face`)
+    no_face: int = 0  # failed items skipped because the photo has no face (a note, not an error)
     shares: list[float] = field(default_factory=list)
     methods: set[str] = field(default_factory=set)
     notes: set[str] = field(default_factory=set)
@@ -325,21 +383,166 @@ def read_analysis(session: Session, *, analysis: Analysis) -> AnalysisView:
                 one.methods.add(item.method)
             if item.note:
                 one.notes.add(item.note)
+        elif item.state == AnalysisState.FAILED and item.reason == NO_FACE:
+            one.no_face += 1
         elif item.state == AnalysisState.FAILED:
             one.failed += 1
     return AnalysisView(analysis, versions, samples, items, [summary[v.id] for v in versions])
 
 
-def list_analyses(session: Session, *, limit: int = 50) -> list[Analysis]:
-    return list(
+@dataclass(frozen=True)
+class Progress:
+    """An analysis's items by state, the photos without a face counted apart from failures."""
+
+    counts: dict[AnalysisState, int]
+    no_face: int = 0
+
+    def of(self, state: AnalysisState) -> int:
+        return self.counts.get(state, 0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return self.of(AnalysisState.DONE)
+
+    @property
+    def running(self) -> int:
+        return self.of(AnalysisState.RUNNING)
+
+    @property
+    def queued(self) -> int:
+        return self.of(AnalysisState.QUEUED)
+
+    @property
+    def cancelled(self) -> int:
+        return self.of(AnalysisState.CANCELLED)
+
+    @property
+    def failed(self) -> int:
+        """Real failures: failed items less the photos without a face."""
+        return self.of(AnalysisState.FAILED) - self.no_face
+
+    @property
+    def live(self) -> bool:
+        """Whether an item is still queued or running (after Cancel, a running one finishes)."""
+        return bool(self.of(AnalysisState.QUEUED) or self.of(AnalysisState.RUNNING))
+
+    @property
+    def status(self) -> str:
+        if self.live:
+            return "running" if self.of(AnalysisState.RUNNING) else "queued"
+        if self.of(AnalysisState.CANCELLED):
+            return "cancelled"
+        if self.failed:
+            return "done with errors"
+        return "done"
+
+
+def item_progress(session: Session, *, analysis_ids: Sequence[int]) -> dict[int, Progress]:
+    """Each analysis's items by state (and how many failed for want of a face)."""
+    counts: dict[int, dict[AnalysisState, int]] = {a: {} for a in analysis_ids}
+    no_face: dict[int, int] = dict.fromkeys(analysis_ids, 0)
+    if analysis_ids:
+        rows = session.execute(
+            select(
+                AnalysisItem.analysis_id,
+                AnalysisItem.state,
+                AnalysisItem.reason == NO_FACE,
+                func.count(),
+            )
+            .where(AnalysisItem.analysis_id.in_(list(analysis_ids)))
+            .group_by(AnalysisItem.analysis_id, AnalysisItem.state, AnalysisItem.reason == NO_FACE)
+        ).all()
+        for analysis_id, state, faceless, count in rows:
+            state = AnalysisState(state)
+            counts[analysis_id][state] = counts[analysis_id].get(state, 0) + count
+            if faceless and state == AnalysisState.FAILED:
+                no_face[analysis_id] += count
+    return {a: Progress(counts[a], no_face[a]) for a in analysis_ids}
+
+
+@dataclass(frozen=True)
+class AnalysisListing:
+    """One analysis in a list: what it looked at, over which versions and samples, how far."""
+
+    analysis: Analysis
+    versions: list[str]  # labels, in the analysis's order
+    samples: int
+    progress: Progress
+
+    @property
+    def region_words(self) -> str:
+        region = parse_region(self.analysis.region)
+        words = words_for(region.kind, str(self.analysis.settings.get("pipeline", "")))
+        return words + (f", face {self.analysis.face + 1}" if self.analysis.face else "")
+
+
+def list_analyses(
+    session: Session,
+    *,
+    filter_: Filter | None = None,
+    comparison: Comparison | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    include_why: bool = False,
+) -> tuple[list[AnalysisListing], int]:
+    """Analyses, newest first, a page at a time, and how many there are in all.
+
+    The viewer's one-sample "Why" analyses are left out unless `include_why`."""
+    where = []
+    if not include_why:
+        where.append(Analysis.priority == 0)
+    if filter_ is not None:
+        where.append(Analysis.filter_id == filter_.id)
+    if comparison is not None:
+        where.append(Analysis.comparison_id == comparison.id)
+    total = session.scalar(select(func.count()).select_from(Analysis).where(*where)) or 0
+    found = list(
         session.scalars(
             select(Analysis)
-            .options(joinedload(Analysis.filter))
-            .where(Analysis.priority == 0)
+            .options(
+                joinedload(Analysis.filter),
+                joinedload(Analysis.created_by),
+                joinedload(Analysis.comparison),
+            )
+            .where(*where)
             .order_by(Analysis.id.desc())
-            .limit(limit)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         )
     )
+    ids = [a.id for a in found]
+    progress = item_progress(session, analysis_ids=ids)
+    versions: dict[int, list[str]] = {a: [] for a in ids}
+    samples: dict[int, int] = dict.fromkeys(ids, 0)
+    if ids:
+        first = (
+            select(
+                AnalysisItem.analysis_id,
+                AnalysisItem.version_id,
+                func.min(AnalysisItem.id).label("first"),
+            )
+            .where(AnalysisItem.analysis_id.in_(ids))
+            .group_by(AnalysisItem.analysis_id, AnalysisItem.version_id)
+            .subquery()
+        )
+        for analysis_id, label in session.execute(
+            select(first.c.analysis_id, Version.label)
+            .join(Version, Version.id == first.c.version_id)
+            .order_by(first.c.analysis_id, first.c.first)
+        ):
+            versions[analysis_id].append(label)
+        for analysis_id, count in session.execute(
+            select(AnalysisItem.analysis_id, func.count(func.distinct(AnalysisItem.sample_id)))
+            .where(AnalysisItem.analysis_id.in_(ids))
+            .group_by(AnalysisItem.analysis_id)
+        ):
+            samples[analysis_id] = count
+    listings = [AnalysisListing(a, versions[a.id], samples[a.id], progress[a.id]) for a in found]
+    return listings, total
 
 
 # ---- jobs: progress and cancel (services/renders.py asks these for analysis jobs) -------------
@@ -442,6 +645,7 @@ class ItemWork:
     layer: str | None
     version: Version
     sample_sha256: str
+    face: int
     sample_mask_sha256: str | None
     settings: PipelineSettings
 
@@ -462,6 +666,7 @@ def item_work(session: Session, *, item_id: int) -> ItemWork:
         layer=item.layer,
         version=version,
         sample_sha256=sample.sha256,
+        face=analysis.face,
         sample_mask_sha256=sample.mask_sha256,
         settings=PipelineSettings(**analysis.settings),
     )

@@ -163,6 +163,12 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
         of = names.filter_name(slug=d.get("filter"))
         text = f"compared {versions} of {of} on {plural(_int(d.get('samples', 0)), 'sample')}"
         return text, f"/c/{comparison.slug}" if comparison else None
+    if action == "analysis.create":
+        versions = plural(len(d.get("versions") or []), "version")
+        of = names.filter_name(slug=d.get("filter"))
+        what = "the attention" if d.get("kind") == "gradcam" else "the feature maps"
+        samples = plural(_int(d.get("samples", 0)), "sample")
+        return f"analysed {what} of {versions} of {of} on {samples}", f"/analyses/{subject}"
     if action in ("comment.add", "pick.set"):
         comparison = names.comparisons.get(subject)
         title = f"“{comparison.title}”" if comparison else "a comparison"

@@ -39,6 +39,7 @@ class CropFace:
 
     index: int
     landmarks: dict[str, list[list[float]]]
+    corners: list[list[float]]  # the crop's square in the photo's pixels (it may be turned)
     input_url: str
     output_urls: dict[str, str]  # version id → URL (every column; a render not done answers 409)
 
@@ -116,6 +117,7 @@ def row_faces(session: Session, *, comparison: Comparison, row: RowView) -> RowF
                 CropFace(
                     index=index,
                     landmarks=crop_landmarks(one, crop, crop_size),
+                    corners=[[round(x, 1), round(y, 1)] for x, y in crop.corners()],
                     input_url=f"{base}/{index}/input.png",
                     output_urls={
                         str(c.version_id): f"{base}/{index}/{c.version_id}.png" for c in row.cells

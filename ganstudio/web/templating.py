@@ -30,6 +30,7 @@ NAVIGATION = (
     NavItem("Samples", "/samples"),
     NavItem("Filters", "/filters"),
     NavItem("Compare", "/compare"),
+    NavItem("Analyses", "/analyses"),
     NavItem("Web test", "/webtest"),
     NavItem("Leaderboards", "/leaderboards"),
     NavItem("Users", "/users", Role.ADMIN),

@@ -1,5 +1,7 @@
-// The analysis page: sort the share table by any column (click its head; again to reverse).
-// The body is re-rendered by htmx while the job runs, so the chosen order is re-applied then.
+// The analysis page: sort the share table by any column (click its head; again to reverse; the
+// head's aria-sort says how). The body is re-rendered by htmx while the job runs, so the chosen
+// order is re-applied then. The new-analysis form: feature maps need no region, so the region
+// picker is disabled while "Feature maps" is chosen.
 (() => {
   let chosen = null; // {column, dir}
 
@@ -24,8 +26,14 @@
     });
     body.append(...rows);
     for (const button of table.querySelectorAll("button.sort")) {
-      if (Number(button.dataset.sort) === chosen.column) button.dataset.dir = chosen.dir > 0 ? "asc" : "desc";
-      else delete button.dataset.dir;
+      const head = button.closest("th");
+      if (Number(button.dataset.sort) === chosen.column) {
+        button.dataset.dir = chosen.dir > 0 ? "asc" : "desc";
+        head?.setAttribute("aria-sort", chosen.dir > 0 ? "ascending" : "descending");
+      } else {
+        delete button.dataset.dir;
+        head?.setAttribute("aria-sort", "none");
+      }
     }
   };
 
@@ -44,7 +52,22 @@
     apply(table);
   };
 
+  const setUpForm = () => {
+    const form = document.querySelector("form[data-new-analysis]");
+    if (!form) return;
+    const regions = form.querySelector("[data-regions]");
+    const note = form.querySelector("[data-features-note]");
+    const sync = () => {
+      const features = form.querySelector("input[name=kind]:checked")?.value === "features";
+      regions.disabled = features; // a disabled fieldset's radios are not sent
+      if (note) note.hidden = !features;
+    };
+    for (const radio of form.querySelectorAll("input[name=kind]")) radio.addEventListener("change", sync);
+    sync();
+  };
+
   document.addEventListener("DOMContentLoaded", setUp);
+  document.addEventListener("DOMContentLoaded", setUpForm);
   document.body?.addEventListener("htmx:afterSettle", setUp);
   document.addEventListener("htmx:afterSettle", setUp);
 })();

@@ -133,7 +133,9 @@
       const shown = saved.map((id) => versions.find((c) => c.key === id)).filter(Boolean);
       return shown.length ? [input, ...shown] : columns;
     };
-    const keep = ["mode", "zoom", "px", "py", "left", "right", "split", "a", "b", "gain", "face", "cols"];
+    // The viewer's state in the link (and carried to the next row); region, box, features and
+    // layer are the "Why" mode's.
+    const keep = ["mode", "zoom", "px", "py", "left", "right", "split", "a", "b", "gain", "face", "cols", "region", "box", "features", "layer"];
     const carry = (href) => {
       const url = new URL(href, window.location.href);
       for (const name of keep) if (params.has(name)) url.searchParams.set(name, params.get(name));
@@ -143,7 +145,7 @@
     const viewer = new window.GanViewer(page.querySelector("[data-viewer]"), {
       columns: visible(payload.columns),
       faces: payload.faces,
-      extraModes: window.GanWhy && whyData ? [window.GanWhy.mode(whyData)] : [],
+      extraModes: window.GanWhy && whyData ? [window.GanWhy.mode(whyData, Object.fromEntries(params))] : [],
       state: Object.fromEntries(params),
       onPrevious: () => go(payload.previous),
       onNext: () => go(payload.next),

@@ -626,6 +626,9 @@
       if (this.mode === "slider") Object.assign(state, { left: this.pair.left, right: this.pair.right, split: this.split.toFixed(3) });
       if (this.mode === "diff") Object.assign(state, { a: this.pair.a, b: this.pair.b, gain: String(this.gain) });
       if (this.mode === "crop" && this.faceIndex) state.face = String(this.faceIndex);
+      // An extra mode (e.g. "Why") keeps its own state in the link too.
+      const extra = this.extraModes.find((m) => m.mode === this.mode);
+      if (extra && extra.state) Object.assign(state, extra.state());
       return state;
     }
 

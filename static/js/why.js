@@ -5,16 +5,29 @@
 // version, and a "Features" toggle (the strongest channels of the layer, side by side). Each
 // version's map is an analysis (POST /api/v1/analyses), polled until the worker is done;
 // results are cached by content on the server, so asking again is free.
-// `window.GanWhy.mode(data)` gives the viewer an extra mode ({mode, label, render(area)}).
+// On a face filter each version sees only a face crop: "Whole image" is the whole crop, the
+// drawing surface outlines the crops (a box must lie inside one), and a photo with several faces
+// has a face picker (shared with the viewer's Face crop mode; 0 is the largest).
+// The region, box, face, layers and the Features toggle are kept in the page's URL.
+// `window.GanWhy.mode(data, state)` gives the viewer an extra mode ({mode, label, render(area,
+// viewer), state()}); `state` is the URL's query (region, box, features, layer, face).
 (() => {
-  const REGIONS = [
+  const POLL_MS = 1000;
+  const NO_FACE = "no_face"; // an item's reason: the photo has no face to crop or explain
+  const REGION_KINDS = ["eyes", "face", "image", "box"];
+
+  const regionsFor = (faceFilter) => [
     ["eyes", "Eyes"],
     ["face", "Face"],
-    ["image", "Whole image"],
+    ["image", faceFilter ? "The whole crop" : "Whole image"],
     ["box", "Draw a box"],
   ];
-  const WORDS = { eyes: "the eyes", face: "the face", image: "the whole image", box: "the box" };
-  const POLL_MS = 1000;
+  const wordsFor = (faceFilter) => ({
+    eyes: "the eyes",
+    face: "the face",
+    image: faceFilter ? "the whole crop" : "the whole image",
+    box: "the box",
+  });
 
   const el = window.GanStudio.el;
 
@@ -32,16 +45,54 @@
     return body;
   };
 
+  // The URL's state: region=box&box=x,y,w,h&features=1&layer=<version id>:<name>,…
+  const parseState = (state, versions) => {
+    const region = REGION_KINDS.includes(state.region) ? state.region : "eyes";
+    const numbers = String(state.box || "").split(",").map(Number);
+    const box = numbers.length === 4 && numbers.every(Number.isFinite) && numbers[2] > 0 && numbers[3] > 0 ? numbers : null;
+    const chosen = {};
+    const ids = new Set(versions.map((v) => String(v.id)));
+    for (const part of String(state.layer || "").split(",")) {
+      const at = part.indexOf(":");
+      if (at > 0 && ids.has(part.slice(0, at)) && part.slice(at + 1)) chosen[part.slice(0, at)] = part.slice(at + 1);
+    }
+    return { region: region === "box" && !box ? "box" : region, box, features: state.features === "1", chosen };
+  };
+
   class Why {
-    constructor(data) {
-      this.data = data; // {filter, sample: {id, width, height, url}, versions: [{id, label}]}
-      this.region = "eyes";
-      this.box = null; // [x, y, w, h] in photo pixels
-      this.features = false;
+    constructor(data, state = {}) {
+      this.data = data; // {filter, pipeline, sample: {id, width, height, url}, versions: [{id, label}]}
+      this.faceFilter = data.pipeline === "face";
+      this.words = wordsFor(this.faceFilter);
+      const parsed = parseState(state, data.versions);
+      this.region = parsed.region;
+      this.box = parsed.box; // [x, y, w, h] in photo pixels
+      this.features = parsed.features;
       this.layers = {}; // version id -> [{name, default, method, note, ...}] (the API's list)
-      this.chosen = {}; // version id -> layer name (null: its default)
+      this.chosen = parsed.chosen; // version id -> layer name (absent: its default)
       this.results = new Map(); // request key -> {state, item, error}
       this.area = null;
+      this.viewer = null;
+    }
+
+    // The viewer's faces: {state, count, crop_size, crops: [{index, corners, …}]} or null.
+    get faces() {
+      return this.viewer ? this.viewer.faces : null;
+    }
+
+    // How many faces one can pick from: a face filter's crops, else the faces when the region is
+    // a face's ("face"; "eyes" covers every face's eyes on a whole-image filter).
+    faceCount() {
+      const faces = this.faces;
+      if (!faces) return 0;
+      if (this.faceFilter) return faces.crops ? faces.crops.length : 0;
+      return this.region === "face" && faces.state === "done" ? faces.count : 0;
+    }
+
+    get face() {
+      const count = this.faceCount();
+      const index = this.viewer ? this.viewer.faceIndex : 0;
+      return count > 1 ? Math.min(index, count - 1) : 0;
     }
 
     regionValue() {
@@ -50,49 +101,124 @@
 
     key(kind, version) {
       const region = kind === "features" ? "-" : JSON.stringify(this.regionValue());
-      return `${kind}|${region}|${version.id}|${this.chosen[version.id] || ""}`;
+      return `${kind}|${region}|${version.id}|${this.chosen[version.id] || ""}|${this.face}`;
+    }
+
+    state() {
+      const state = { region: this.region };
+      if (this.region === "box" && this.box) state.box = this.box.join(",");
+      if (this.features) state.features = "1";
+      const layers = Object.entries(this.chosen).filter(([, name]) => name).map(([id, name]) => `${id}:${name}`);
+      if (layers.length) state.layer = layers.join(",");
+      if (this.face) state.face = String(this.face);
+      return state;
+    }
+
+    changed() {
+      if (this.viewer) this.viewer.emitState();
+      this.rerender();
     }
 
     // ---- drawing ----------------------------------------------------------------------------
-    render(area) {
+    render(area, viewer) {
       this.area = area;
+      if (viewer) this.viewer = viewer;
       area.replaceChildren();
       const root = el("div", { className: "why", "data-testid": "why" });
       root.append(this.controls());
+      const about = this.faceNote();
+      if (about) root.append(about);
       if (this.region === "box") root.append(this.drawSurface());
       const ready = this.region !== "box" || this.box;
       if (!ready) {
-        root.append(el("p", { className: "why-help", text: "Drag on the photo to draw the box whose pixels of the output the maps explain." }));
+        root.append(
+          el("p", {
+            className: "why-help",
+            "data-testid": "why-draw-help",
+            text: this.faceFilter
+              ? "Drag on the photo to draw a box inside the face crop (outlined): the versions only see that crop, so the maps explain the box's pixels of it."
+              : "Drag on the photo to draw the box whose pixels of the output the maps explain.",
+          }),
+        );
       } else {
-        root.append(this.grid("gradcam"));
-        if (this.features) {
-          root.append(el("h3", { className: "why-title", text: "Strongest channels" }), this.grid("features"));
+        const faceless = this.faceless();
+        if (faceless) root.append(faceless);
+        else {
+          root.append(this.grid("gradcam"));
+          if (this.features) {
+            root.append(el("h3", { className: "why-title", text: "Strongest channels" }), this.grid("features"));
+          }
         }
       }
       area.append(root);
       this.loadLayers();
     }
 
+    // "Face 1 of 3 (the largest)": which face the maps explain, when there is a choice or a crop.
+    faceNote() {
+      const count = this.faceCount();
+      const faces = this.faces;
+      if (count > 1) {
+        return el("p", {
+          className: "why-help why-face-note",
+          "data-testid": "why-face-note",
+          text: `The maps explain face ${this.face + 1} of ${count}${this.face === 0 ? ", the largest" : ""}` +
+            (this.faceFilter ? `: each face is converted on its own crop, so pick the face to explain.` : "."),
+        });
+      }
+      if (this.faceFilter && faces && faces.count > 1 && count === 1) {
+        return el("p", { className: "why-help why-face-note", "data-testid": "why-face-note", text: `Face 1 of ${faces.count}, the largest: this filter converts only the largest face.` });
+      }
+      return null;
+    }
+
+    // A photo without a face on a face filter (or eyes/face asked of one): one sentence for the
+    // sample instead of the same error on every card. Null while any card can still show a map.
+    faceless() {
+      const requests = this.data.versions.map((version) => this.request("gradcam", version));
+      if (this.features) this.data.versions.forEach((version) => this.request("features", version));
+      const reasons = requests.map((r) => (r.state === "failed" && r.item ? r.item.reason : null));
+      if (!reasons.length || !reasons.every((reason) => reason === NO_FACE)) return null;
+      const text = this.faceFilter
+        ? "No face was found in this photo. This face filter's versions only ever see face crops, so there is nothing to explain here: the renders leave the photo as it was. Pick another sample."
+        : `No face was found in this photo, so ${this.words[this.region]} cannot be explained. Choose “${regionsFor(false)[2][1]}” or draw a box.`;
+      return el("p", { className: "why-noface", "data-testid": "why-noface", role: "status", text });
+    }
+
     controls() {
       const bar = el("div", { className: "why-controls", role: "group", "aria-label": "Why" });
       const region = el("select", { "data-testid": "why-region", "aria-label": "Region" });
-      for (const [value, label] of REGIONS) {
+      for (const [value, label] of regionsFor(this.faceFilter)) {
         const option = el("option", { value, text: label });
         if (value === this.region) option.selected = true;
         region.append(option);
       }
       region.addEventListener("change", () => {
         this.region = region.value;
-        this.rerender();
+        this.changed();
       });
       const features = el("input", { type: "checkbox", "data-testid": "why-features-toggle" });
       features.checked = this.features;
       features.addEventListener("change", () => {
         this.features = features.checked;
-        this.rerender();
+        this.changed();
       });
+      bar.append(el("label", { className: "pick" }, "Explain the output's ", region));
+      const count = this.faceCount();
+      if (count > 1) {
+        const face = el("select", { "data-testid": "why-face", "aria-label": "Face" });
+        for (let i = 0; i < count; i++) {
+          const option = el("option", { value: String(i), text: `Face ${i + 1} of ${count}${i === 0 ? " (largest)" : ""}` });
+          if (i === this.face) option.selected = true;
+          face.append(option);
+        }
+        face.addEventListener("change", () => {
+          this.viewer.faceIndex = Number(face.value); // shared with the Face crop mode
+          this.changed();
+        });
+        bar.append(el("label", { className: "pick" }, "Face ", face));
+      }
       bar.append(
-        el("label", { className: "pick" }, "Explain the output's ", region),
         el("label", { className: "pick" }, features, " Features"),
         el("span", { className: "why-help", text: "Each number: the share of the map's mass inside the region (outlined in cyan)." }),
       );
@@ -103,8 +229,34 @@
       const sample = this.data.sample;
       const image = el("img", { src: sample.url, alt: "Draw a box on the photo", draggable: "false", "data-testid": "why-draw-image" });
       const frame = el("div", { className: "why-draw", "data-testid": "why-draw" }, image);
+      const crops = this.faceFilter && this.faces ? this.faces.crops || [] : [];
+      if (crops.length) {
+        // What the versions see: each face's crop, the chosen one bright, in the photo's pixels.
+        const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+        svg.setAttribute("viewBox", `0 0 ${sample.width} ${sample.height}`);
+        svg.setAttribute("preserveAspectRatio", "none");
+        svg.setAttribute("class", "why-crops");
+        svg.setAttribute("aria-hidden", "true");
+        svg.dataset.testid = "why-crop-outlines";
+        crops.forEach((crop, i) => {
+          const outline = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+          outline.setAttribute("points", crop.corners.map(([x, y]) => `${x},${y}`).join(" "));
+          outline.setAttribute("class", i === this.face ? "why-crop chosen" : "why-crop");
+          outline.setAttribute("vector-effect", "non-scaling-stroke");
+          svg.append(outline);
+        });
+        frame.append(svg);
+      }
       const shown = el("div", { className: "why-box", hidden: !this.box });
       frame.append(shown);
+      // The outlines cover the image exactly (the frame may be wider than the shrunk image).
+      const fitOutlines = () => {
+        const svg = frame.querySelector("svg.why-crops");
+        if (!svg || !image.clientWidth) return;
+        svg.style.width = `${image.clientWidth}px`;
+        svg.style.height = `${image.clientHeight}px`;
+      };
+      image.addEventListener("load", fitOutlines);
       const place = (box) => {
         if (!box || !image.clientWidth) return;
         const scale = image.clientWidth / sample.width;
@@ -139,9 +291,18 @@
         start = null;
         if (box[2] < 2 || box[3] < 2) return; // a click, not a box
         this.box = box;
-        this.rerender();
+        this.changed();
       });
-      return frame;
+      if (!crops.length) return frame;
+      const note = el("p", {
+        className: "why-help",
+        "data-testid": "why-crop-help",
+        text:
+          crops.length > 1
+            ? `Draw inside the face crop: the versions only see the outlined crops (face ${this.face + 1}'s is bright), and a box outside face ${this.face + 1}'s crop has nothing to explain.`
+            : "Draw inside the face crop: the versions only see the outlined square, and a box outside it has nothing to explain.",
+      });
+      return el("div", { className: "why-draw-block" }, frame, note);
     }
 
     grid(kind) {
@@ -159,7 +320,7 @@
       if (result.state === "done" && item) {
         if (kind === "gradcam") {
           const share = item.region_share;
-          const words = WORDS[this.region];
+          const words = this.words[this.region];
           head.append(
             el("span", {
               className: "why-share",
@@ -170,6 +331,11 @@
           );
         }
         if (item.map_url) stage.append(el("img", { src: item.map_url, alt: `${version.label}: ${kind === "gradcam" ? "attention" : "strongest channels"}`, "data-testid": `why-${kind}-image` }));
+      } else if (result.state === "failed" && item && item.reason === NO_FACE) {
+        card.classList.add("why-card-noface");
+        stage.append(el("p", { className: "why-note", "data-testid": "why-card-noface", text: "No face in this photo: skipped." }));
+        card.append(head, stage);
+        return card;
       } else if (result.state === "failed" || result.state === "error") {
         stage.append(el("p", { className: "why-error", "data-testid": "why-error", text: result.error || (item && item.error) || "The analysis failed." }));
       } else {
@@ -188,12 +354,14 @@
         const select = el("select", { "aria-label": `Layer of ${version.label}`, "data-testid": "why-layer" });
         for (const layer of layers) {
           const option = el("option", { value: layer.default ? "" : layer.name, text: `${layer.name} (${layer.type}, ${layer.channels} ch, 1/${layer.scale})${layer.default ? " · default" : ""}` });
-          if ((this.chosen[version.id] || "") === option.value) option.selected = true;
+          const current = this.chosen[version.id] || "";
+          if (current === option.value || (layer.default && current === layer.name)) option.selected = true;
           select.append(option);
         }
         select.addEventListener("change", () => {
-          this.chosen[version.id] = select.value || null;
-          this.rerender();
+          if (select.value) this.chosen[version.id] = select.value;
+          else delete this.chosen[version.id];
+          this.changed();
         });
         meta.append(el("label", {}, "Layer ", select));
       }
@@ -232,6 +400,7 @@
         kind,
         region: kind === "features" ? "image" : this.regionValue(),
         layer: this.chosen[version.id] || null,
+        face: this.face,
       };
       api("/api/v1/analyses", { method: "POST", body: JSON.stringify(body) })
         .then((created) => this.poll(key, created.id))
@@ -259,9 +428,9 @@
   }
 
   window.GanWhy = {
-    mode(data) {
-      const why = new Why(data);
-      return { mode: "why", label: "Why", render: (area) => why.render(area) };
+    mode(data, state = {}) {
+      const why = new Why(data, state);
+      return { mode: "why", label: "Why", render: (area, viewer) => why.render(area, viewer), state: () => why.state() };
     },
   };
 })();

@@ -112,12 +112,12 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "why-eyes-1440x900.png"), full_page=True)
 
-    # The whole image: every share is 100% of the map.
+    # The whole crop (a face filter sees only the crop): every share is 100% of the map.
     page.get_by_test_id("why-region").select_option("image")
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=why-share]')]"
         ".map((s) => s.textContent).join('|')"
-        " === '100% on the whole image|100% on the whole image'",
+        " === '100% on the whole crop|100% on the whole crop'",
         timeout=120_000,
     )
     # Features, side by side.
@@ -141,3 +141,132 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     assert cells.count() == 2
     assert page.get_by_test_id("share-bar").count() == 2
     page.screenshot(path=str(SHOTS / "analysis-page-1440x900.png"), full_page=True)
+
+
+DEMO_SAMPLES = Path(ganstudio.__file__).parent / "demo_assets" / "samples"
+
+
+def _cards_done(kind: str = "gradcam") -> str:
+    return (
+        "() => { const cards = document.querySelectorAll("
+        f"'[data-testid=why-{kind}] [data-testid=why-card]');"
+        " return cards.length === 2 && [...cards].every((c) => c.dataset.state === 'done'); }"
+    )
+
+
+def test_why_on_a_group_photo_and_a_photo_without_a_face(page, live_server: LiveServer) -> None:
+    """Several faces: pick the face to explain; a box is drawn inside the outlined face crop;
+    the region, box, face and features survive a reload (the link); a photo without a face says
+    so once. Then the analysis page from the comparison, and back again."""
+    app = live_server.app
+    group = make_sample(app, (DEMO_SAMPLES / "group-of-three.jpg").read_bytes(), "group.jpg")
+    cat = make_sample(app, (DEMO_SAMPLES / "chelsea-the-cat.jpg").read_bytes(), "cat.jpg")
+    set_id = make_set(app, "Group and cat", [group, cat])
+    slug = _compare(live_server, _face_filter(live_server), set_id)
+
+    sign_in_page(page, live_server.users[Role.VIEWER])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"/c/{slug}/view?sample={group}")
+    page.get_by_test_id("mode-why").click()
+    why = page.get_by_test_id("why")
+    face = why.get_by_test_id("why-face")
+    face.wait_for()
+    assert face.locator("option").count() == 3
+    assert "face 1 of 3, the largest" in why.get_by_test_id("why-face-note").inner_text()
+    face.select_option("1")
+    assert "face=1" in page.url
+    assert "face 2 of 3" in why.get_by_test_id("why-face-note").inner_text()
+    options = why.get_by_test_id("why-region").locator("option").all_inner_texts()
+    assert "The whole crop" in options and "Whole image" not in options
+
+    # Draw a box: the crops the versions see are outlined, and the page says to draw inside.
+    why.get_by_test_id("why-region").select_option("box")
+    assert "region=box" in page.url
+    outlines = page.locator("[data-testid=why-crop-outlines] polygon")
+    assert outlines.count() == 3
+    page.wait_for_function(
+        "() => { const img = document.querySelector('[data-testid=why-draw-image]');"
+        " const svg = document.querySelector('[data-testid=why-crop-outlines]');"
+        " return img.complete && img.clientWidth > 0"
+        " && Math.abs(svg.getBoundingClientRect().width - img.clientWidth) < 1; }"
+    )
+    assert "inside the face crop" in why.get_by_test_id("why-crop-help").inner_text()
+    chosen = page.locator("[data-testid=why-crop-outlines] polygon.chosen").bounding_box()
+    assert chosen
+    cx, cy = chosen["x"] + chosen["width"] / 2, chosen["y"] + chosen["height"] / 2
+    page.mouse.move(cx - chosen["width"] / 6, cy - chosen["height"] / 6)
+    page.mouse.down()
+    page.mouse.move(cx + chosen["width"] / 6, cy + chosen["height"] / 6, steps=5)
+    page.mouse.up()
+    drawn = page.locator("[data-testid=why-draw] .why-box").bounding_box()
+    assert (
+        drawn
+        and chosen["x"] <= drawn["x"]
+        and drawn["x"] + drawn["width"] <= cx + chosen["width"] / 2
+    )
+    page.wait_for_function(_cards_done(), timeout=120_000)
+    assert re.search(r"box=\d+%2C\d+%2C\d+%2C\d+|box=\d+,\d+,\d+,\d+", page.url), page.url
+    shares = why.get_by_test_id("why-share").all_inner_texts()
+    assert all(re.fullmatch(r"\d{1,3}% on the box", s) for s in shares), shares
+    page.get_by_test_id("why-features-toggle").check()
+    assert "features=1" in page.url
+    page.wait_for_function(_cards_done("features"), timeout=120_000)
+    # Cards as tall as their content: no card stretched to a neighbour's height.
+    heights = page.eval_on_selector_all(
+        "[data-testid=why-features] [data-testid=why-card]",
+        "cards => cards.map((c) => c.getBoundingClientRect().height - c.scrollHeight)",
+    )
+    assert all(abs(h) < 2 for h in heights), heights
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "why-group-box-1440x900.png"), full_page=True)
+
+    # The link keeps it all: reload, and the same face, box and features are back.
+    page.reload()
+    why.wait_for()
+    assert why.get_by_test_id("why-region").input_value() == "box"
+    assert page.get_by_test_id("why-features-toggle").is_checked()
+    page.get_by_test_id("why-face").wait_for()
+    assert page.get_by_test_id("why-face").input_value() == "1"
+    page.wait_for_function(_cards_done(), timeout=60_000)
+
+    # The cat: one sentence for the sample, no cards repeating the error, no layer pickers.
+    page.goto(f"/c/{slug}/view?sample={cat}&mode=why&region=image")
+    note = page.get_by_test_id("why-noface")
+    note.wait_for(timeout=120_000)
+    assert "No face" in note.inner_text()
+    assert page.get_by_test_id("why-error").count() == 0
+    assert page.get_by_test_id("why-layer").count() == 0
+    page.screenshot(path=str(SHOTS / "why-cat-1440x900.png"), full_page=True)
+
+    # The analysis page: started from the comparison, the cat is a note, back links work.
+    page.goto(f"/analyses/new?comparison={slug}")
+    regions = page.get_by_test_id("analysis-regions")
+    assert page.get_by_test_id("analysis-layer").evaluate("(e) => e.tagName") == "SELECT"
+    page.check("input[name=kind][value=features]")
+    assert regions.evaluate("(e) => e.disabled")
+    page.check("input[name=kind][value=gradcam]")
+    assert not regions.evaluate("(e) => e.disabled")
+    page.check("input[name=region][value=image]")
+    page.get_by_test_id("start-analysis").click()
+    page.wait_for_url(re.compile(r"/analyses/[a-z0-9]+$"))
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=analysis-page]').dataset.finished === 'true'",
+        timeout=120_000,
+    )
+    assert page.get_by_test_id("analysis-no-face-note").count() == 2
+    assert page.get_by_test_id("analysis-failed").count() == 0
+    header = page.locator("th[data-version]").first
+    assert header.get_attribute("aria-sort") == "none"
+    header.locator("button.sort").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    header.locator("button.sort").click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    page.screenshot(path=str(SHOTS / "analysis-group-cat-1440x900.png"), full_page=True)
+    analysis_url = page.url
+    page.get_by_test_id("analysis-comparison").click()
+    page.wait_for_url(re.compile(rf"/c/{slug}$"))
+    page.get_by_test_id("comparison-analysis").first.click()
+    page.wait_for_url(analysis_url)
+    page.get_by_test_id("analysis-why-link").first.click()
+    page.wait_for_url(re.compile(r"/view\?sample=\d+&mode=why&region=image"))
+    page.get_by_test_id("why").wait_for()

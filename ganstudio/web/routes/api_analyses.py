@@ -1,6 +1,8 @@
 """API: analyses (attention maps, feature maps) and the layers a version offers them."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from ganstudio.analysis.regions import RegionError, parse_region
 from ganstudio.services import analyses as analyses_service
@@ -10,15 +12,18 @@ from ganstudio.services import renders as renders_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.web.deps import SessionDep, SettingsDep, ViewerUser, WorkerDep
-from ganstudio.web.params import RowId
+from ganstudio.web.params import PageNumber, PerPage, RowId
+from ganstudio.web.schemas import Page
 from ganstudio.web.schemas.analyses import (
     AnalysisCreate,
     AnalysisCreated,
     AnalysisPublic,
+    AnalysisSummaryPublic,
     BoxRegion,
     LayerPublic,
     analysis_created,
     analysis_public,
+    analysis_summary_public,
     layers_public,
 )
 
@@ -63,10 +68,40 @@ def create_analysis(
         app_settings=settings,
         title=body.title,
         interactive=len(samples) == 1,
+        face=body.face,
     )
     db.commit()
     worker.wake.set()
     return analysis_created(analysis, renders_service.job_progress(db, job=job))
+
+
+@router.get("/analyses")
+def list_analyses(
+    db: SessionDep,
+    _user: ViewerUser,
+    filter: Annotated[str | None, Query(max_length=64, description="a filter's slug")] = None,
+    comparison: Annotated[
+        str | None, Query(max_length=64, description="the comparison it was started from")
+    ] = None,
+    why: Annotated[
+        bool, Query(description="also the viewer's one-sample Why analyses (hidden by default)")
+    ] = False,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
+) -> Page[AnalysisSummaryPublic]:
+    """List analyses, newest first: what each looked at (kind, region, layer), its versions,
+    how many samples, its progress, who started it and when."""
+    filter_ = filters_service.get_filter(db, slug=filter) if filter else None
+    found = comparisons_service.get_comparison(db, ref=comparison) if comparison else None
+    listings, total = analyses_service.list_analyses(
+        db, filter_=filter_, comparison=found, page=page, per_page=per_page, include_why=why
+    )
+    return Page(
+        items=[analysis_summary_public(one) for one in listings],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
 
 
 @router.get("/analyses/{ref}")
@@ -77,7 +112,8 @@ def read_analysis(ref: str, db: SessionDep, _user: ViewerUser) -> AnalysisPublic
     view = analyses_service.read_analysis(db, analysis=analysis)
     job = renders_service.get_job(db, job_id=analysis.job_id) if analysis.job_id else None
     progress = renders_service.job_progress(db, job=job) if job else None
-    return analysis_public(view, progress)
+    comparison = analysis.comparison.slug if analysis.comparison else None
+    return analysis_public(view, progress, comparison)
 
 
 @router.get("/versions/{version_id}/layers")

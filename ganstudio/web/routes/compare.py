@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from ganstudio.db.base import parse_id
 from ganstudio.db.tables import Version
+from ganstudio.services import analyses as analyses_service
 from ganstudio.services import comparison_views as views_service
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import face_views
@@ -31,6 +32,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 LIST_PER_PAGE = 20
 MAX_PICKER_VERSIONS = 200  # newest first
 LAST_SET_KEY = "compare_last_set"
+ANALYSES_SHOWN = 5  # a comparison's newest analyses, listed by its "Analyse attention" button
 
 
 @router.get("/compare")
@@ -143,6 +145,10 @@ def read_comparison(
         if sorting
         else None
     )
+    # The analyses started from it (a few, newest first), listed by its "Analyse attention".
+    analyses, analyses_total = analyses_service.list_analyses(
+        db, comparison=comparison, per_page=ANALYSES_SHOWN
+    )
     # The body (hundreds of cells) is rendered once per revision of what it shows, per session:
     # it holds this reader's picks and CSRF token. Planners reload it far more than it changes.
     key = (
@@ -153,6 +159,8 @@ def read_comparison(
         views_service.grid_revision(db, comparison=comparison),
         metrics.revision(),
         tuple(order or ()),
+        analyses_total,
+        tuple((one.analysis.id, one.progress.status, one.progress.done) for one in analyses),
     )
     body = request.app.state.fragments.get_or_render(
         key,
@@ -165,6 +173,8 @@ def read_comparison(
             base_query=urlencode({"sort": sort}) if sorting else "",
             lpips=metrics_service.lpips_status(settings),
             reference_rule=references_service.SIZE_RULE,
+            analyses=analyses,
+            analyses_total=analyses_total,
             **views_service.grid_context(
                 db, comparison=comparison, page=page, reader=_user, sample_order=order
             ),

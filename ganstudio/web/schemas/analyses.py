@@ -5,9 +5,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ganstudio.analysis.regions import parse_region, words_for
 from ganstudio.db.tables import Analysis, AnalysisItem, Comparison, Sample, Version
 from ganstudio.inference.layers import VersionLayers
-from ganstudio.services.analyses import SALIENCY_LAYER, AnalysisView, VersionSummary
+from ganstudio.services.analyses import (
+    MAX_FACE,
+    SALIENCY_LAYER,
+    AnalysisListing,
+    AnalysisView,
+    VersionSummary,
+)
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import AnalysisKind, AnalysisState
 from ganstudio.web.params import RowId
@@ -36,6 +43,14 @@ class AnalysisCreate(BaseModel):
         description="a layer's name (GET /versions/{id}/layers); none: each version's default",
     )
     title: str = Field("", max_length=200)
+    face: int = Field(
+        0,
+        ge=0,
+        le=MAX_FACE,
+        description="which face of each photo, 0 (the largest) first, as the viewer's face "
+        "picker numbers them from 1: a face filter's input is that face's crop, and the regions "
+        '"eyes" and "face" are that face\'s',
+    )
 
 
 class AnalysisCreated(BaseModel):
@@ -70,6 +85,11 @@ class AnalysisItemPublic(BaseModel):
     method: str | None = Field(description="gradcam, saliency (TorchScript) or features")
     note: str | None
     error: str | None
+    reason: str | None = Field(
+        None,
+        description='why a failed item failed, as a code: "no_face" (the photo has no face '
+        "to crop or to explain; pages show it as a note); None otherwise",
+    )
 
 
 def analysis_item_public(item: AnalysisItem, label: str) -> AnalysisItemPublic:
@@ -87,6 +107,7 @@ def analysis_item_public(item: AnalysisItem, label: str) -> AnalysisItemPublic:
         method=item.method,
         note=item.note or None,
         error=item.error or None,
+        reason=item.reason or None,
     )
 
 
@@ -96,7 +117,8 @@ class VersionSummaryPublic(BaseModel):
     mean_share: float | None
     median_share: float | None
     done: int
-    failed: int
+    failed: int = Field(description="failed items, the photos without a face not counted")
+    no_face: int = Field(description='items skipped because the photo has no face ("no_face")')
     total: int
     methods: list[str]
 
@@ -112,6 +134,7 @@ def version_summary_public(summary: VersionSummary) -> VersionSummaryPublic:
         median_share=rounded(summary.median),
         done=summary.done,
         failed=summary.failed,
+        no_face=summary.no_face,
         total=summary.total,
         methods=sorted(summary.methods),
     )
@@ -125,7 +148,10 @@ class AnalysisPublic(BaseModel):
     filter: str
     kind: AnalysisKind
     region: dict[str, Any]
+    region_words: str = Field(description='e.g. "the eyes"; "the whole crop" on face filters')
     layer: str | None
+    face: int = Field(description="which face of each photo (0: the largest)")
+    comparison: str | None = Field(description="the slug of the comparison it was started from")
     created_at: datetime
     created_by: str | None
     job: JobPublic | None
@@ -133,7 +159,14 @@ class AnalysisPublic(BaseModel):
     summary: list[VersionSummaryPublic]
 
 
-def analysis_public(view: AnalysisView, progress: JobProgress | None) -> AnalysisPublic:
+def _region_words(analysis: Analysis) -> str:
+    region = parse_region(analysis.region)
+    return words_for(region.kind, str(analysis.settings.get("pipeline", "")))
+
+
+def analysis_public(
+    view: AnalysisView, progress: JobProgress | None, comparison: str | None = None
+) -> AnalysisPublic:
     analysis = view.analysis
     labels = {v.id: v.label for v in view.versions}
     return AnalysisPublic(
@@ -144,12 +177,79 @@ def analysis_public(view: AnalysisView, progress: JobProgress | None) -> Analysi
         filter=analysis.filter.slug,
         kind=analysis.kind,
         region=analysis.region,
+        region_words=_region_words(analysis),
         layer=analysis.layer,
+        face=analysis.face,
+        comparison=comparison,
         created_at=analysis.created_at,
         created_by=analysis.created_by.name if analysis.created_by else None,
         job=job_public(progress) if progress else None,
         items=[analysis_item_public(i, labels[i.version_id]) for i in view.items],
         summary=[version_summary_public(s) for s in view.summary],
+    )
+
+
+class AnalysisProgressPublic(BaseModel):
+    total: int
+    done: int
+    failed: int = Field(description="failed items, the photos without a face not counted")
+    no_face: int = Field(description="items skipped because the photo has no face")
+    queued: int
+    running: int
+    cancelled: int
+    status: str = Field(description="queued, running, done, done with errors or cancelled")
+
+
+class AnalysisSummaryPublic(BaseModel):
+    """One analysis in a list."""
+
+    id: int
+    slug: str
+    url: str
+    title: str
+    filter: str
+    kind: AnalysisKind
+    region: dict[str, Any]
+    region_words: str
+    layer: str | None
+    face: int
+    comparison: str | None = Field(description="the slug of the comparison it was started from")
+    versions: list[str] = Field(description="the versions' labels")
+    samples: int
+    progress: AnalysisProgressPublic
+    created_at: datetime
+    created_by: str | None
+
+
+def analysis_summary_public(listing: AnalysisListing) -> AnalysisSummaryPublic:
+    analysis = listing.analysis
+    progress = listing.progress
+    return AnalysisSummaryPublic(
+        id=analysis.id,
+        slug=analysis.slug,
+        url=f"/analyses/{analysis.slug}",
+        title=analysis.title,
+        filter=analysis.filter.slug,
+        kind=analysis.kind,
+        region=analysis.region,
+        region_words=_region_words(analysis),
+        layer=analysis.layer,
+        face=analysis.face,
+        comparison=analysis.comparison.slug if analysis.comparison else None,
+        versions=listing.versions,
+        samples=listing.samples,
+        progress=AnalysisProgressPublic(
+            total=progress.total,
+            done=progress.of(AnalysisState.DONE),
+            failed=progress.failed,
+            no_face=progress.no_face,
+            queued=progress.of(AnalysisState.QUEUED),
+            running=progress.of(AnalysisState.RUNNING),
+            cancelled=progress.of(AnalysisState.CANCELLED),
+            status=progress.status,
+        ),
+        created_at=analysis.created_at,
+        created_by=analysis.created_by.name if analysis.created_by else None,
     )
 
 
@@ -198,6 +298,8 @@ def why_data(comparison: Comparison, sample: Sample, versions: list[Version]) ->
     displayed size: boxes are drawn in those pixels) and the comparison's versions."""
     return {
         "filter": comparison.filter.slug,
+        # "face": the versions see only face crops ("the whole crop", boxes inside a crop).
+        "pipeline": comparison.filter.pipeline.value,
         "sample": {
             "id": sample.id,
             "width": sample.width,

@@ -205,6 +205,9 @@ class ViewerSample(BaseModel):
 class ViewerCropFace(BaseModel):
     index: int = Field(description="0 is the largest face")
     landmarks: dict[str, list[list[float]]] = Field(description="in the crop's pixels")
+    corners: list[list[float]] = Field(
+        description="the crop's four corners in the photo's pixels (top-left first, clockwise)"
+    )
     input_url: str = Field(description="what every version saw: the input's crop")
     output_urls: dict[str, str] = Field(description="version id → what it made, cut alike")
 
@@ -235,6 +238,7 @@ def viewer_faces_public(faces: RowFaces) -> ViewerFaces:
             ViewerCropFace(
                 index=f.index,
                 landmarks=f.landmarks,
+                corners=f.corners,
                 input_url=f.input_url,
                 output_urls=f.output_urls,
             )
