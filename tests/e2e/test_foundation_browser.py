@@ -7,7 +7,7 @@ from tests.e2e.conftest import LiveServer, sign_in_page
 
 pytestmark = pytest.mark.browser
 
-EVERYONE = ["Samples", "Filters", "Compare", "Web test", "Leaderboards"]
+EVERYONE = ["Samples", "Filters", "Compare", "Analyses", "Web test", "Leaderboards"]
 
 
 @pytest.mark.parametrize("role", list(Role))
