@@ -226,6 +226,13 @@
     }
 
     drawSurface() {
+      // The same surface across redraws (maps arriving redraw the mode): a new one would start
+      // with an unloaded, zero-size image, and flicker.
+      const key = `${this.data.sample.id}|${this.face}`;
+      if (this.surface && this.surface.key === key) {
+        this.surface.place(this.box);
+        return this.surface.node;
+      }
       const sample = this.data.sample;
       const image = el("img", { src: sample.url, alt: "Draw a box on the photo", draggable: "false", "data-testid": "why-draw-image" });
       const frame = el("div", { className: "why-draw", "data-testid": "why-draw" }, image);
@@ -249,14 +256,6 @@
       }
       const shown = el("div", { className: "why-box", hidden: !this.box });
       frame.append(shown);
-      // The outlines cover the image exactly (the frame may be wider than the shrunk image).
-      const fitOutlines = () => {
-        const svg = frame.querySelector("svg.why-crops");
-        if (!svg || !image.clientWidth) return;
-        svg.style.width = `${image.clientWidth}px`;
-        svg.style.height = `${image.clientHeight}px`;
-      };
-      image.addEventListener("load", fitOutlines);
       const place = (box) => {
         if (!box || !image.clientWidth) return;
         const scale = image.clientWidth / sample.width;
@@ -266,7 +265,10 @@
         shown.style.width = `${box[2] * scale}px`;
         shown.style.height = `${box[3] * scale}px`;
       };
-      image.addEventListener("load", () => place(this.box));
+      // On every layout change of the image, not only its load: the surface may be drawn again
+      // (or attached) after the image has loaded. (The outlines follow by CSS: they cover the
+      // frame, which hugs the image.)
+      new ResizeObserver(() => place(this.box)).observe(image);
       const toPhoto = (event) => {
         const rect = image.getBoundingClientRect();
         const x = Math.min(Math.max(event.clientX - rect.left, 0), rect.width);
@@ -277,8 +279,15 @@
       frame.addEventListener("pointerdown", (event) => {
         event.preventDefault();
         start = toPhoto(event);
+        this.drawing = true;
         frame.setPointerCapture(event.pointerId);
       });
+      const stopDrawing = () => {
+        start = null;
+        this.drawing = false;
+        if (this.renderLater) this.rerender();
+      };
+      frame.addEventListener("pointercancel", stopDrawing);
       frame.addEventListener("pointermove", (event) => {
         if (!start) return;
         const [x, y] = toPhoto(event);
@@ -288,12 +297,20 @@
         if (!start) return;
         const [x, y] = toPhoto(event);
         const box = [Math.min(start[0], x), Math.min(start[1], y), Math.abs(x - start[0]), Math.abs(y - start[1])].map((v) => Math.round(v));
+        if (box[2] < 2 || box[3] < 2) {
+          stopDrawing(); // a click, not a box
+          return;
+        }
         start = null;
-        if (box[2] < 2 || box[3] < 2) return; // a click, not a box
+        this.drawing = false;
         this.box = box;
         this.changed();
       });
-      if (!crops.length) return frame;
+      const remember = (node) => {
+        this.surface = { key, node, place };
+        return node;
+      };
+      if (!crops.length) return remember(frame);
       const note = el("p", {
         className: "why-help",
         "data-testid": "why-crop-help",
@@ -302,7 +319,7 @@
             ? `Draw inside the face crop: the versions only see the outlined crops (face ${this.face + 1}'s is bright), and a box outside face ${this.face + 1}'s crop has nothing to explain.`
             : "Draw inside the face crop: the versions only see the outlined square, and a box outside it has nothing to explain.",
       });
-      return el("div", { className: "why-draw-block" }, frame, note);
+      return remember(el("div", { className: "why-draw-block" }, frame, note));
     }
 
     grid(kind) {
@@ -370,6 +387,13 @@
     }
 
     rerender() {
+      // Not while a box is being drawn: a new surface would lose the drag (maps and layer
+      // lists arriving meanwhile are drawn when the pointer is released).
+      if (this.drawing) {
+        this.renderLater = true;
+        return;
+      }
+      this.renderLater = false;
       if (this.area && this.area.isConnected) this.render(this.area);
     }
 

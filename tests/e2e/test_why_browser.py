@@ -187,7 +187,9 @@ def test_why_on_a_group_photo_and_a_photo_without_a_face(page, live_server: Live
     page.wait_for_function(
         "() => { const img = document.querySelector('[data-testid=why-draw-image]');"
         " const svg = document.querySelector('[data-testid=why-crop-outlines]');"
-        " return img.complete && img.clientWidth > 0"
+        " const chosen = document.querySelector('[data-testid=why-crop-outlines] .chosen');"
+        " return img.complete && img.clientWidth > 0 && chosen"
+        " && chosen.getBoundingClientRect().width > 0"
         " && Math.abs(svg.getBoundingClientRect().width - img.clientWidth) < 1; }"
     )
     assert "inside the face crop" in why.get_by_test_id("why-crop-help").inner_text()
@@ -198,7 +200,9 @@ def test_why_on_a_group_photo_and_a_photo_without_a_face(page, live_server: Live
     page.mouse.down()
     page.mouse.move(cx + chosen["width"] / 6, cy + chosen["height"] / 6, steps=5)
     page.mouse.up()
-    drawn = page.locator("[data-testid=why-draw] .why-box").bounding_box()
+    shown = page.locator("[data-testid=why-draw] .why-box")
+    shown.wait_for(state="visible")
+    drawn = shown.bounding_box()
     assert (
         drawn
         and chosen["x"] <= drawn["x"]
