@@ -1,6 +1,8 @@
 """Renders and jobs: find or queue a render by content key, batch renders into jobs, progress."""
 
 import secrets
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
@@ -170,15 +172,6 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
             .group_by(Render.state)
         ).all()
     )
-    done, failed = counts.get(RenderState.DONE, 0), counts.get(RenderState.FAILED, 0)
-    running, queued = counts.get(RenderState.RUNNING, 0), counts.get(RenderState.QUEUED, 0)
-    total = done + failed + running + queued
-    if job.cancelled_at is not None and (running or queued):
-        status = JobStatus.CANCELLED
-    elif running or queued:
-        status = JobStatus.RUNNING if (running or done or failed) else JobStatus.QUEUED
-    else:
-        status = JobStatus.FAILED if total and failed == total else JobStatus.DONE
     errors = [
         {"render_id": render_id, "error": error}
         for render_id, error in session.execute(
@@ -189,6 +182,35 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
             .limit(error_limit)
         )
     ]
+    return _render_progress(job, counts, errors)
+
+
+def progress_of_renders(job: Job, renders: Sequence[Render]) -> JobProgress:
+    """A job's progress from its renders as already read: a page that shows the renders and
+    the job's status must take both from the same rows. Two queries may see two different
+    database states (each statement of a read can: SQLite's and PostgreSQL's defaults), and a
+    web test then said "done" beside a render still running."""
+    counts = Counter(render.state for render in renders)
+    errors = [
+        {"render_id": render.id, "error": render.error}
+        for render in sorted(renders, key=lambda render: render.id)
+        if render.state == RenderState.FAILED
+    ]
+    return _render_progress(job, counts, errors)
+
+
+def _render_progress(
+    job: Job, counts: Mapping[RenderState, int], errors: list[dict[str, object]]
+) -> JobProgress:
+    done, failed = counts.get(RenderState.DONE, 0), counts.get(RenderState.FAILED, 0)
+    running, queued = counts.get(RenderState.RUNNING, 0), counts.get(RenderState.QUEUED, 0)
+    total = done + failed + running + queued
+    if job.cancelled_at is not None and (running or queued):
+        status = JobStatus.CANCELLED
+    elif running or queued:
+        status = JobStatus.RUNNING if (running or done or failed) else JobStatus.QUEUED
+    else:
+        status = JobStatus.FAILED if total and failed == total else JobStatus.DONE
     return JobProgress(job, status, total, done, failed, running, queued, errors)
 
 

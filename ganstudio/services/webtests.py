@@ -253,6 +253,13 @@ def get_webtest(session: Session, *, public_id: str, reader: User) -> WebTest:
     )
 
 
+def progress(webtest: WebTest) -> renders_service.JobProgress:
+    """The web test's progress, from the very render rows it shows (see progress_of_renders)."""
+    return renders_service.progress_of_renders(
+        webtest.job, [item.render for item in webtest.renders]
+    )
+
+
 def _filter_slug(session: Session, renders: list[WebTestRender]) -> str:
     """The filter of a web test (all its versions are of one filter: see choose_versions)."""
     slug = session.scalar(select(Filter.slug).where(Filter.id == renders[0].version.filter_id))

@@ -147,3 +147,36 @@ def test_web_test_page_offers_saving_to_qa_only(app: FastAPI, signed_in, tmp_pat
     assert page.count('name="versions"') == 2 and page.count("checked>") == 2  # topped up to two
     qa, _ = signed_in(Role.QA)
     assert "data-save-form" in qa.get("/webtest").text
+
+
+def test_a_web_tests_status_comes_from_the_same_rows_as_its_renders(
+    client: TestClient, app: FastAPI, tokens: dict, role_users: dict, tmp_path: Path
+) -> None:
+    """A render finishing between the two reads of a web test (its renders, then its status)
+    must not make it say "done" beside a render still running, with no render_url."""
+    from sqlalchemy import update
+
+    from ganstudio.db.tables import Render, User
+    from ganstudio.services import webtests as webtests_service
+    from ganstudio.vocabulary import RenderState
+    from ganstudio.web.schemas.webtests import webtest_public
+
+    make_bench(app, tmp_path, labels=("v1",))
+    started = post_webtest(
+        client, tokens[Role.VIEWER], imagegen.distinct_png(7), "v1", filter="toon"
+    ).json()
+    render_id = started["renders"][0]["render_id"]
+    with app.state.sessions() as reader:
+        owner = reader.scalar(select(User).where(User.name == role_users[Role.VIEWER]))
+        assert owner is not None
+        webtest = webtests_service.get_webtest(reader, public_id=started["id"], reader=owner)
+        # Meanwhile a worker finishes the render (another session, committed).
+        with app.state.sessions.begin() as worker:
+            worker.execute(
+                update(Render)
+                .where(Render.id == render_id)
+                .values(state=RenderState.DONE, output_sha256="0" * 64, thumb_sha256="0" * 64)
+            )
+        shown = webtest_public(webtest, webtests_service.progress(webtest))
+    assert shown.renders[0].state == RenderState.QUEUED and shown.renders[0].render_url is None
+    assert shown.job.status == "queued"  # as the render it shows, not "done"

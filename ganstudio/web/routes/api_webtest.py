@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, UploadFile, status
 
 from ganstudio.services import filters as filters_service
-from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
@@ -58,7 +57,7 @@ def create_webtest(
     )
     db.commit()
     worker.wake.set()
-    return webtest_public(webtest, renders_service.job_progress(db, job=webtest.job))
+    return webtest_public(webtest, webtests_service.progress(webtest))
 
 
 WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`")]
@@ -68,7 +67,7 @@ WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`"
 def read_webtest(webtest_id: WebTestId, db: SessionDep, user: ViewerUser) -> WebTestPublic:
     """Return a web test's progress and each version's render (yours; any, for developers)."""
     webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
-    return webtest_public(webtest, renders_service.job_progress(db, job=webtest.job))
+    return webtest_public(webtest, webtests_service.progress(webtest))
 
 
 @router.post("/webtest/{webtest_id}/save")
