@@ -2,7 +2,8 @@
 // A refused photo shows why in its place in the strip; the viewer stays on the last good photo.
 (() => {
   const { csrfToken, dropZone, upload } = window.GanStudio;
-  const POLL_MS = 600;
+  const WAIT_S = 25; // the API's long-poll wait (at most 30)
+  const RETRY_MS = 1500;
   const MAX_RETRIES = 5;
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -116,12 +117,24 @@
       status.dataset.status = job ? job.status : "uploading";
     };
 
+    // Long-poll: the server answers as soon as a render changes (or after WAIT_S), so each
+    // render shows the moment it exists; a failed request backs off before trying again.
     const poll = async (photo) => {
-      const response = await fetch(photo.result.url, { headers: { Accept: "application/json" } });
-      if (response.ok) photo.result = await response.json();
+      const url = `${photo.result.url}?wait=${WAIT_S}&after=${encodeURIComponent(photo.result.revision)}`;
+      let ok = false;
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        ok = response.ok;
+        if (ok) photo.result = await response.json();
+      } catch (error) {
+        ok = false;
+      }
       if (photos[current] === photo) show(current);
       photo.item.dataset.status = photo.result.job.status;
-      if (!["done", "failed", "cancelled"].includes(photo.result.job.status)) setTimeout(() => poll(photo), POLL_MS);
+      if (!["done", "failed", "cancelled"].includes(photo.result.job.status)) {
+        if (ok) poll(photo);
+        else setTimeout(() => poll(photo), RETRY_MS);
+      }
     };
 
     const versions = () => [...form.querySelectorAll("input[name=versions]:checked")].map((box) => box.value);

@@ -180,3 +180,43 @@ def test_a_web_tests_status_comes_from_the_same_rows_as_its_renders(
         shown = webtest_public(webtest, webtests_service.progress(webtest))
     assert shown.renders[0].state == RenderState.QUEUED and shown.renders[0].render_url is None
     assert shown.job.status == "queued"  # as the render it shows, not "done"
+
+
+def test_a_long_poll_answers_when_a_render_changes_not_after_a_fixed_sleep(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    import threading
+
+    make_bench(app, tmp_path, labels=("v1",))
+    token = tokens[Role.VIEWER]
+    started = post_webtest(client, token, imagegen.distinct_png(8), "v1", filter="toon").json()
+    first = client.get(started["url"], headers=bearer(token)).json()
+    assert first["revision"] == started["revision"]  # nothing changed: the same revision
+    # Nothing changes during a short wait: the same answer comes back when it ends.
+    unchanged = client.get(
+        started["url"], params={"wait": 0.3, "after": first["revision"]}, headers=bearer(token)
+    ).json()
+    assert unchanged["revision"] == first["revision"] and unchanged["job"]["status"] == "queued"
+    # While a request waits (up to 30 s), the worker renders: the answer is the new state.
+    answers: list[dict] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            client.get(
+                started["url"],
+                params={"wait": 30, "after": first["revision"]},
+                headers=bearer(token),
+            ).json()
+        )
+    )
+    waiting.start()
+    assert app.state.worker.run_until_idle() == 1
+    waiting.join(60)
+    assert answers, "the long-poll did not answer"
+    assert answers[0]["revision"] != first["revision"]
+    assert answers[0]["renders"][0]["state"] in ("running", "done")
+    done = client.get(
+        started["url"], params={"wait": 30, "after": answers[0]["revision"]}, headers=bearer(token)
+    ).json()
+    assert done["job"]["status"] == "done" and done["renders"][0]["render_url"]
+    too_long = client.get(started["url"], params={"wait": 31}, headers=bearer(token))
+    assert too_long.status_code == 422

@@ -1,13 +1,17 @@
 """API: web tests — one photo through a few versions, and saving that photo as a sample."""
 
+import asyncio
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from ganstudio.services import filters as filters_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
+from ganstudio.vocabulary import JobStatus
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.schemas.webtests import (
     WebTestPublic,
@@ -17,6 +21,9 @@ from ganstudio.web.schemas.webtests import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["web test"])
+MAX_WAIT_SECONDS = 30  # a long-poll's longest wait (below common proxies' idle timeouts)
+LOOK_EVERY_SECONDS = 0.05  # how often a waiting request reads the renders' states again
+FINISHED = {JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
 @router.post("/webtest", status_code=status.HTTP_201_CREATED)
@@ -64,10 +71,42 @@ WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`"
 
 
 @router.get("/webtest/{webtest_id}")
-def read_webtest(webtest_id: WebTestId, db: SessionDep, user: ViewerUser) -> WebTestPublic:
-    """Return a web test's progress and each version's render (yours; any, for developers)."""
-    webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
-    return webtest_public(webtest, webtests_service.progress(webtest))
+async def read_webtest(
+    webtest_id: WebTestId,
+    db: SessionDep,
+    user: ViewerUser,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change (long-poll)"),
+    ] = 0,
+    after: Annotated[
+        str, Query(max_length=64, description="the `revision` you have: wait until it changes")
+    ] = "",
+) -> WebTestPublic:
+    """Return a web test's progress and each version's render (yours; any, for developers).
+
+    With `wait` and `after`, the answer comes as soon as something changed since that
+    revision (a render started or finished), or when the web test is over, or after `wait`
+    seconds: a page shows each render the moment it exists, without polling sleeps. The
+    wait holds no server thread: each look is a short read, between async sleeps.
+    """
+
+    def look() -> WebTestPublic:
+        db.rollback()  # end the previous read, so this one sees the newest rows
+        webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
+        return webtest_public(webtest, webtests_service.progress(webtest))
+
+    answer = await run_in_threadpool(look)
+    deadline = time.monotonic() + wait
+    while (
+        after
+        and answer.revision == after
+        and answer.job.status not in FINISHED
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(LOOK_EVERY_SECONDS)
+        answer = await run_in_threadpool(look)
+    return answer
 
 
 @router.post("/webtest/{webtest_id}/save")

@@ -1,5 +1,7 @@
 """JSON shapes of web tests."""
 
+import hashlib
+
 from pydantic import BaseModel, Field
 
 from ganstudio.services.renders import JobProgress
@@ -31,7 +33,11 @@ class WebTestRenderPublic(BaseModel):
 class WebTestPublic(BaseModel):
     id: str = Field(description="the web test's private, random id (only its owner may read it)")
     job: JobPublic
-    url: str = Field(description="poll this until job.status is done, failed or cancelled")
+    url: str = Field(
+        description="poll this until job.status is done, failed or cancelled; add "
+        "`?wait=25&after=<revision>` to wait for the next change instead of sleeping"
+    )
+    revision: str = Field(description="changes whenever a render's state or the job's does")
     filter: str
     filename: str
     photo_sha256: str
@@ -56,9 +62,12 @@ def webtest_public(webtest: WebTest, progress: JobProgress) -> WebTestPublic:
     def done(sha256: str | None, state: RenderState) -> str | None:
         return blob_url(sha256) if state == RenderState.DONE else None
 
+    states = [(item.render.id, item.render.state.value) for item in webtest.renders]
+    revision = hashlib.sha256(repr((progress.status.value, states)).encode()).hexdigest()[:16]
     return WebTestPublic(
         id=webtest.job.public_id,
         job=job_public(progress),
+        revision=revision,
         url=f"/api/v1/webtest/{webtest.job.public_id}",
         filter=webtest.filter_slug,
         filename=webtest.filename,
