@@ -150,12 +150,18 @@ class LiveServer:
 
 
 def wait_done(client, url: str, headers: dict, poll: float = 0.01) -> dict:
+    """Wait for a job: by long-poll where the answer has a `revision` (web tests), else by
+    polling every `poll` seconds."""
+    params: dict = {}
     while True:
-        body = client.get(url, headers=headers).json()
+        body = client.get(url, headers=headers, params=params).json()
         status = body["job"]["status"] if "job" in body else body["status"]
         if status in ("done", "failed", "cancelled"):
             return body
-        time.sleep(poll)
+        if "revision" in body:
+            params = {"wait": 25, "after": body["revision"]}
+        else:
+            time.sleep(poll)
 
 
 def webtest_vs_forward(work: Path, runs: int) -> None:
