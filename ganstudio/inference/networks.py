@@ -114,14 +114,21 @@ def start_network(
         raise
 
 
+def _image_payload(image: Image.Image, mask: Image.Image | None) -> tuple[dict[str, Any], bytes]:
+    """The header fields and bytes that carry a prepared image (and mask) to an executor."""
+    width, height = image.size
+    header = {"width": width, "height": height, "channels": 4 if mask else 3}
+    return header, image.tobytes() + (mask.tobytes() if mask is not None else b"")
+
+
 def render_image(
     loaded: LoadedExecutor, image: Image.Image, mask: Image.Image | None, *, timeout: float
 ) -> Image.Image:
     """Render a prepared image (and mask) in `loaded`'s executor; same size out as in."""
     width, height = image.size
-    payload = image.tobytes() + (mask.tobytes() if mask is not None else b"")
+    header, payload = _image_payload(image, mask)
     answer, data = loaded.executor.request(
-        {"op": "render", "width": width, "height": height, "channels": 4 if mask else 3},
+        {"op": "render", **header},
         payload,
         timeout=timeout,
         max_payload=width * height * 3,
@@ -357,12 +364,6 @@ class FeatureChannel:
 class FeatureMaps:
     layer: str
     channels: list[FeatureChannel]  # strongest first
-
-
-def _image_payload(image: Image.Image, mask: Image.Image | None) -> tuple[dict[str, Any], bytes]:
-    width, height = image.size
-    header = {"width": width, "height": height, "channels": 4 if mask else 3}
-    return header, image.tobytes() + (mask.tobytes() if mask is not None else b"")
 
 
 def attention_of(

@@ -338,14 +338,13 @@ class RenderWorker:
 
         return analysis_runner.step(self)
 
+    def metrics_step(self) -> bool:
+        """Measure one missing PSNR/SSIM of a render against its sample's reference."""
+        return reference_metrics.metrics_step(self.sessions, self.blobs, self.settings)
+
     def background_step(self) -> bool:
         """Do one piece of work besides renders (masks first: someone waits for them)."""
-        metrics = reference_metrics.metrics_step  # PSNR/SSIM against references, one at a time
-        return (
-            self.mask_step()
-            or metrics(self.sessions, self.blobs, self.settings)
-            or self.analyse_next()
-        )
+        return self.mask_step() or self.metrics_step() or self.analyse_next()
 
     def measure_sandbox(self) -> None:
         """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""

@@ -18,6 +18,7 @@ from ganstudio.services.analyses import (
 from ganstudio.services.renders import JobProgress
 from ganstudio.vocabulary import AnalysisKind, AnalysisState
 from ganstudio.web.params import RowId
+from ganstudio.web.schemas import shaped
 from ganstudio.web.schemas.comparisons import JobPublic, job_public
 from ganstudio.web.urls import blob_url
 
@@ -62,12 +63,8 @@ class AnalysisCreated(BaseModel):
 
 
 def analysis_created(analysis: Analysis, progress: JobProgress) -> AnalysisCreated:
-    return AnalysisCreated(
-        id=analysis.id,
-        slug=analysis.slug,
-        url=f"/analyses/{analysis.slug}",
-        title=analysis.title,
-        job=job_public(progress),
+    return shaped(
+        AnalysisCreated, analysis, url=f"/analyses/{analysis.slug}", job=job_public(progress)
     )
 
 
@@ -164,25 +161,26 @@ def _region_words(analysis: Analysis) -> str:
     return words_for(region.kind, str(analysis.settings.get("pipeline", "")))
 
 
+def _described(analysis: Analysis) -> dict[str, Any]:
+    """The fields an analysis's page and its list entry both derive (not plain column copies)."""
+    return {
+        "url": f"/analyses/{analysis.slug}",
+        "filter": analysis.filter.slug,
+        "region_words": _region_words(analysis),
+        "created_by": analysis.created_by.name if analysis.created_by else None,
+    }
+
+
 def analysis_public(
     view: AnalysisView, progress: JobProgress | None, comparison: str | None = None
 ) -> AnalysisPublic:
     analysis = view.analysis
     labels = {v.id: v.label for v in view.versions}
-    return AnalysisPublic(
-        id=analysis.id,
-        slug=analysis.slug,
-        url=f"/analyses/{analysis.slug}",
-        title=analysis.title,
-        filter=analysis.filter.slug,
-        kind=analysis.kind,
-        region=analysis.region,
-        region_words=_region_words(analysis),
-        layer=analysis.layer,
-        face=analysis.face,
+    return shaped(
+        AnalysisPublic,
+        analysis,
+        **_described(analysis),
         comparison=comparison,
-        created_at=analysis.created_at,
-        created_by=analysis.created_by.name if analysis.created_by else None,
         job=job_public(progress) if progress else None,
         items=[analysis_item_public(i, labels[i.version_id]) for i in view.items],
         summary=[version_summary_public(s) for s in view.summary],
@@ -224,17 +222,10 @@ class AnalysisSummaryPublic(BaseModel):
 def analysis_summary_public(listing: AnalysisListing) -> AnalysisSummaryPublic:
     analysis = listing.analysis
     progress = listing.progress
-    return AnalysisSummaryPublic(
-        id=analysis.id,
-        slug=analysis.slug,
-        url=f"/analyses/{analysis.slug}",
-        title=analysis.title,
-        filter=analysis.filter.slug,
-        kind=analysis.kind,
-        region=analysis.region,
-        region_words=_region_words(analysis),
-        layer=analysis.layer,
-        face=analysis.face,
+    return shaped(
+        AnalysisSummaryPublic,
+        analysis,
+        **_described(analysis),
         comparison=analysis.comparison.slug if analysis.comparison else None,
         versions=listing.versions,
         samples=listing.samples,
@@ -248,8 +239,6 @@ def analysis_summary_public(listing: AnalysisListing) -> AnalysisSummaryPublic:
             cancelled=progress.of(AnalysisState.CANCELLED),
             status=progress.status,
         ),
-        created_at=analysis.created_at,
-        created_by=analysis.created_by.name if analysis.created_by else None,
     )
 
 
