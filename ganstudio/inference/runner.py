@@ -47,6 +47,7 @@ from ganstudio.inference.render_spec import (
     PipelineSettings,
     RenderError,
 )
+from ganstudio.inference.stage_times import StageTimes
 from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
 from ganstudio.services import reference_metrics
@@ -107,6 +108,7 @@ class RenderWorker:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.wake = threading.Event()
         self.renders_run = 0
+        self.timings = StageTimes()  # where the time goes, by stage (bench/inference.py)
         self._network_run: tuple[str | None, int] = (None, 0)  # the last network, renders in a row
 
     def recover(self, *, stale_after_seconds: float = 0) -> int:
