@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the loader imports torch: only the executor itself, after i
     from ganstudio.inference.loader import LoadedNetwork
 
 MAX_REQUEST_BYTES = 2 * 1024**3  # a checkpoint (bounded by the upload limit) or an image
+MAX_BATCH = 64  # images in one render request
+PRECISIONS = ("fp32", "bf16", "fp16")  # pipeline.PRECISIONS (not imported: it imports torch)
 
 
 def main(argv: list[str]) -> None:
@@ -132,6 +134,7 @@ class _Executor:
         self.network: LoadedNetwork | None = None
         torch.set_num_threads(max(1, int(request["threads"])))
         self.device = device
+        self.max_chunk = MAX_BATCH  # images per forward pass; fitted to the GPU's free memory
 
     def serve(self) -> None:
         handlers = {
@@ -220,19 +223,76 @@ class _Executor:
         return self.network, image, mask, view[rgb_size + mask_size :]
 
     def render(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
-        from ganstudio.inference.pipeline import forward_image
+        """Render `count` same-size images (a batch): their RGB outputs back, one after another.
 
-        network, image, mask, _ = self._images(header, payload)
+        On a GPU the batch runs in chunks that fit the free memory: each chunk's peak memory
+        per image is measured, and a chunk that runs out of memory is halved and run again.
+        """
+        import numpy as np
+
+        if self.network is None:
+            raise ValueError("no network is loaded")
+        width, height = int(header["width"]), int(header["height"])
+        channels, count = int(header["channels"]), int(header.get("count", 1))
+        precision = str(header.get("precision", "fp32"))
+        if channels not in (3, 4) or not 1 <= count <= MAX_BATCH or precision not in PRECISIONS:
+            raise ValueError("the render request is malformed")
+        if len(payload) != count * width * height * channels:
+            raise ValueError("the image bytes do not match its size")
+        # Interleaved RGB(+mask) per image: (N, H, W, C); a zero-copy view of the payload.
+        pixels = np.frombuffer(payload, dtype=np.uint8).reshape(count, height, width, channels)
         started = time.perf_counter()
-        output = forward_image(
-            network.net, image, stride=network.stride, mask=mask, device=self.device
-        )
+        outputs = self._forward_in_chunks(pixels, precision)
         forward_ms = round((time.perf_counter() - started) * 1000, 2)
         return {
-            "width": output.width,
-            "height": output.height,
+            "width": width,
+            "height": height,
+            "count": count,
             "forward_ms": forward_ms,
-        }, output.tobytes()
+        }, b"".join(out.tobytes() for out in outputs)
+
+    def _forward_in_chunks(self, pixels, precision: str) -> list:
+        import torch
+
+        from ganstudio.inference.pipeline import forward_batch
+
+        assert self.network is not None
+        outputs, done = [], 0
+        while done < len(pixels):
+            chunk = min(len(pixels) - done, self.max_chunk)
+            try:
+                if self.device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(self.device)
+                    before = torch.cuda.memory_allocated(self.device)
+                out = forward_batch(
+                    self.network.net,
+                    pixels[done : done + chunk],
+                    stride=self.network.stride,
+                    device=self.device,
+                    precision=precision,
+                )
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)  # forward_ms is the device's time
+                    self._fit_chunk(chunk, torch.cuda.max_memory_allocated(self.device) - before)
+            except torch.OutOfMemoryError:
+                if chunk == 1:
+                    raise
+                torch.cuda.empty_cache()
+                self.max_chunk = max(1, chunk // 2)
+                continue
+            outputs.extend(out)
+            done += chunk
+        return outputs
+
+    def _fit_chunk(self, chunk: int, peak_bytes: int) -> None:
+        """Size the next chunks by the free memory and this chunk's peak per image."""
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(self.device)
+        # Free on the device, plus what torch's allocator holds cached but unused.
+        cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+        per_image = max(1, peak_bytes // chunk)
+        self.max_chunk = max(1, min(MAX_BATCH, int(0.8 * (free + cached) // per_image)))
 
     def attention(self, header: dict, payload: bytes | bytearray) -> tuple[dict, bytes]:
         """Grad-CAM (or saliency) of the region's output: float32 (H, W) map bytes back."""

@@ -114,31 +114,79 @@ def start_network(
         raise
 
 
+def _image_header(image: Image.Image, mask: Image.Image | None) -> dict[str, Any]:
+    width, height = image.size
+    return {"width": width, "height": height, "channels": 4 if mask else 3}
+
+
 def _image_payload(image: Image.Image, mask: Image.Image | None) -> tuple[dict[str, Any], bytes]:
     """The header fields and bytes that carry a prepared image (and mask) to an executor."""
-    width, height = image.size
-    header = {"width": width, "height": height, "channels": 4 if mask else 3}
-    return header, image.tobytes() + (mask.tobytes() if mask is not None else b"")
+    planes = image.tobytes() + (mask.tobytes() if mask is not None else b"")
+    return _image_header(image, mask), planes
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch's outputs, in order, and the executor's own forward time for all of them."""
+
+    outputs: list[Image.Image]
+    forward_seconds: float
+
+
+def render_batch(
+    loaded: LoadedExecutor,
+    inputs: list[tuple[Image.Image, Image.Image | None]],
+    *,
+    timeout: float,
+    precision: str = "fp32",
+) -> BatchResult:
+    """Render same-size prepared images (and masks) in one request to `loaded`'s executor."""
+    width, height = inputs[0][0].size
+    header = _image_header(*inputs[0])
+    if any(_image_header(image, mask) != header for image, mask in inputs):
+        raise ValueError("a batch holds images of one size, all with a mask or none")
+    # The executor reads (N, H, W, C): each image's channels interleaved, as the network's input.
+    pixels = b"".join(_interleaved(image, mask) for image, mask in inputs)
+    out_size = width * height * 3
+    answer, data = loaded.executor.request(
+        {**header, "op": "render", "count": len(inputs), "precision": precision},
+        pixels,
+        timeout=timeout,
+        max_payload=len(inputs) * out_size,
+    )
+    if (answer.get("width"), answer.get("height"), answer.get("count")) != (
+        width,
+        height,
+        len(inputs),
+    ) or len(data) != len(inputs) * out_size:
+        loaded.executor.kill()
+        raise ExecutorError("The network's process returned images of the wrong size.")
+    view = memoryview(data)
+    outputs = [
+        Image.frombytes("RGB", (width, height), bytes(view[n * out_size : (n + 1) * out_size]))
+        for n in range(len(inputs))
+    ]
+    forward_ms = answer.get("forward_ms")
+    seconds = forward_ms / 1000 if isinstance(forward_ms, int | float) and forward_ms >= 0 else 0.0
+    return BatchResult(outputs, seconds)
+
+
+def _interleaved(image: Image.Image, mask: Image.Image | None) -> bytes:
+    if mask is None:
+        return image.tobytes()
+    return Image.merge("RGBA", (*image.split(), mask)).tobytes()  # RGB + mask per pixel
 
 
 def render_image(
-    loaded: LoadedExecutor, image: Image.Image, mask: Image.Image | None, *, timeout: float
+    loaded: LoadedExecutor,
+    image: Image.Image,
+    mask: Image.Image | None,
+    *,
+    timeout: float,
+    precision: str = "fp32",
 ) -> Image.Image:
-    """Render a prepared image (and mask) in `loaded`'s executor; same size out as in."""
-    width, height = image.size
-    header, payload = _image_payload(image, mask)
-    answer, data = loaded.executor.request(
-        {"op": "render", **header},
-        payload,
-        timeout=timeout,
-        max_payload=width * height * 3,
-    )
-    if (answer.get("width"), answer.get("height")) != (width, height) or len(data) != (
-        width * height * 3
-    ):
-        loaded.executor.kill()
-        raise ExecutorError("The network's process returned an image of the wrong size.")
-    return Image.frombytes("RGB", (width, height), bytes(data))
+    """Render one prepared image (and mask) in `loaded`'s executor; same size out as in."""
+    return render_batch(loaded, [(image, mask)], timeout=timeout, precision=precision).outputs[0]
 
 
 def _optional_str(value: object) -> str | None:

@@ -55,6 +55,57 @@ def input_tensor(
     return x.to(device or "cpu", memory_format=torch.channels_last), size  # as the network is
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def pixels_tensor(pixels: np.ndarray, *, device: torch.device | None = None) -> torch.Tensor:
+    """(N, H, W, C) uint8 pixels → (N, C, H, W) float32 in [-1, 1] on `device`.
+
+    The bytes travel to the device as uint8 (a quarter of float32's size) and are normalised
+    there; the arithmetic is `to_tensor`'s, so a batch sees exactly what one image would.
+    """
+    # Writable for torch (bytes off a socket are not); the copy is of uint8, and cheap.
+    x = torch.from_numpy(np.require(pixels, requirements="W")).to(device or "cpu")
+    return x.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def forward_batch(
+    net: torch.nn.Module,
+    pixels: np.ndarray,
+    *,
+    stride: int,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Run `net` on a batch of same-size prepared inputs; return (N, H, W, 3) uint8 outputs.
+
+    pixels: (N, H, W, C) uint8, C = 3 (RGB) or 4 (RGB + mask). Each output depends on its own
+    input only (eval mode: no batch statistics), so a batch's outputs are the images' own.
+    `precision` "bf16"/"fp16" runs under autocast (a per-filter opt-in, measured first).
+    """
+    x, (height, width) = pad_to_stride(pixels_tensor(pixels, device=device), max(stride, 1))
+    x = x.contiguous(memory_format=torch.channels_last)  # as the network is
+    dtype = PRECISIONS[precision]
+    with (
+        torch.inference_mode(),
+        torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
+    ):
+        y = net(x)
+    if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] < 3:
+        raise RenderError(f"the network returned {type(y).__name__} of an unexpected shape")
+    if tuple(y.shape[-2:]) != tuple(x.shape[-2:]) or y.shape[0] != x.shape[0]:
+        raise RenderError(
+            f"the network turned a {x.shape[-1]}×{x.shape[-2]} input into "
+            f"{y.shape[-1]}×{y.shape[-2]}; it must keep height and width"
+        )
+    y = y[:, :3, :height, :width].float()
+    if not torch.isfinite(y).all():
+        raise RenderError("the network's output contains NaN or infinite values")
+    # to_image's arithmetic, on the device: only uint8 comes back.
+    out = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    return out.contiguous().cpu().numpy()
+
+
 def forward_image(
     net: torch.nn.Module,
     image: Image.Image,
@@ -62,21 +113,14 @@ def forward_image(
     stride: int,
     mask: Image.Image | None = None,
     device: torch.device | None = None,
+    precision: str = "fp32",
 ) -> Image.Image:
-    """Run `net` on a prepared image (and mask); return its output at the same size."""
-    x, size = input_tensor(image, mask, stride=stride, device=device)
-    with torch.inference_mode():
-        y = net(x)
-    if not isinstance(y, torch.Tensor) or y.dim() != 4 or y.shape[1] < 3:
-        raise RenderError(f"the network returned {type(y).__name__} of an unexpected shape")
-    if tuple(y.shape[-2:]) != tuple(x.shape[-2:]):
-        raise RenderError(
-            f"the network turned a {x.shape[-1]}×{x.shape[-2]} input into "
-            f"{y.shape[-1]}×{y.shape[-2]}; it must keep height and width"
-        )
-    if not torch.isfinite(y).all():
-        raise RenderError("the network's output contains NaN or infinite values")
-    return to_image(y, size)
+    """Run `net` on one prepared image (and mask); return its output at the same size."""
+    planes = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if mask is not None:
+        planes = np.concatenate([planes, np.asarray(mask.convert("L"))[..., None]], axis=2)
+    out = forward_batch(net, planes[None], stride=stride, device=device, precision=precision)
+    return Image.fromarray(out[0], mode="RGB")
 
 
 def run_full(
