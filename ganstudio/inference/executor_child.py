@@ -257,7 +257,8 @@ class _Executor:
         from ganstudio.inference.pipeline import forward_batch
 
         assert self.network is not None
-        outputs, done = [], 0
+        outputs: list = []
+        done = 0
         while done < len(pixels):
             chunk = min(len(pixels) - done, self.max_chunk)
             try:
