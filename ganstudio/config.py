@@ -25,7 +25,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="SQLite file, blobs and the secret key")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description="where networks run: auto, cpu, cuda or cuda:N (one worker per GPU: "
+        "`ganstudio worker --device cuda:1`)",
+    )
     max_upload_bytes: int = Field(600 * MiB, description="largest body of an upload route")
     max_body_bytes: int = Field(
         1 * MiB, description="largest JSON or form body of every route that takes no file"
@@ -49,6 +54,13 @@ class Settings(BaseSettings):
         "thread", description="run renders in a background thread of the server, or not at all"
     )
     network_cache_size: int = Field(4, description="networks kept loaded by the render worker")
+    render_batch_size: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="most same-size inputs of one version in one forward pass (0: 8 on a GPU, "
+        "1 on a CPU; a GPU batch is cut to fit its free memory)",
+    )
     render_time_limit_seconds: float = Field(
         120, description="a render running longer is stopped (its executor killed) and fails"
     )

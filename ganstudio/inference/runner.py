@@ -1,4 +1,4 @@
-"""The render worker: one at a time, it claims a queued render, runs it, and stores the result.
+"""The render worker: it claims queued renders, runs them, and stores the results.
 
 The queue is the `renders` table itself (state = queued), so nothing is lost in a crash: a
 render left `running` by a worker that died is queued again by the next worker's `recover`,
@@ -6,17 +6,16 @@ and a render that is done is never run again.
 
 The worker never loads a network itself: it decodes and prepares the input here, and an
 isolated executor (`ganstudio.inference.networks`) runs the network, killed at the render time
-limit so a slow network fails its own cell and the next render starts at once.
+limit so a slow network fails its own cell and the next render starts at once. The stages of
+many renders overlap (`ganstudio.inference.render_pipeline`).
 """
 
 import logging
 import os
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from PIL import Image
 from sqlalchemy import update
@@ -27,21 +26,17 @@ from ganstudio.db.base import utcnow
 from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Render, Version
 from ganstudio.faces.face import Face
-from ganstudio.inference.errors import describe_error
+from ganstudio.inference.changes import Changes
 from ganstudio.inference.executor import (
-    ExecutorCrashedError,
     ExecutorError,
-    ExecutorRefusedError,
-    ExecutorTimeoutError,
 )
-from ganstudio.inference.formats import CheckpointError
 from ganstudio.inference.inputs import NetworkInput, face_inputs, whole_photo_input
 from ganstudio.inference.networks import (
     ExecutorPool,
     NetworkSpec,
     measure_sandbox,
-    render_image,
 )
+from ganstudio.inference.render_pipeline import NO_FACE, RenderPipeline  # noqa: F401 - NO_FACE: re-exported
 from ganstudio.inference.render_spec import (
     MASK_INPUT_CHANNELS,
     PipelineSettings,
@@ -58,17 +53,13 @@ from ganstudio.storage.images import (
     ImageRejectedError,
     load_mask,
     load_rgb,
-    png_bytes,
-    thumbnail_of,
 )
-from ganstudio.vocabulary import RenderState
+from ganstudio.vocabulary import JobKind, RenderState
 
 log = logging.getLogger(__name__)
 # Renders in a row on one network before the queue's plain order resumes (services/queue.py):
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
-# The cell's note when the face pipeline finds no face: the output is the input, not a failure.
-NO_FACE = "no face found"
 
 
 @dataclass(frozen=True)
@@ -109,6 +100,8 @@ class RenderWorker:
         self.wake = threading.Event()
         self.renders_run = 0
         self.timings = StageTimes()  # where the time goes, by stage (bench/inference.py)
+        self.changes = Changes()
+        self.pipeline = RenderPipeline(self)
         self._network_run: tuple[str | None, int] = (None, 0)  # the last network, renders in a row
 
     def recover(self, *, stale_after_seconds: float = 0) -> int:
@@ -141,72 +134,36 @@ class RenderWorker:
                 session, worker_id=self.worker_id, settings=self.settings, prefer_checkpoint=prefer
             )
 
+    def note_network(self, checkpoint_sha256: str) -> None:
+        """Count renders in a row on one network (claim_next prefers it for NETWORK_RUN)."""
+        last, run = self._network_run
+        self._network_run = (checkpoint_sha256, run + 1 if checkpoint_sha256 == last else 1)
+
     def run_one(self, render_id: int) -> RenderState:
         """Render one claimed render and record the result or the reason it failed."""
-        inputs = self._inputs(render_id)
-        last, run = self._network_run
-        sha256 = inputs.network.checkpoint_sha256
-        self._network_run = (sha256, run + 1 if sha256 == last else 1)
-        started = time.perf_counter()
-        try:
-            output, note = self._render(inputs)
-            # Lossless, so the differences between versions are real.
-            output_blob = self.blobs.put_bytes(png_bytes(output, fast=True))
-            thumb_blob = self.blobs.put_bytes(thumbnail_of(output))
-            values: dict[str, Any] = {
-                "state": RenderState.DONE,
-                "output_sha256": output_blob.sha256,
-                "thumb_sha256": thumb_blob.sha256,
-                "width": output.width,
-                "height": output.height,
-                "error": "",
-                "note": note,
-            }
-        except (RenderError, CheckpointError, ExecutorError) as exc:
-            values = {"state": RenderState.FAILED, "error": _sentence(str(exc))}
-        except Exception as exc:  # the job goes on whatever happens to one render
-            log.warning("Render %s failed: %s", render_id, describe_error(exc), exc_info=True)
-            values = {"state": RenderState.FAILED, "error": describe_error(exc)}
-        values["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        with self.sessions() as session, session.begin():
-            session.execute(
-                update(Render)
-                .where(Render.id == render_id)
-                .values(finished_at=utcnow(), worker_id=None, **values)
-            )
-        self.renders_run += 1
-        return values["state"]
+        self.pipeline.run(claimed=[render_id], max_renders=0)
+        with self.sessions() as session:
+            return RenderState(session.get(Render, render_id).state)  # type: ignore[union-attr]
 
-    def _inputs(self, render_id: int) -> RenderInputs:
+    def changed(self) -> None:
+        """Renders were recorded: wake the long-polls of this process (web tests) at once."""
+        self.changes.notify()
+
+    def render_inputs(self, render_id: int) -> tuple[RenderInputs, bool]:
+        """What a claimed render needs, and whether it is a web test's (interactive) render."""
         with self.sessions() as session:
             render = session.get(Render, render_id)
             assert render is not None
             version = session.get(Version, render.version_id)
             assert version is not None
-            return RenderInputs(
+            inputs = RenderInputs(
                 network=NetworkSpec.of(version),
                 input_channels=version.input_channels,
                 input_sha256=render.input_sha256,
                 mask_sha256=render.mask_sha256,
                 settings=PipelineSettings(**render.settings),
             )
-
-    def _render(self, inputs: RenderInputs) -> tuple[Image.Image, str | None]:
-        prepared = self.network_inputs(inputs)
-        face = inputs.settings.face
-        if face is None:
-            one = prepared.inputs[0]
-            return self._run_network(inputs, one.image, one.mask), None
-        if not prepared.inputs:
-            return prepared.photo, NO_FACE
-        from ganstudio.faces.crops import paste
-
-        output = prepared.photo
-        for one in prepared.inputs:
-            assert one.crop is not None
-            result = self._run_network(inputs, one.image, one.mask)
-            output = paste(output, result, one.crop, feather=face.feather)
-        return output, None
+            return inputs, render.claimed_for_kind == JobKind.WEBTEST
 
     def network_inputs(self, inputs: RenderInputs) -> PreparedPhoto:
         """Decode the photo and prepare what the network sees of it (ganstudio/inference/inputs.py).
@@ -283,29 +240,6 @@ class RenderWorker:
             )
         return found, eyes
 
-    def _run_network(
-        self, inputs: RenderInputs, image: Image.Image, mask: Image.Image | None
-    ) -> Image.Image:
-        """Run the version's network on one prepared input in its warm executor."""
-        settings = self.settings
-        sha256 = inputs.network.checkpoint_sha256
-        warm = self.pool.get(inputs.network, lambda: self.blobs.read_bytes(sha256))
-        limit = settings.render_time_limit_seconds
-        try:
-            return render_image(warm, image, mask, timeout=limit)
-        except ExecutorTimeoutError:
-            self.pool.discard(sha256)
-            raise RenderError(
-                f"The render took longer than the {limit:.0f} s limit, so it was stopped. This "
-                f"version is too slow on a {image.width}×{image.height} input; make it lighter, "
-                "or ask an admin to raise GANSTUDIO_RENDER_TIME_LIMIT_SECONDS."
-            ) from None
-        except ExecutorCrashedError:
-            self.pool.discard(sha256)
-            raise
-        except ExecutorRefusedError as exc:
-            raise RenderError(f"The network failed on this image: {exc}") from None
-
     def _landmarks_mask(self, image_sha256: str, size: tuple[int, int]):
         """Return the eye mask from the photo's face landmarks (analysing the photo first if no
         worker has yet), or fail the render saying why there is none."""
@@ -360,14 +294,7 @@ class RenderWorker:
 
     def run_until_idle(self, *, max_renders: int | None = None) -> int:
         """Run queued renders until none is left (or `max_renders`); return how many ran."""
-        ran = 0
-        while max_renders is None or ran < max_renders:
-            render_id = self.claim_next()
-            if render_id is None:
-                break
-            self.run_one(render_id)
-            ran += 1
-        return ran
+        return self.pipeline.run(max_renders=max_renders)
 
     def serve(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
         """Loop until `stop` is set: run what is queued, then sleep until woken or polled."""
@@ -376,18 +303,9 @@ class RenderWorker:
         while not stop.is_set():
             try:
                 # Renders first, then analyses; face work only when neither is queued.
-                if (
-                    self.run_until_idle(max_renders=1)
-                    or self.analysis_step()
-                    or self.background_step()
-                ):
+                if self.pipeline.run(stop=stop) or self.analysis_step() or self.background_step():
                     continue
             except Exception:  # the worker must outlive any single failure
                 log.exception("Render worker step failed; retrying shortly")
             self.wake.wait(poll_seconds)
             self.wake.clear()
-
-
-def _sentence(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    return first[:500]

@@ -1,6 +1,5 @@
 """API: web tests — one photo through a few versions, and saving that photo as a sample."""
 
-import asyncio
 import time
 from typing import Annotated
 
@@ -75,6 +74,7 @@ async def read_webtest(
     webtest_id: WebTestId,
     db: SessionDep,
     user: ViewerUser,
+    worker: WorkerDep,
     wait: Annotated[
         float,
         Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change (long-poll)"),
@@ -88,7 +88,8 @@ async def read_webtest(
     With `wait` and `after`, the answer comes as soon as something changed since that
     revision (a render started or finished), or when the web test is over, or after `wait`
     seconds: a page shows each render the moment it exists, without polling sleeps. The
-    wait holds no server thread: each look is a short read, between async sleeps.
+    wait holds no server thread: each look is a short read, between async waits that this
+    server's own worker ends the moment it records a render (inference/changes.py).
     """
 
     def look() -> WebTestPublic:
@@ -96,6 +97,7 @@ async def read_webtest(
         webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
         return webtest_public(webtest, webtests_service.progress(webtest))
 
+    seen = worker.changes.count  # before the look: a render recorded after it ends the wait
     answer = await run_in_threadpool(look)
     deadline = time.monotonic() + wait
     while (
@@ -104,7 +106,8 @@ async def read_webtest(
         and answer.job.status not in FINISHED
         and time.monotonic() < deadline
     ):
-        await asyncio.sleep(LOOK_EVERY_SECONDS)
+        await worker.changes.wait(seen, min(LOOK_EVERY_SECONDS, deadline - time.monotonic()))
+        seen = worker.changes.count
         answer = await run_in_threadpool(look)
     return answer
 

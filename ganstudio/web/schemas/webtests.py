@@ -37,7 +37,10 @@ class WebTestPublic(BaseModel):
         description="poll this until job.status is done, failed or cancelled; add "
         "`?wait=25&after=<revision>` to wait for the next change instead of sleeping"
     )
-    revision: str = Field(description="changes whenever a render's state or the job's does")
+    revision: str = Field(
+        description="changes whenever a render's state or the job's does (or a thumbnail, "
+        "which follows its render's PNG by a moment, appears)"
+    )
     filter: str
     filename: str
     photo_sha256: str
@@ -62,7 +65,11 @@ def webtest_public(webtest: WebTest, progress: JobProgress) -> WebTestPublic:
     def done(sha256: str | None, state: RenderState) -> str | None:
         return blob_url(sha256) if state == RenderState.DONE else None
 
-    states = [(item.render.id, item.render.state.value) for item in webtest.renders]
+    # A web test's render is recorded the moment its PNG exists; its thumbnail follows.
+    states = [
+        (item.render.id, item.render.state.value, bool(item.render.thumb_sha256))
+        for item in webtest.renders
+    ]
     revision = hashlib.sha256(repr((progress.status.value, states)).encode()).hexdigest()[:16]
     return WebTestPublic(
         id=webtest.job.public_id,
