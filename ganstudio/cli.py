@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -335,12 +336,28 @@ def push(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="where this worker runs networks: cpu, cuda or cuda:N (default: "
+            "GANSTUDIO_DEVICE). One worker per GPU, all sharing the queue: --device cuda:0, "
+            "--device cuda:1, …",
+        ),
+    ] = None,
+) -> None:
     """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server)."""
-    runtime = open_cli_runtime()
+    try:
+        settings = Settings() if device is None else Settings(device=device)
+    except ValidationError:
+        err.print(f"[red]--device {device!r} is not a device: use cpu, cuda or cuda:N.[/red]")
+        raise typer.Exit(2) from None
+    runtime = open_cli_runtime(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    err.print(f"Render worker {runtime.worker.worker_id} started; Ctrl+C stops it.")
+    err.print(
+        f"Render worker {runtime.worker.worker_id} started on {settings.device}; Ctrl+C stops it."
+    )
     try:
         runtime.worker.serve(stop)
     except KeyboardInterrupt:

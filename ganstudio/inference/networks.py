@@ -71,6 +71,7 @@ class LoadedExecutor:
     stride: int
     input_channels: int | None
     report: SandboxReport
+    device: str = "cpu"  # where the executor put the network ("auto" resolved), e.g. "cuda:0"
 
 
 def start_network(
@@ -108,6 +109,7 @@ def start_network(
             stride=_bounded_int(answer.get("stride"), 1, MAX_STRIDE),
             input_channels=_optional_channels(answer.get("input_channels")),
             report=report,
+            device=str(answer.get("device", "cpu"))[:20],
         )
     except BaseException:
         executor.kill()

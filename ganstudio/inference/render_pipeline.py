@@ -110,12 +110,10 @@ class Outcome:
     final: bool = True
 
 
-def batch_size(settings: Any) -> int:
+def batch_size(setting: int, device: str) -> int:
     """The most inputs in one forward pass: the setting, else 8 on a GPU and 1 on a CPU (where
     a batch runs no faster per image and only delays the first output)."""
-    if settings.render_batch_size:
-        return int(settings.render_batch_size)
-    return 8 if str(settings.device).startswith("cuda") else 1
+    return setting or (8 if device.startswith("cuda") else 1)
 
 
 class RenderPipeline:
@@ -125,10 +123,8 @@ class RenderPipeline:
         self.worker = worker
         settings = worker.settings
         cpus = os.cpu_count() or 1
-        self.batch = max(1, batch_size(settings))
-        # Enough renders in flight to fill a batch while the last one is being finished, and
-        # few enough that a web test queued behind a comparison waits for no more than these.
-        self.depth = max(4, 3 * self.batch)
+        # "auto" is resolved by the executors: the first network loaded says where it runs.
+        self.batch = batch_size(settings.render_batch_size, settings.device)
         self.prepare_threads = max(2, min(8, cpus // 4))
         self.finish_threads = max(2, min(16, cpus // 2))
         self._pending: list[Unit] = []  # prepared inputs waiting for the device
@@ -136,6 +132,12 @@ class RenderPipeline:
         self._closing = False
         self._results: queue.Queue[Outcome] = queue.Queue()
         self._seq = 0
+
+    @property
+    def depth(self) -> int:
+        """Renders in flight: enough to fill a batch while the last one is being finished, and
+        few enough that a web test queued behind a comparison waits for no more than these."""
+        return max(4, 3 * self.batch)
 
     # --- the main thread: claim and record -----------------------------------------------
 
@@ -288,6 +290,7 @@ class RenderPipeline:
         limit = worker.settings.render_time_limit_seconds
         try:
             warm = worker.pool.get(inputs.network, lambda: worker.blobs.read_bytes(sha256))
+            self.batch = batch_size(worker.settings.render_batch_size, warm.device)
             with worker.timings.timed("forward"):
                 result = render_batch(
                     warm,

@@ -12,24 +12,28 @@ many renders overlap (`ganstudio.inference.render_pipeline`).
 
 import logging
 import os
+import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.session import rowcount
-from ganstudio.db.tables import Render, Version
+from ganstudio.db.tables import AnalysisItem, Render, Version
 from ganstudio.faces.face import Face
 from ganstudio.inference.changes import Changes
 from ganstudio.inference.executor import (
     ExecutorError,
 )
+from ganstudio.inference.executor_child import MAX_BATCH
 from ganstudio.inference.inputs import NetworkInput, face_inputs, whole_photo_input
 from ganstudio.inference.networks import (
     ExecutorPool,
@@ -60,6 +64,8 @@ log = logging.getLogger(__name__)
 # Renders in a row on one network before the queue's plain order resumes (services/queue.py):
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
+RECOVER_EVERY_SECONDS = 60  # how often a serving worker looks for a dead worker's claims
+STALE_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,9 @@ class RenderWorker:
         self.blobs = blobs
         self.settings = settings
         self.pool = ExecutorPool(settings)
-        self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # host/device: one worker per device of a host; then this life of it (fits 40 chars).
+        self.worker_name = f"{socket.gethostname()[:16]}/{settings.device}"
+        self.worker_id = f"{self.worker_name}/{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.wake = threading.Event()
         self.renders_run = 0
         self.timings = StageTimes()  # where the time goes, by stage (bench/inference.py)
@@ -104,26 +112,54 @@ class RenderWorker:
         self.pipeline = RenderPipeline(self)
         self._network_run: tuple[str | None, int] = (None, 0)  # the last network, renders in a row
 
-    def recover(self, *, stale_after_seconds: float = 0) -> int:
-        """Queue again the renders that a dead worker left `running`; return how many."""
+    def recover(self, *, stale_after_seconds: float | None = None) -> int:
+        """Queue again the renders (and analysis items) that a dead worker left `running`;
+        return how many.
+
+        Dead for sure: this worker's own earlier life (the same host and device: one worker
+        per device), a worker from before workers had names, and any worker whose claim is
+        older than `stale_after_seconds` (default: past any render's time limit, which a live
+        worker enforces). Other live workers' renders, e.g. the next GPU's, are left alone.
+        """
+        if stale_after_seconds is None:
+            stale_after_seconds = self.stale_after_seconds
         cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
         with self.sessions() as session, session.begin():
             result = session.execute(
                 update(Render)
                 .where(
                     Render.state == RenderState.RUNNING,
-                    Render.claimed_at <= cutoff,
-                    Render.worker_id != self.worker_id,
+                    self._orphaned(Render.worker_id, Render.claimed_at, cutoff),
                 )
                 .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
             )
-            items = analyses_service.recover_items(session, cutoff=cutoff, worker_id=self.worker_id)
+            items = analyses_service.recover_items(
+                session,
+                orphaned=self._orphaned(AnalysisItem.worker_id, AnalysisItem.claimed_at, cutoff),
+            )
         count = rowcount(result)
         if count or items:
             log.info(
                 "Re-queued %d render(s), %d analysis item(s) of a stopped worker", count, items
             )
         return count + items
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """A claim older than this belongs to a dead worker: a live one stops any batch at
+        its renders' time limits."""
+        limit = self.settings.render_time_limit_seconds
+        return limit * MAX_BATCH + STALE_GRACE_SECONDS
+
+    def _orphaned(self, worker_id: Any, claimed_at: Any, cutoff: datetime) -> Any:
+        return and_(
+            worker_id != self.worker_id,
+            or_(
+                worker_id.startswith(f"{self.worker_name}/", autoescape=True),
+                ~worker_id.contains("/"),  # an id from before workers had names
+                claimed_at <= cutoff,
+            ),
+        )
 
     def claim_next(self) -> int | None:
         """Atomically take the next queued render, fairly between users (services/queue.py)."""
@@ -300,7 +336,11 @@ class RenderWorker:
         """Loop until `stop` is set: run what is queued, then sleep until woken or polled."""
         self.recover()
         self.measure_sandbox()
+        next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
         while not stop.is_set():
+            if time.monotonic() > next_recovery:  # a worker on another device may have died
+                self.recover()
+                next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
             try:
                 # Renders first, then analyses; face work only when neither is queued.
                 if self.pipeline.run(stop=stop) or self.analysis_step() or self.background_step():

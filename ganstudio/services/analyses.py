@@ -619,15 +619,12 @@ def claim_next_item(session: Session, *, worker_id: str, now: datetime | None = 
     return None
 
 
-def recover_items(session: Session, *, cutoff: datetime, worker_id: str) -> int:
-    """Queue again the items that a dead worker left `running`; return how many."""
+def recover_items(session: Session, *, orphaned: Any) -> int:
+    """Queue again the items that a dead worker left `running` (`orphaned`: the condition on
+    their rows that says so, RenderWorker.recover's); return how many."""
     result = session.execute(
         update(AnalysisItem)
-        .where(
-            AnalysisItem.state == AnalysisState.RUNNING,
-            AnalysisItem.claimed_at <= cutoff,
-            AnalysisItem.worker_id != worker_id,
-        )
+        .where(AnalysisItem.state == AnalysisState.RUNNING, orphaned)
         .values(state=AnalysisState.QUEUED, worker_id=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )

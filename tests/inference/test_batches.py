@@ -25,9 +25,9 @@ class SmallConvNet(torch.nn.Module):
     """A plain two-layer conv net: its output follows its input (and mask) closely, where a
     freshly initialised tiny U-Net's output is almost flat."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, seed: int = 0) -> None:
         super().__init__()
-        torch.manual_seed(channels)
+        torch.manual_seed(channels * 100 + seed)
         self.conv1 = torch.nn.Conv2d(channels, 8, 3, padding=1)
         self.conv2 = torch.nn.Conv2d(8, 3, 3, padding=1)
 
