@@ -177,3 +177,22 @@ def _check_the_faces_demo(app: FastAPI) -> None:
     notes = {name: note for name, _state, note in rows}
     assert notes["chelsea-the-cat.jpg"] == "no face found"  # the cat: the input, with a note
     assert notes["astronaut.jpg"] is None and notes["group-of-three.jpg"] is None
+
+
+def test_worker_runs_on_the_device_it_is_given(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ganstudio.inference.runner import RenderWorker
+
+    served: dict[str, str] = {}
+
+    def serve(self: RenderWorker, stop: object, **_: object) -> None:
+        served.update(device=self.settings.device, name=self.worker_name, id=self.worker_id)
+
+    monkeypatch.setattr(RenderWorker, "serve", serve)
+    started = runner.invoke(cli, ["worker", "--device", "cuda:1"])
+    assert started.exit_code == 0, started.output
+    assert served["device"] == "cuda:1" and served["name"].endswith("/cuda:1")
+    assert served["id"].startswith(served["name"] + "/") and len(served["id"]) <= 40
+    wrong = runner.invoke(cli, ["worker", "--device", "gpu1"])
+    assert wrong.exit_code == 2 and "is not a device: use cpu, cuda or cuda:N" in wrong.output
