@@ -151,6 +151,13 @@ class RenderPipeline:
         """Run `claimed` renders, then claim and run more until the queue is empty (or
         `max_renders` were claimed, or `stop` is set); return how many were recorded."""
         worker, timings = self.worker, self.worker.timings
+        claimed = list(claimed)
+        if not claimed and max_renders != 0 and not (stop is not None and stop.is_set()):
+            with timings.timed("claim"):
+                first = worker.claim_next()
+            claimed = [] if first is None else [first]
+        if not claimed:
+            return 0  # idle: no threads started
         recorded = launched = in_flight = 0
         self._closing = False
         device = threading.Thread(target=self._device_loop, name="render-device", daemon=True)
