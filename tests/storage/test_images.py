@@ -156,3 +156,15 @@ def test_the_decode_budget_counts_the_bytes_of_each_pixel() -> None:
             decode()
     sixteen = imagegen.sixteen_bit_png(size=(100, 90))  # 2 bytes a pixel: fits
     assert load_rgb(sixteen, max_pixels=limit).size == (100, 90)
+
+
+def test_fast_png_is_lossless_and_keeps_the_channel_order() -> None:
+    from ganstudio.storage.images import png_bytes
+
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    pixels[:10] = (255, 0, 0)  # a red band: swapped channels would turn it blue
+    image = Image.fromarray(pixels)
+    for fast in (True, False):
+        decoded = Image.open(io.BytesIO(png_bytes(image, fast=fast)))
+        assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), pixels)
