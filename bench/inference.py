@@ -453,10 +453,10 @@ def concurrent_loads(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default cpu")
     parser.add_argument(
         "--networks",
-        help="comma-separated, of: " + ", ".join(NETWORKS) + " (default: see the docstring)",
+        help="comma-separated, of: light, heavy (default: both; on cpu, part 1 light only)",
     )
     parser.add_argument("--samples", type=int, help="job rows (default 16 on cpu, 48 on cuda)")
     parser.add_argument("--versions", type=int, default=2, help="job columns")
