@@ -324,7 +324,8 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
                 make_version(
                     live.app, filter_slug=slug, label=network, checkpoint=checkpoints[network]
                 )
-                over_http = []
+                over_http: list[float] = []
+                phases: dict[str, list[float]] = {"upload": [], "render": [], "download": []}
                 for n, data in enumerate(photos[network]):  # a new photo each time: no cache
                     start = time.perf_counter()
                     made = client.post(
@@ -333,12 +334,20 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
                         data={"filter": slug, "versions": network},
                         files={"image": (f"{n}.jpg", data, "image/jpeg")},
                     ).json()
+                    posted = time.perf_counter()
                     done = wait_done(client, made["url"], auth)
                     assert done["renders"][0]["state"] == "done", done
+                    rendered = time.perf_counter()
                     png = client.get(done["renders"][0]["render_url"], headers=auth)
                     assert png.status_code == 200, png.status_code
+                    end = time.perf_counter()
                     if n:  # the first one starts the network's executor
-                        over_http.append(time.perf_counter() - start)
+                        over_http.append(end - start)
+                        phases["upload"].append(posted - start)
+                        phases["render"].append(rendered - posted)
+                        phases["download"].append(end - rendered)
+                    else:
+                        live.app.state.worker.timings.reset()
                 http_s = statistics.median(over_http)
                 target = WEBTEST_TARGET.get((args.device, network))
                 aim = target_text(target, at_least=False, where=f"for {network} on {args.device}")
@@ -347,8 +356,14 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
                     f"{args.device}, median of {args.runs}\n"
                     f"   over HTTP (upload, queue, render, PNG, download) {http_s * 1000:.1f} ms "
                     f"vs raw forward {raw[network] * 1000:.1f} ms: ratio "
-                    f"{http_s / raw[network]:.2f}× ({aim})"
+                    f"{http_s / raw[network]:.2f}× ({aim})\n"
+                    "   client's view (medians): "
+                    + ", ".join(
+                        f"{name} {statistics.median(times) * 1000:.1f} ms"
+                        for name, times in phases.items()
+                    )
                 )
+                print_stages(live.app.state.worker.timings.snapshot(), sum(over_http))
 
 
 def comparison_page(work: Path, device: str) -> None:

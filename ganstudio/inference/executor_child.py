@@ -356,6 +356,10 @@ def _start_cuda(device) -> None:
     torch.cuda.init()
     torch.ones(1, device=device)
     torch.cuda.synchronize(device)
+    # A filter's renders share one input size, and a batch's shape repeats: cuDNN's autotuner
+    # times the kernels once per shape and keeps the fastest (its heuristic picks are slow
+    # for some channels_last depthwise convolutions: bench/batch_forward.py).
+    torch.backends.cudnn.benchmark = True
 
 
 def _pick_device(setting: str):
