@@ -135,6 +135,7 @@ class _Executor:
         torch.set_num_threads(max(1, int(request["threads"])))
         self.device = device
         self.max_chunk = MAX_BATCH  # images per forward pass; fitted to the GPU's free memory
+        self.shape_batch = 1  # the worker's batch size: GPU batches are padded up to it
 
     def serve(self) -> None:
         handlers = {
@@ -235,7 +236,13 @@ class _Executor:
         width, height = int(header["width"]), int(header["height"])
         channels, count = int(header["channels"]), int(header.get("count", 1))
         precision = str(header.get("precision", "fp32"))
-        if channels not in (3, 4) or not 1 <= count <= MAX_BATCH or precision not in PRECISIONS:
+        self.shape_batch = int(header.get("shape_batch", 1))
+        if (
+            channels not in (3, 4)
+            or not 1 <= count <= MAX_BATCH
+            or not 1 <= self.shape_batch <= MAX_BATCH
+            or precision not in PRECISIONS
+        ):
             raise ValueError("the render request is malformed")
         if len(payload) != count * width * height * channels:
             raise ValueError("the image bytes do not match its size")
@@ -267,11 +274,11 @@ class _Executor:
                     before = torch.cuda.memory_allocated(self.device)
                 out = forward_batch(
                     self.network.net,
-                    pixels[done : done + chunk],
+                    self._padded(pixels[done : done + chunk]),
                     stride=self.network.stride,
                     device=self.device,
                     precision=precision,
-                )
+                )[:chunk]
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)  # forward_ms is the device's time
                     self._fit_chunk(chunk, torch.cuda.max_memory_allocated(self.device) - before)
@@ -284,6 +291,17 @@ class _Executor:
             outputs.extend(out)
             done += chunk
         return outputs
+
+    def _padded(self, pixels):
+        """On a GPU, a batch of 2 … shape_batch - 1 inputs padded up to shape_batch: each new
+        batch shape costs the GPU a first call of seconds (cuDNN picks and loads kernels per
+        shape), a padded slot a fraction of a full batch's time. So an executor runs two
+        shapes, 1 and shape_batch."""
+        from ganstudio.inference.pipeline import pad_batch
+
+        if self.device.type != "cuda":
+            return pixels
+        return pad_batch(pixels, min(self.shape_batch, self.max_chunk))
 
     def _fit_chunk(self, chunk: int, peak_bytes: int) -> None:
         """Size the next chunks by the free memory and this chunk's peak per image."""
@@ -356,10 +374,8 @@ def _start_cuda(device) -> None:
     torch.cuda.init()
     torch.ones(1, device=device)
     torch.cuda.synchronize(device)
-    # A filter's renders share one input size, and a batch's shape repeats: cuDNN's autotuner
-    # times the kernels once per shape and keeps the fastest (its heuristic picks are slow
-    # for some channels_last depthwise convolutions: bench/batch_forward.py).
-    torch.backends.cudnn.benchmark = True
+    # No cuDNN autotuner: on an H100 it cost ~21 s per new input shape (a batch of 1, 3, 7, 8
+    # at 1024²: each a new shape) against ~20-60 ms for the forward itself.
 
 
 def _pick_device(setting: str):

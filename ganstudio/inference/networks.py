@@ -141,8 +141,12 @@ def render_batch(
     *,
     timeout: float,
     precision: str = "fp32",
+    shape_batch: int = 1,
 ) -> BatchResult:
-    """Render same-size prepared images (and masks) in one request to `loaded`'s executor."""
+    """Render same-size prepared images (and masks) in one request to `loaded`'s executor.
+
+    shape_batch: the worker's batch size; on a GPU a smaller batch (but not one input) is
+    padded up to it, so an executor runs only two batch shapes (executor_child._padded)."""
     width, height = inputs[0][0].size
     header = _image_header(*inputs[0])
     if any(_image_header(image, mask) != header for image, mask in inputs):
@@ -151,7 +155,13 @@ def render_batch(
     pixels = b"".join(_interleaved(image, mask) for image, mask in inputs)
     out_size = width * height * 3
     answer, data = loaded.executor.request(
-        {**header, "op": "render", "count": len(inputs), "precision": precision},
+        {
+            **header,
+            "op": "render",
+            "count": len(inputs),
+            "precision": precision,
+            "shape_batch": shape_batch,
+        },
         pixels,
         timeout=timeout,
         max_payload=len(inputs) * out_size,

@@ -69,6 +69,18 @@ def pixels_tensor(pixels: np.ndarray, *, device: torch.device | None = None) -> 
     return x.permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+def pad_batch(pixels: np.ndarray, target: int) -> np.ndarray:
+    """(N, H, W, C) → (target, H, W, C) by repeating the last input, when 1 < N < target.
+
+    Each output depends on its own input only, so the first N outputs are unchanged; the
+    caller drops the rest. A batch of one stays one (a web test's render waits for no one).
+    """
+    count = len(pixels)
+    if count <= 1 or count >= target:
+        return pixels
+    return np.concatenate([pixels, np.repeat(pixels[-1:], target - count, axis=0)])
+
+
 def forward_batch(
     net: torch.nn.Module,
     pixels: np.ndarray,

@@ -304,6 +304,7 @@ class RenderPipeline:
                     [(u.input.image, u.input.mask) for u in units],
                     timeout=limit * len(units),
                     precision=getattr(inputs.settings, "precision", "fp32"),
+                    shape_batch=self.batch,
                 )
         except ExecutorTimeoutError:
             worker.pool.discard(sha256)

@@ -95,3 +95,18 @@ def test_a_batch_must_be_of_one_size_and_the_executor_checks_its_bytes(
             )
     finally:
         network.executor.close()
+
+
+def test_a_short_gpu_batch_is_padded_to_the_batch_shape_without_changing_its_outputs() -> None:
+    from ganstudio.inference.pipeline import forward_batch, pad_batch
+
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (3, 16, 24, 3), dtype=np.uint8)
+    padded = pad_batch(pixels, 8)
+    assert padded.shape == (8, 16, 24, 3)
+    assert np.array_equal(padded[:3], pixels) and (padded[3:] == pixels[2]).all()
+    assert pad_batch(pixels[:1], 8).shape[0] == 1  # one input is never padded
+    assert pad_batch(pixels, 2) is pixels  # already as large as the shape
+    net = SmallConvNet(3).eval()
+    alone = forward_batch(net, pixels, stride=1)
+    assert np.array_equal(forward_batch(net, padded, stride=1)[:3], alone)
