@@ -271,7 +271,8 @@ def grid_revision(session: Session, *, comparison: Comparison) -> GridRevision:
     job's status follows from its renders and that). Pages cache their body by it and answer
     If-None-Match with 304 while it holds, so it must never stay put while a shown thing moves.
     """
-    values = session.execute(
+    # On the connection, past the ORM: plain values, and half the cost on a hot page.
+    values = session.connection().execute(
         _revision_query(),
         {
             "comparison_id": comparison.id,
