@@ -272,14 +272,18 @@ def grid_revision(session: Session, *, comparison: Comparison) -> GridRevision:
     If-None-Match with 304 while it holds, so it must never stay put while a shown thing moves.
     """
     # On the connection, past the ORM: plain values, and half the cost on a hot page.
-    values = session.connection().execute(
-        _revision_query(),
-        {
-            "comparison_id": comparison.id,
-            "job_id": comparison.job_id,
-            "filter_id": comparison.filter_id,
-        },
-    ).one()
+    values = (
+        session.connection()
+        .execute(
+            _revision_query(),
+            {
+                "comparison_id": comparison.id,
+                "job_id": comparison.job_id,
+                "filter_id": comparison.filter_id,
+            },
+        )
+        .one()
+    )
     digest = hashlib.sha256(repr((comparison.id, comparison.job_id, tuple(values))).encode())
     return GridRevision(tag=digest.hexdigest()[:32], rows=values.rows)
 

@@ -151,7 +151,7 @@ def create_comparison(
 
 
 @functools.cache
-def _comparison_by(column: str) -> Select[tuple[Comparison]]:
+def _comparison_by(column: str) -> Select[Comparison]:
     """A comparison with its filter and author, by "slug" or "id" (built once: hot pages)."""
     key = Comparison.slug if column == "slug" else Comparison.id
     return (
