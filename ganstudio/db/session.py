@@ -54,6 +54,31 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def read_snapshot(session: Session) -> None:
+    """Make the session's next reads see one database state, until it commits or rolls back.
+
+    By default each statement may see a newer state than the one before it: pysqlite (in its
+    legacy transaction mode) sends no BEGIN before a SELECT, so every read is its own
+    transaction, and PostgreSQL's READ COMMITTED takes a new snapshot per statement. A page
+    that shows a job's status beside its renders, read in two statements, could then say
+    "done" beside a render still running. Call this before such reads (and before any write
+    that follows them: a write after a snapshot may be refused if another commit came between).
+
+    On SQLite it sends a deferred BEGIN (WAL: the first read fixes the snapshot, writers are
+    not blocked); on PostgreSQL it ends the current transaction (a request's reads so far, and
+    the caller's "last used" touch) and starts one at REPEATABLE READ.
+    """
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    elif dialect == "postgresql":
+        session.commit()
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def rowcount(result: Result[Any]) -> int:
     """Return how many rows an UPDATE or DELETE matched.
 

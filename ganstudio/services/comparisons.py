@@ -1,9 +1,10 @@
 """Comparisons: pick versions × samples, freeze them, queue the missing renders, read the grid."""
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.db.base import parse_id
@@ -149,16 +150,24 @@ def create_comparison(
     return comparison, job
 
 
+@functools.cache
+def _comparison_by(column: str) -> Select[Comparison]:
+    """A comparison with its filter and author, by "slug" or "id" (built once: hot pages)."""
+    key = Comparison.slug if column == "slug" else Comparison.id
+    return (
+        select(Comparison)
+        .options(joinedload(Comparison.filter), joinedload(Comparison.created_by))
+        .where(key == bindparam("ref"))
+    )
+
+
 def get_comparison(session: Session, *, ref: str | int) -> Comparison:
     """Find a comparison by id or by its permalink slug."""
     text = str(ref).strip()
-    query = select(Comparison).options(
-        joinedload(Comparison.filter), joinedload(Comparison.created_by)
-    )
-    comparison = session.scalar(query.where(Comparison.slug == text))
+    comparison = session.scalar(_comparison_by("slug"), {"ref": text})
     comparison_id = parse_id(text)
     if comparison is None and comparison_id is not None:
-        comparison = session.scalar(query.where(Comparison.id == comparison_id))
+        comparison = session.scalar(_comparison_by("id"), {"ref": comparison_id})
     if comparison is None:
         raise NotFoundError(f"No comparison '{text[:40]}'. Check the link, or make a new one.")
     return comparison

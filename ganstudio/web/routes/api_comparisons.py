@@ -1,16 +1,18 @@
 """API: comparisons and the jobs that fill them."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from ganstudio.db.session import read_snapshot
+from ganstudio.services import comparison_views, reference_metrics
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
-from ganstudio.services import reference_metrics
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
 from ganstudio.web.downloads import zip_response
+from ganstudio.web.etags import etag_of, none_match, not_modified, tag
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas.comparisons import (
     ComparisonCreate,
@@ -54,15 +56,32 @@ def create_comparison(
     return comparison_created(comparison, renders_service.job_progress(db, job=job))
 
 
-@router.get("/comparisons/{ref}")
+@router.get(
+    "/comparisons/{ref}",
+    response_model=ComparisonPublic,
+    responses={304: {"description": "Not Modified: the If-None-Match ETag is still current"}},
+)
 def read_comparison(
-    ref: str, db: SessionDep, settings: SettingsDep, _user: ViewerUser
-) -> ComparisonPublic:
+    ref: str,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+    _user: ViewerUser,
+) -> ComparisonPublic | Response:
     """Return a comparison's versions, samples and each cell's state and render URL.
 
-    Cells of samples with a reference carry `metrics` (PSNR, SSIM; null while pending).
+    Cells of samples with a reference carry `metrics` (PSNR, SSIM; null while pending). The
+    job's status and the cells come from one database state: it never says "done" beside a
+    cell still running. The answer has an `ETag`; send it back as `If-None-Match` to get a
+    304 (no body) while nothing it shows has changed.
     """
+    read_snapshot(db)
     comparison = comparisons_service.get_comparison(db, ref=ref)
+    revision = comparison_views.grid_revision(db, comparison=comparison)
+    etag = etag_of("api", comparison.id, revision.tag, settings.max_comparison_samples)
+    if none_match(request, etag):
+        return not_modified(etag)
     grid = comparisons_service.read_grid(
         db, comparison=comparison, per_page=settings.max_comparison_samples
     )
@@ -70,6 +89,7 @@ def read_comparison(
     metrics = reference_metrics.comparison_metrics(
         db, comparison=comparison, version_ids=[v.id for v in grid.versions]
     )
+    tag(response, etag)
     return comparison_public(comparison, grid, progress, metrics)
 
 

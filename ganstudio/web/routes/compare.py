@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from ganstudio.db.base import parse_id
+from ganstudio.db.session import read_snapshot
 from ganstudio.db.tables import Version
 from ganstudio.services import analyses as analyses_service
 from ganstudio.services import comparison_views as views_service
@@ -20,6 +21,7 @@ from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser, WorkerDep
+from ganstudio.web.etags import etag_of, none_match, not_modified, tag
 from ganstudio.web.forms import go_to, refused, saved
 from ganstudio.web.pagination import page_count
 from ganstudio.web.params import FaceIndex, PageNumber, RowId
@@ -130,41 +132,49 @@ def read_comparison(
     page: PageNumber = 1,
     sort: Annotated[str, Query(max_length=40, description='"ssim:<version id>": worst first')] = "",
 ) -> Response:
-    """Show the grid: a row per sample, the input then a column per version; fills live."""
+    """Show the grid: a row per sample, the input then a column per version; fills live.
+
+    Planners reload it far more often than it changes (and many at once while a job renders):
+    one query fingerprints what it shows (grid_revision); the body of hundreds of cells is
+    rendered once per revision and reader, and a browser that has this revision gets a 304.
+    """
+    read_snapshot(db)  # the progress, the cells and the revision: one database state
     comparison = comparisons_service.get_comparison(db, ref=slug)
-    total = comparisons_service.count_rows(db, comparison=comparison)
-    pages = page_count(total, views_service.ROWS_PER_PAGE)
+    revision = views_service.grid_revision(db, comparison=comparison)
+    pages = page_count(revision.rows, views_service.ROWS_PER_PAGE)
     if page > pages:
         return go_to(f"/c/{comparison.slug}?page={pages}")
+    version_ids: list[int] = []
+    sorting = None
+    if sort:
+        version_ids = [
+            v.id for v in comparisons_service.comparison_versions(db, comparison=comparison)
+        ]
+        sorting = metrics_service.parse_sort(sort, version_ids)
+    # The body holds this reader's picks and CSRF token (in its forms): one per session.
+    key = (comparison.id, page, _user.id, csrf_token(request), revision.tag, sorting)
+    # The layout around it shows the reader's name and role, and any message (flash) once.
+    showing_flash = bool(request.session.get("flash"))
+    etag = etag_of("grid", key, _user.name, _user.role.value)
+    if not showing_flash and none_match(request, etag):
+        return not_modified(etag)
     pages_env = request.app.state.pages
-    version_ids = [v.id for v in comparisons_service.comparison_versions(db, comparison=comparison)]
-    metrics = metrics_service.comparison_metrics(db, comparison=comparison, version_ids=version_ids)
-    sorting = metrics_service.parse_sort(sort, version_ids)
-    order = (
-        metrics_service.rows_by_worst(db, comparison=comparison, metrics=metrics, sort=sorting)
-        if sorting
-        else None
-    )
-    # The analyses started from it (a few, newest first), listed by its "Analyse attention".
-    analyses, analyses_total = analyses_service.list_analyses(
-        db, comparison=comparison, per_page=ANALYSES_SHOWN
-    )
-    # The body (hundreds of cells) is rendered once per revision of what it shows, per session:
-    # it holds this reader's picks and CSRF token. Planners reload it far more than it changes.
-    key = (
-        comparison.id,
-        page,
-        _user.id,
-        csrf_token(request),
-        views_service.grid_revision(db, comparison=comparison),
-        metrics.revision(),
-        tuple(order or ()),
-        analyses_total,
-        tuple((one.analysis.id, one.progress.status, one.progress.done) for one in analyses),
-    )
-    body = request.app.state.fragments.get_or_render(
-        key,
-        lambda: pages_env.templates.get_template("compare/_grid_body.html").render(
+
+    def render_body() -> str:
+        ids = version_ids or [
+            v.id for v in comparisons_service.comparison_versions(db, comparison=comparison)
+        ]
+        metrics = metrics_service.comparison_metrics(db, comparison=comparison, version_ids=ids)
+        order = (
+            metrics_service.rows_by_worst(db, comparison=comparison, metrics=metrics, sort=sorting)
+            if sorting
+            else None
+        )
+        # The analyses started from it (a few, newest first), listed by "Analyse attention".
+        analyses, analyses_total = analyses_service.list_analyses(
+            db, comparison=comparison, per_page=ANALYSES_SHOWN
+        )
+        return pages_env.templates.get_template("compare/_grid_body.html").render(
             request=request,
             user=_user,
             pages=pages,
@@ -178,9 +188,15 @@ def read_comparison(
             **views_service.grid_context(
                 db, comparison=comparison, page=page, reader=_user, sample_order=order
             ),
-        ),
+        )
+
+    body = request.app.state.fragments.get_or_render(key, render_body)
+    response = pages_env.render(
+        request, "compare/grid.html", {"comparison": comparison, "body": body}
     )
-    return pages_env.render(request, "compare/grid.html", {"comparison": comparison, "body": body})
+    if not showing_flash:  # a message is shown once: that page is not to be kept
+        tag(response, etag)
+    return response
 
 
 @router.get("/c/{slug}/metrics")
