@@ -128,27 +128,6 @@ class VersionRef(BaseModel):
     label: str
 
 
-class VersionPublic(BaseModel):
-    id: int
-    filter: str
-    label: str
-    parent: VersionRef | None
-    branch: str
-    notes: str
-    status: VersionStatus
-    architecture: str | None
-    config: dict[str, Any]
-    metrics: dict[str, int | float] = Field(
-        description="the training run's numbers pushed with it ({} when none)"
-    )
-    input_channels: int
-    checkpoint: CheckpointInfo
-    stats: VersionStats
-    created_at: datetime
-    created_by: str | None
-    url: str
-
-
 class PrecisionCheckPublic(BaseModel):
     """A measurement of the version in bf16/fp16 against fp32 on its filter's demo set."""
 
@@ -178,6 +157,34 @@ class RenderPrecisionPublic(BaseModel):
 
 class PrecisionCheckCreate(BaseModel):
     precision: ReducedChoice = Field(description="the reduced precision to measure against fp32")
+
+
+class VersionPublic(BaseModel):
+    id: int
+    filter: str
+    label: str
+    parent: VersionRef | None
+    branch: str
+    notes: str
+    status: VersionStatus
+    architecture: str | None
+    config: dict[str, Any]
+    metrics: dict[str, int | float] = Field(
+        description="the training run's numbers pushed with it ({} when none)"
+    )
+    input_channels: int
+    checkpoint: CheckpointInfo
+    stats: VersionStats
+    created_at: datetime
+    created_by: str | None
+    url: str
+    render_precision: RenderPrecisionPublic | None = Field(
+        None, description="the precision its renders use under the filter's choice, and why"
+    )
+    precision_checks: list[PrecisionCheckPublic] = Field(
+        default_factory=list,
+        description="its newest measurements in bf16/fp16 against fp32, newest first",
+    )
 
 
 class VersionUpdate(BaseModel):
