@@ -150,6 +150,8 @@ def test_the_pages_show_the_choice_the_reason_and_the_numbers(
         follow_redirects=False,
     )
     assert measured.status_code == 303
+    activity = browser.get("/filters/toon").text
+    assert "asked to measure v1 of Toon in fp16 against fp32" in activity
     refused = browser.post(
         f"/versions/{toon['id']}/precision-checks",
         data={"precision": "int8", "csrf_token": csrf},
