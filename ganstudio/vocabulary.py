@@ -73,3 +73,12 @@ class VoteOutcome(StrEnum):
     RIGHT = "right"
     TIE = "tie"
     BOTH_BAD = "both_bad"
+
+
+class PrecisionCheckState(StrEnum):
+    """Where one measurement of a version in reduced precision against fp32 stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -28,6 +28,7 @@ from ganstudio.vocabulary import (
     AnalysisState,
     JobKind,
     Pipeline,
+    PrecisionCheckState,
     RenderState,
     VersionStatus,
     VoteOutcome,
@@ -126,6 +127,9 @@ class Filter(Base):
     input_size: Mapped[int] = mapped_column(Integer)  # longest side fed to the network
     # Face filters: {faces, margin, align}; {} = the defaults (render_spec.FaceSettings).
     face_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The precision its renders ask for (render_spec.PRECISION_CHOICES): "fp32", or "bf16"/"fp16"
+    # as an opt-in that a version only follows once it was measured (services/precision.py).
+    precision: Mapped[str] = mapped_column(String(8), default="fp32", server_default="fp32")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -645,3 +649,37 @@ class AnalysisItem(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     version: Mapped[Version] = relationship(lazy="raise")
+
+
+class PrecisionCheck(Base):
+    """A measurement of a version in reduced precision (bf16, fp16) against fp32 on its filter's
+    demo set: the largest and the mean difference of the output pixels (0–255), or why it failed.
+
+    A version renders in reduced precision only with a done check of that precision
+    (services/precision.py); the worker measures queued checks in the background."""
+
+    __tablename__ = "precision_checks"
+    __table_args__ = (
+        Index("ix_precision_checks_state_id", "state", "id"),
+        Index("ix_precision_checks_version_precision", "version_id", "precision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"))
+    precision: Mapped[str] = mapped_column(String(8))  # "bf16" or "fp16"
+    state: Mapped[PrecisionCheckState] = mapped_column(
+        Enum(PrecisionCheckState, native_enum=False, length=16, values_callable=enum_values),
+        default=PrecisionCheckState.QUEUED,
+    )
+    max_diff: Mapped[int | None] = mapped_column(Integer)  # 0–255, over every output pixel
+    mean_diff: Mapped[float | None] = mapped_column(Float)  # 0–255, over every output value
+    samples: Mapped[int] = mapped_column(Integer, default=0)  # demo samples measured
+    inputs: Mapped[int] = mapped_column(Integer, default=0)  # network inputs (faces: crops)
+    set_name: Mapped[str] = mapped_column(String(300), default="")  # what the demo set was
+    device: Mapped[str] = mapped_column(String(64), default="")  # the executor's, e.g. cuda:0
+    error: Mapped[str] = mapped_column(Text, default="")
+    worker_id: Mapped[str | None] = mapped_column(String(40))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

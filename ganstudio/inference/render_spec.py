@@ -51,6 +51,12 @@ def mask_for(*, input_channels: int, mask: MaskT | None) -> MaskT | None:
 
 FACE_CHOICES = ("all", "largest")
 
+# The precisions a render may run in (pipeline.PRECISIONS): fp32, or bf16/fp16 under autocast,
+# which a filter opts into and a version only follows once measured (services/precision.py).
+FP32 = "fp32"
+REDUCED_PRECISIONS = ("bf16", "fp16")
+PRECISION_CHOICES = (FP32, *REDUCED_PRECISIONS)
+
 
 # What a filter may set (the rest of FaceSettings follows the code and the detector).
 FACE_OPTIONS = ("faces", "margin", "align")
@@ -96,10 +102,17 @@ class PipelineSettings:
     # Only face filters have it; None is left out of as_dict, so the keys of `full` renders are
     # the same as before face crops existed.
     face: FaceSettings | None = None
+    # The forward pass's precision: a bf16 render is another render than the fp32 one (its own
+    # key and cache); "fp32" is left out of as_dict, so renders keyed before it keep their keys.
+    precision: str = FP32
 
     def __post_init__(self) -> None:
         if isinstance(self.face, dict):  # read back from a render's stored settings
             object.__setattr__(self, "face", FaceSettings(**self.face))
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISION_CHOICES)}, got {self.precision!r}"
+            )
 
     @classmethod
     def for_filter(
@@ -119,6 +132,8 @@ class PipelineSettings:
             del data["eye_mask"]
         if self.face is None:
             del data["face"]
+        if self.precision == FP32:
+            del data["precision"]
         return data
 
 

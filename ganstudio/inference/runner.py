@@ -316,7 +316,15 @@ class RenderWorker:
 
     def background_step(self) -> bool:
         """Do one piece of work besides renders (masks first: someone waits for them)."""
-        return self.mask_step() or self.metrics_step() or self.analyse_next()
+        return (
+            self.mask_step() or self.metrics_step() or self.analyse_next() or self.precision_step()
+        )
+
+    def precision_step(self) -> bool:
+        """Measure the next queued precision check (ganstudio/inference/precision_runner.py)."""
+        from ganstudio.inference import precision_runner
+
+        return precision_runner.step(self)
 
     def measure_sandbox(self) -> None:
         """Start the executors' zygote now; log what the sandbox blocks (status pages show it)."""

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
-from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit, ranking
+from ganstudio.services import precision as precision_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
@@ -101,9 +101,10 @@ def _scope_samples(session: Session, scope: ArenaScope) -> list[Sample]:
 def rendered_cells(
     session: Session, *, filter_: Filter, versions: list[Version], samples: list[Sample]
 ) -> dict[int, dict[int, Render]]:
-    """Return sample id → version id → done render, under the filter's current settings."""
-    settings = PipelineSettings.for_filter(
-        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    """Return sample id → version id → done render, under the filter's current settings (each
+    version in the precision it may use)."""
+    by_version = precision_service.render_settings_by_version(
+        session, filter_=filter_, versions=versions
     )
     wanted: dict[str, tuple[int, int]] = {}
     for sample in samples:
@@ -112,7 +113,7 @@ def rendered_cells(
                 version=version,
                 input_sha256=sample.sha256,
                 mask_sha256=sample.mask_sha256,
-                settings=settings,
+                settings=by_version[version.id],
             )
             wanted[key] = (sample.id, version.id)
     cells: dict[int, dict[int, Render]] = defaultdict(dict)

@@ -193,6 +193,8 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
             return f"moved {label} of {of} from {d.get('from')} to {d.get('to')}", href
         if action == "version.notes":
             return f"edited the notes of {label} of {of}", href
+        if action == "version.precision_check":
+            return f"asked to measure {label} of {of} in {d.get('precision')} against fp32", href
     if action == "webtest.create":
         tested = d.get("versions") or []
         of = names.filter_name(slug=d.get("filter"))

@@ -21,8 +21,8 @@ from ganstudio.db.tables import (
     User,
     Version,
 )
-from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
+from ganstudio.services import precision as precision_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import sample_sets as sets_service
 from ganstudio.services import samples as samples_service
@@ -93,8 +93,10 @@ def create_comparison(
     actor: User | None,
 ) -> tuple[Comparison, Job]:
     """Save a comparison, find or queue each cell's render, and return it with its job."""
-    settings = PipelineSettings.for_filter(
-        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    settings = precision_service.filter_settings(filter_)
+    # Each version in the precision it may use: bf16/fp16 only where measured (services/precision).
+    by_version = precision_service.render_settings_by_version(
+        session, filter_=filter_, versions=versions
     )
     title = title.strip()[:200] or f"{filter_.name}: " + " vs ".join(v.label for v in versions)
     comparison = Comparison(
@@ -121,7 +123,7 @@ def create_comparison(
                 version=version,
                 input_sha256=sample.sha256,
                 mask_sha256=sample.mask_sha256,
-                settings=settings,
+                settings=by_version[version.id],
             )
             renders.append(render)
             session.add(

@@ -12,6 +12,7 @@ from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Filter, User, Version
 from ganstudio.inference.render_spec import FaceSettings
 from ganstudio.services import audit
+from ganstudio.services import precision as precision_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
 from ganstudio.storage.blobs import BlobStore
@@ -70,6 +71,7 @@ def create_filter(
     faces: str | None = None,
     margin: float | None = None,
     align: bool | None = None,
+    precision: str | None = None,
 ) -> Filter:
     """Create a filter; the slug defaults to one made from the name."""
     slug = (slug or "").strip().lower() or slugify(name)
@@ -83,6 +85,7 @@ def create_filter(
         pipeline=parse_pipeline(pipeline),
         input_size=input_size,
         face_options=face_options({}, faces=faces, margin=margin, align=align),
+        precision=precision_service.parse_precision(precision) if precision else "fp32",
         created_by_id=actor.id if actor else None,
     )
     session.add(filter_)
@@ -110,8 +113,10 @@ def update_filter(
     faces: str | None = None,
     margin: float | None = None,
     align: bool | None = None,
+    precision: str | None = None,
 ) -> Filter:
-    """Edit a filter's name, description, pipeline, input size or face options (slug stays)."""
+    """Edit a filter's name, description, pipeline, input size, face options or precision (the
+    slug stays). Opting into bf16/fp16 queues its measurement for every version not measured."""
     _check_fields(name, None, input_size)
     changes: dict[str, object] = {}
     if name is not None and name.strip() != filter_.name:
@@ -127,6 +132,11 @@ def update_filter(
     options = face_options(filter_.face_options, faces=faces, margin=margin, align=align)
     if options != filter_.face_options:
         changes["face_options"] = filter_.face_options = options
+    if precision is not None:
+        chosen = precision_service.parse_precision(precision)
+        if chosen != filter_.precision:
+            changes["precision"] = filter_.precision = chosen
+        precision_service.queue_for_filter(session, filter_=filter_, actor=actor)
     if changes:
         audit.record(
             session,

@@ -14,6 +14,7 @@ from ganstudio.db.tables import Filter, User, Version, VersionStatusChange
 from ganstudio.inference.check import CheckpointRejectedError, check_checkpoint
 from ganstudio.inference.formats import CheckpointError, parse_config
 from ganstudio.services import audit
+from ganstudio.services import precision as precision_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
 from ganstudio.services.training_metrics import parse_metrics
 from ganstudio.storage.blobs import BlobStore, BlobTooLargeError, Readable
@@ -158,6 +159,8 @@ def push_version(
         filter=filter_.slug,
         label=label,
     )
+    # A filter that opted into bf16/fp16 has each new version measured in it.
+    precision_service.on_version_pushed(session, filter_=filter_, version=version, actor=actor)
     return version
 
 

@@ -28,8 +28,8 @@ from ganstudio.db.tables import (
     User,
     Version,
 )
-from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
+from ganstudio.services import precision as precision_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services.errors import InvalidInputError, NotFoundError, TooManyAttemptsError
 from ganstudio.services.sample_uploads import Accepted, Uploader
@@ -82,8 +82,9 @@ def start_webtest(
         raise InvalidInputError(f"The photo {display} is {exc}; send a smaller one.") from None
     filter_ = session.get(Filter, versions[0].filter_id)
     assert filter_ is not None
-    pipeline = PipelineSettings.for_filter(
-        pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
+    # Each version in the precision it may use (bf16/fp16 only where measured).
+    by_version = precision_service.render_settings_by_version(
+        session, filter_=filter_, versions=versions
     )
     renders = [
         renders_service.ensure_render(
@@ -91,7 +92,7 @@ def start_webtest(
             version=version,
             input_sha256=stored.sha256,
             mask_sha256=None,
-            settings=pipeline,
+            settings=by_version[version.id],
         )
         for version in versions
     ]

@@ -9,20 +9,31 @@ from sqlalchemy.orm import Session
 from ganstudio.config import Settings
 from ganstudio.db.tables import User, Version
 from ganstudio.services import filters as filters_service
+from ganstudio.services import precision as precision_service
 from ganstudio.services import versions as versions_service
 from ganstudio.storage.blobs import BlobStore
-from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import (
+    BlobsDep,
+    DeveloperUser,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    WorkerDep,
+)
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page, page_of
 from ganstudio.web.schemas.filters import (
     FilterCreate,
     FilterPublic,
     FilterUpdate,
+    PrecisionCheckCreate,
+    PrecisionCheckPublic,
     StatusChangePublic,
     VersionPublic,
     VersionPush,
     VersionUpdate,
     filter_public,
+    precision_check_public,
     status_change_public,
     summary_public,
     version_public,
@@ -61,15 +72,18 @@ def read_filter(slug: str, db: SessionDep, _user: ViewerUser) -> FilterPublic:
 
 @router.patch("/filters/{slug}")
 def update_filter(
-    slug: str, body: FilterUpdate, db: SessionDep, user: DeveloperUser
+    slug: str, body: FilterUpdate, db: SessionDep, user: DeveloperUser, worker: WorkerDep
 ) -> FilterPublic:
-    """Edit a filter's name, description, pipeline or input size (developers)."""
+    """Edit a filter's name, description, pipeline, input size, face options or precision
+    (developers). `precision` bf16/fp16 queues a measurement against fp32 for every version not
+    measured in it; each version renders in it only once measured (see its `render_precision`)."""
     filter_ = filters_service.get_filter(db, slug=slug)
     changes = body.model_dump(exclude={"archived"})
     filters_service.update_filter(db, filter_=filter_, actor=user, **changes)
     if body.archived is not None:
         filters_service.set_archived(db, filter_=filter_, archived=body.archived, actor=user)
     db.commit()
+    worker.wake.set()  # after the commit: the worker measures any queued precision checks
     return filter_public(filter_)
 
 
@@ -85,7 +99,13 @@ def push_version(
     """Push a version: checked (loaded, probed, measured) before anything is stored."""
     version = push_from_form(db, slug=slug, form=form, actor=user, blobs=blobs, settings=settings)
     db.commit()
-    return version_public(version, slug)
+    return _version_public(db, version)
+
+
+def _version_public(db: Session, version: Version) -> VersionPublic:
+    """A version with its Precision section (the filter's choice, its measurements)."""
+    precision = precision_service.version_precision(db, version=version, filter_=version.filter)
+    return version_public(version, version.filter.slug, precision)
 
 
 def push_from_form(
@@ -125,16 +145,20 @@ def read_versions(
     versions, total = versions_service.list_versions(
         db, filter_=filter_, branch=branch, status=status, page=page, per_page=per_page
     )
+    precisions = precision_service.version_precisions(db, filter_=filter_, versions=versions)
     return Page(
-        items=[version_public(v, slug) for v in versions], total=total, page=page, per_page=per_page
+        items=[version_public(v, slug, precisions[v.id]) for v in versions],
+        total=total,
+        page=page,
+        per_page=per_page,
     )
 
 
 @router.get("/versions/{version_id}")
 def read_version(version_id: RowId, db: SessionDep, _user: ViewerUser) -> VersionPublic:
-    """Return one version."""
+    """Return one version, with its precision measurements and the precision its renders use."""
     version = versions_service.get_version(db, version_id=version_id)
-    return version_public(version, version.filter.slug)
+    return _version_public(db, version)
 
 
 @router.get("/versions/{version_id}/history")
@@ -161,7 +185,29 @@ def update_version(
         reason=body.reason,
     )
     db.commit()
-    return version_public(version, version.filter.slug)
+    return _version_public(db, version)
+
+
+@router.post("/versions/{version_id}/precision-checks", status_code=status.HTTP_202_ACCEPTED)
+def measure_precision(
+    version_id: RowId,
+    body: PrecisionCheckCreate,
+    db: SessionDep,
+    user: DeveloperUser,
+    worker: WorkerDep,
+) -> PrecisionCheckPublic:
+    """Measure the version in bf16/fp16 against fp32 on its filter's demo set (developers).
+
+    The worker measures it in the background; the version's `precision_checks` then show the
+    largest and the mean difference of the output pixels (0–255). The newest done measurement
+    lets its renders run in that precision when the filter chose it."""
+    version = versions_service.get_version(db, version_id=version_id)
+    check = precision_service.measure_again(
+        db, version=version, precision=body.precision, actor=user
+    )
+    db.commit()
+    worker.wake.set()
+    return precision_check_public(check)
 
 
 @router.get("/versions/{version_id}/checkpoint", response_class=FileResponse)

@@ -7,16 +7,29 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from ganstudio.db.tables import Filter
-from ganstudio.inference.render_spec import FaceSettings
+from ganstudio.db.tables import Filter, Version
+from ganstudio.inference.render_spec import (
+    FP32,
+    PRECISION_CHOICES,
+    REDUCED_PRECISIONS,
+    FaceSettings,
+)
 from ganstudio.services import arena as arena_service
 from ganstudio.services import audit, reference_metrics, training_metrics
 from ganstudio.services import filters as filters_service
+from ganstudio.services import precision as precision_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.vocabulary import Pipeline, VersionStatus
 from ganstudio.web import metric_chart
-from ganstudio.web.deps import BlobsDep, DeveloperUser, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.deps import (
+    BlobsDep,
+    DeveloperUser,
+    SessionDep,
+    SettingsDep,
+    ViewerUser,
+    WorkerDep,
+)
 from ganstudio.web.forms import refused, saved
 from ganstudio.web.lineage import layout_tree
 from ganstudio.web.pagination import pager
@@ -124,10 +137,21 @@ def read_filter(
             "all_labels": [v.label for v in versions],
             "statuses": list(VersionStatus),
             "pipelines": list(Pipeline),
+            **_filter_precision(db, filter_, versions),
             "feed": audit.feed(db, audit.events_for_filter(db, filter_id=filter_.id)),
             **_metric_chart(db, filter_=filter_, metric=metric, axis=axis),
         },
     )
+
+
+def _filter_precision(db: Session, filter_: Filter, versions: list[Version]) -> dict[str, object]:
+    """Each listed version's precision, and which of them are measured in the filter's choice."""
+    used = precision_service.effective_precisions(db, filter_=filter_, versions=versions)
+    return {
+        "precision_choices": PRECISION_CHOICES,
+        "precisions": used,
+        "measured_ids": {v.id for v in versions if used[v.id].reduced},
+    }
 
 
 def _metric_chart(
@@ -167,6 +191,7 @@ def update_filter(
     slug: str,
     db: SessionDep,
     user: DeveloperUser,
+    worker: WorkerDep,
     name: Annotated[str | None, Form(max_length=120)] = None,
     description: Annotated[str | None, Form(max_length=5000)] = None,
     pipeline: Annotated[str | None, Form(max_length=16)] = None,
@@ -175,9 +200,11 @@ def update_filter(
     margin: Annotated[float | None, Form(gt=0, le=8)] = None,
     align: Annotated[str | None, Form(max_length=5)] = None,
     align_sent: Annotated[str | None, Form(max_length=1)] = None,
+    precision: Annotated[str | None, Form(max_length=8)] = None,
 ) -> Response:
-    """Save a filter's settings (and a face filter's crop options)."""
+    """Save a filter's settings (a face filter's crop options, the precision of its renders)."""
     filter_ = filters_service.get_filter(db, slug=slug)
+    before = filter_.precision
     filters_service.update_filter(
         db,
         filter_=filter_,
@@ -190,8 +217,17 @@ def update_filter(
         margin=margin,
         # An unticked checkbox sends nothing: the hidden field says the form had one.
         align=(align == "true") if align_sent else None,
+        precision=precision or None,
     )
-    return saved(request, db, "Saved the filter.", f"/filters/{slug}")
+    message = "Saved the filter."
+    if filter_.precision != FP32 and filter_.precision != before:
+        message += (
+            f" Each version renders in {filter_.precision} once it was measured against fp32 on "
+            "the demo set (its page shows the numbers); until then it renders in fp32."
+        )
+    response = saved(request, db, message, f"/filters/{slug}")
+    worker.wake.set()  # after the commit: the worker measures the queued checks
+    return response
 
 
 @router.post("/filters/{slug}/archive")
@@ -252,8 +288,59 @@ def read_version(
             "training_metrics": training_metrics.table_rows(version.training_metrics),
             "statuses": list(VersionStatus),
             "reference_means": reference_metrics.set_means(db, version_id=version.id),
+            **_precision(db, version),
         },
     )
+
+
+def _precision(db: Session, version: Version) -> dict[str, object]:
+    return {
+        "precision": precision_service.version_precision(
+            db, version=version, filter_=version.filter
+        ),
+        "reduced_precisions": REDUCED_PRECISIONS,
+        "what_is_measured": precision_service.WHAT_IS_MEASURED,
+    }
+
+
+@router.get("/versions/{version_id}/precision")
+def read_version_precision(
+    request: Request, version_id: RowId, db: SessionDep, _user: ViewerUser
+) -> Response:
+    """The version's Precision section alone (the page polls it while a check is pending)."""
+    version = versions_service.get_version(db, version_id=version_id)
+    return request.app.state.pages.render(
+        request,
+        "filters/_precision.html",
+        {"version": version, "filter": version.filter, **_precision(db, version)},
+    )
+
+
+@router.post("/versions/{version_id}/precision-checks")
+def measure_precision(
+    request: Request,
+    version_id: RowId,
+    db: SessionDep,
+    user: DeveloperUser,
+    worker: WorkerDep,
+    precision: Annotated[str, Form(max_length=8)] = "bf16",
+) -> Response:
+    """Measure the version in bf16/fp16 against fp32 on the demo set (the worker runs it)."""
+    version = versions_service.get_version(db, version_id=version_id)
+    url = f"/versions/{version.id}#precision"
+    try:
+        check = precision_service.measure_again(
+            db, version=version, precision=precision, actor=user
+        )
+    except ServiceError as exc:
+        return refused(request, db, exc, url)
+    message = (
+        f"Measuring {version.label} in {check.precision} against fp32 on the demo set; the "
+        "numbers appear below when the worker is done."
+    )
+    response = saved(request, db, message, url)
+    worker.wake.set()
+    return response
 
 
 @router.post("/versions/{version_id}")

@@ -7,16 +7,23 @@ from typing import Annotated, Any, Literal
 from fastapi import File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from ganstudio.db.tables import Filter, Version, VersionStatusChange
+from ganstudio.db.tables import Filter, PrecisionCheck, Version, VersionStatusChange
 from ganstudio.inference.render_spec import DEFAULT_MARGIN, FaceSettings
 from ganstudio.services import training_metrics
 from ganstudio.services.filters import FilterSummary
+from ganstudio.services.precision import Effective, VersionPrecision
 from ganstudio.services.versions import PushRequest
-from ganstudio.vocabulary import Pipeline, VersionStatus
+from ganstudio.vocabulary import Pipeline, PrecisionCheckState, VersionStatus
 from ganstudio.web.params import Int64
 from ganstudio.web.schemas import shaped
 
 FaceChoice = Literal["all", "largest"]
+PrecisionChoice = Literal["fp32", "bf16", "fp16"]
+ReducedChoice = Literal["bf16", "fp16"]
+PRECISION_HELP = (
+    "the precision of its renders: fp32, or bf16/fp16 as an opt-in that each version follows "
+    "only once it was measured against fp32 on the demo set (until then it renders in fp32)"
+)
 FACES_HELP = "face filters: convert every face found (the largest first) or only the largest"
 MARGIN_HELP = "face filters: crop side over the face box's larger side (1.8: the whole head)"
 ALIGN_HELP = "face filters: turn each crop so the eyes are level"
@@ -43,6 +50,7 @@ class FilterCreate(BaseModel):
     faces: FaceChoice | None = Field(None, description=FACES_HELP)
     margin: float | None = Field(None, gt=0, le=8, description=MARGIN_HELP)
     align: bool | None = Field(None, description=ALIGN_HELP)
+    precision: PrecisionChoice | None = Field(None, description=PRECISION_HELP)
 
 
 class FilterUpdate(BaseModel):
@@ -54,6 +62,7 @@ class FilterUpdate(BaseModel):
     faces: FaceChoice | None = Field(None, description=FACES_HELP)
     margin: float | None = Field(None, gt=0, le=8, description=MARGIN_HELP)
     align: bool | None = Field(None, description=ALIGN_HELP)
+    precision: PrecisionChoice | None = Field(None, description=PRECISION_HELP)
 
 
 @dataclass
@@ -94,6 +103,7 @@ class FilterPublic(BaseModel):
     faces: FaceChoice = Field("all", description=FACES_HELP)
     margin: float = Field(DEFAULT_MARGIN, description=MARGIN_HELP)
     align: bool = Field(True, description=ALIGN_HELP)
+    precision: PrecisionChoice = Field("fp32", description=PRECISION_HELP)
 
 
 class CheckpointInfo(BaseModel):
@@ -118,6 +128,37 @@ class VersionRef(BaseModel):
     label: str
 
 
+class PrecisionCheckPublic(BaseModel):
+    """A measurement of the version in bf16/fp16 against fp32 on its filter's demo set."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    precision: ReducedChoice
+    state: PrecisionCheckState = Field(description="queued, running, done or failed")
+    max_diff: int | None = Field(
+        description="the largest difference of an output pixel from fp32, 0–255"
+    )
+    mean_diff: float | None = Field(description="the mean difference from fp32, 0–255")
+    samples: int = Field(description="demo samples measured")
+    inputs: int = Field(description="network inputs compared (face filters: each face crop)")
+    set_name: str = Field(description="the demo set it was measured on")
+    device: str = Field(description="where it ran, e.g. cpu or cuda:0")
+    error: str = Field(description="why it failed (state failed)")
+    created_at: datetime
+    measured_at: datetime | None
+
+
+class RenderPrecisionPublic(BaseModel):
+    chosen: PrecisionChoice = Field(description="the filter's precision")
+    used: PrecisionChoice = Field(description="what this version's renders run in")
+    reason: str = Field(description="why `used` is fp32 though the filter chose bf16/fp16")
+
+
+class PrecisionCheckCreate(BaseModel):
+    precision: ReducedChoice = Field(description="the reduced precision to measure against fp32")
+
+
 class VersionPublic(BaseModel):
     id: int
     filter: str
@@ -137,6 +178,13 @@ class VersionPublic(BaseModel):
     created_at: datetime
     created_by: str | None
     url: str
+    render_precision: RenderPrecisionPublic | None = Field(
+        None, description="the precision its renders use under the filter's choice, and why"
+    )
+    precision_checks: list[PrecisionCheckPublic] = Field(
+        default_factory=list,
+        description="its newest measurements in bf16/fp16 against fp32, newest first",
+    )
 
 
 class VersionUpdate(BaseModel):
@@ -173,8 +221,19 @@ def summary_public(summary: FilterSummary) -> FilterPublic:
     )
 
 
-def version_public(version: Version, filter_slug: str) -> VersionPublic:
-    """Shape a version (with parent and created_by loaded) for the API."""
+def precision_check_public(check: PrecisionCheck) -> PrecisionCheckPublic:
+    return PrecisionCheckPublic.model_validate(check)
+
+
+def render_precision_public(effective: Effective) -> RenderPrecisionPublic:
+    return shaped(RenderPrecisionPublic, effective)
+
+
+def version_public(
+    version: Version, filter_slug: str, precision: VersionPrecision | None = None
+) -> VersionPublic:
+    """Shape a version (with parent and created_by loaded) for the API; `precision`: its
+    Precision section (services/precision.version_precisions)."""
     return VersionPublic(
         id=version.id,
         filter=filter_slug,
@@ -204,6 +263,8 @@ def version_public(version: Version, filter_slug: str) -> VersionPublic:
         created_at=version.created_at,
         created_by=version.created_by.name if version.created_by else None,
         url=f"/versions/{version.id}",
+        render_precision=render_precision_public(precision.effective) if precision else None,
+        precision_checks=[precision_check_public(c) for c in precision.checks] if precision else [],
     )
 
 
