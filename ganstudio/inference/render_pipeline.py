@@ -95,7 +95,7 @@ class Unit:
         settings = self.flight.inputs.settings
         return (
             self.flight.inputs.network.checkpoint_sha256,
-            getattr(settings, "precision", "fp32"),
+            settings.precision,
             self.input.image.size,
             self.input.mask is not None,
         )
@@ -303,7 +303,7 @@ class RenderPipeline:
                     warm,
                     [(u.input.image, u.input.mask) for u in units],
                     timeout=limit * len(units),
-                    precision=getattr(inputs.settings, "precision", "fp32"),
+                    precision=inputs.settings.precision,
                     shape_batch=self.batch,
                 )
         except ExecutorTimeoutError:

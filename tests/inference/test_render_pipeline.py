@@ -258,7 +258,10 @@ def test_the_device_takes_a_web_tests_input_before_waiting_comparison_inputs(
     image = Image.new("RGB", (8, 8))
 
     def unit(seq: int, *, interactive: bool) -> render_pipeline.Unit:
-        inputs = SimpleNamespace(network=SimpleNamespace(checkpoint_sha256="n"), settings=None)
+        inputs = SimpleNamespace(
+            network=SimpleNamespace(checkpoint_sha256="n"),
+            settings=SimpleNamespace(precision="fp32"),
+        )
         flight = render_pipeline.InFlight(seq, inputs, interactive, seq)  # type: ignore[arg-type]
         flight.prepared = SimpleNamespace(inputs=[NetworkInput(image, None)])  # type: ignore[assignment]
         return render_pipeline.Unit(flight, 0)
