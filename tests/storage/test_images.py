@@ -168,3 +168,20 @@ def test_fast_png_is_lossless_and_keeps_the_channel_order() -> None:
     for fast in (True, False):
         decoded = Image.open(io.BytesIO(png_bytes(image, fast=fast)))
         assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), pixels)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (700, 513)])
+def test_the_striped_png_encoder_decodes_to_the_same_pixels(shape: tuple[int, int]) -> None:
+    from ganstudio.storage import png
+
+    rng = np.random.default_rng(shape[0])
+    pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    pixels[: shape[0] // 2] //= 16  # runs and noise: both kinds of rows
+    encoded = png.encode_rgb(pixels)
+    if pixels.nbytes > 2 * png.MIN_STRIP_BYTES and png.THREADS > 1:
+        assert encoded.count(b"IDAT") == 1  # strips joined into one stream, not chunks
+    decoded = Image.open(io.BytesIO(encoded))
+    decoded.load()  # a broken stream or Adler-32 raises here
+    assert decoded.mode == "RGB" and np.array_equal(np.asarray(decoded), pixels)
+    with pytest.raises(ValueError, match="uint8"):
+        png.encode_rgb(pixels.astype(np.uint16))
