@@ -282,26 +282,29 @@ def wait_done(client, url: str, headers: dict, poll: float = 0.01) -> dict:
             time.sleep(poll)
 
 
-def raw_forward_s(path: Path, data: bytes, device: torch.device, runs: int) -> float:
-    """The median forward pass of a checkpoint in this process, as an executor runs it: the
-    same input tensor (pipeline.input_tensor: padded, channels_last), the network in
-    channels_last, inference_mode, warm, the device synchronised around each pass."""
-    network = load_network(path)
-    net = network.net.eval().to(device, memory_format=torch.channels_last)  # as the executor
-    x, _size = input_tensor(
-        Image.open(io.BytesIO(data)).convert("RGB"), None, stride=network.stride, device=device
-    )
-    times = []
-    with torch.inference_mode():
+class RawForward:
+    """A checkpoint's forward pass in this process, as an executor runs it: the same input
+    tensor (pipeline.input_tensor: padded, channels_last), the network in channels_last,
+    inference_mode, warm, the device synchronised around each pass."""
+
+    def __init__(self, path: Path, data: bytes, device: torch.device) -> None:
+        network = load_network(path)
+        self.device = device
+        self.net = network.net.eval().to(device, memory_format=torch.channels_last)
+        self.x, _size = input_tensor(
+            Image.open(io.BytesIO(data)).convert("RGB"), None, stride=network.stride, device=device
+        )
         for _ in range(3):  # warm: first passes allocate and (on CUDA) pick kernels
-            net(x)
-        for _ in range(runs):
-            synchronize(device)
+            self.once()
+
+    def once(self) -> float:
+        """One timed pass, in seconds."""
+        with torch.inference_mode():
+            synchronize(self.device)
             start = time.perf_counter()
-            net(x)
-            synchronize(device)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            self.net(self.x)
+            synchronize(self.device)
+            return time.perf_counter() - start
 
 
 def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path) -> None:
@@ -314,7 +317,9 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
         n: [photo(100 + 1000 * k + i, args.size) for i in range(args.runs + 1)]
         for k, n in enumerate(networks)
     }
-    raw = {n: raw_forward_s(checkpoints[n], photos[n][0], device, args.runs) for n in networks}
+    # Timed in turns with the web tests (one raw pass after each), so the machine's load, which
+    # comes and goes on a shared machine, weighs on both alike.
+    raw = {n: RawForward(checkpoints[n], photos[n][0], device) for n in networks}
     with LiveServer(work / "webtest", device=args.device) as live:
         make_user(live.app, role=Role.VIEWER, name="bench")
         auth = bearer(make_token(live.app, name="bench"))
@@ -325,6 +330,7 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
                     live.app, filter_slug=slug, label=network, checkpoint=checkpoints[network]
                 )
                 over_http: list[float] = []
+                raw_s: list[float] = []
                 phases: dict[str, list[float]] = {"upload": [], "render": [], "download": []}
                 for n, data in enumerate(photos[network]):  # a new photo each time: no cache
                     start = time.perf_counter()
@@ -343,20 +349,22 @@ def webtest_vs_forward(args: argparse.Namespace, networks: list[str], work: Path
                     end = time.perf_counter()
                     if n:  # the first one starts the network's executor
                         over_http.append(end - start)
+                        raw_s.append(raw[network].once())
                         phases["upload"].append(posted - start)
                         phases["render"].append(rendered - posted)
                         phases["download"].append(end - rendered)
                     else:
                         live.app.state.worker.timings.reset()
                 http_s = statistics.median(over_http)
+                forward_s = statistics.median(raw_s)
                 target = WEBTEST_TARGET.get((args.device, network))
                 aim = target_text(target, at_least=False, where=f"for {network} on {args.device}")
                 print(
                     f"2. web test vs the raw forward: {describe(network)} at {args.size}² on "
                     f"{args.device}, median of {args.runs}\n"
                     f"   over HTTP (upload, queue, render, PNG, download) {http_s * 1000:.1f} ms "
-                    f"vs raw forward {raw[network] * 1000:.1f} ms: ratio "
-                    f"{http_s / raw[network]:.2f}× ({aim})\n"
+                    f"vs raw forward {forward_s * 1000:.1f} ms (timed in turns): ratio "
+                    f"{http_s / forward_s:.2f}× ({aim})\n"
                     "   client's view (medians): "
                     + ", ".join(
                         f"{name} {statistics.median(times) * 1000:.1f} ms"

@@ -220,3 +220,60 @@ def test_a_long_poll_answers_when_a_render_changes_not_after_a_fixed_sleep(
     assert done["job"]["status"] == "done" and done["renders"][0]["render_url"]
     too_long = client.get(started["url"], params={"wait": 31}, headers=bearer(token))
     assert too_long.status_code == 422
+
+
+def test_this_servers_worker_wakes_a_waiting_long_poll_the_moment_it_records(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path, monkeypatch
+) -> None:
+    import threading
+
+    from ganstudio.web.routes import api_webtest
+
+    # A server with its own worker thread looks again only when woken (or after this very long
+    # fallback): an answer well inside the wait can only come from the worker's signal.
+    monkeypatch.setattr(app.state.settings, "worker", "thread")
+    monkeypatch.setattr(api_webtest, "LOOK_EVERY_WITH_LOCAL_WORKER_SECONDS", 1000)
+    make_bench(app, tmp_path, labels=("v1",))
+    token = tokens[Role.VIEWER]
+    started = post_webtest(client, token, imagegen.distinct_png(9), "v1", filter="toon").json()
+    answers: list[dict] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            client.get(
+                started["url"],
+                params={"wait": 30, "after": started["revision"]},
+                headers=bearer(token),
+            ).json()
+        )
+    )
+    waiting.start()
+    assert app.state.worker.run_until_idle() == 1
+    waiting.join(20)  # a liveness bound, 10 s short of the wait: not a timing claim
+    assert not waiting.is_alive(), "the worker's record did not wake the long-poll"
+    assert answers[0]["revision"] != started["revision"]
+
+
+def test_changes_wake_waiters_and_never_miss_a_notification_between_look_and_wait() -> None:
+    import asyncio
+
+    from ganstudio.inference.changes import Changes
+
+    changes = Changes()
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        seen = changes.count
+        changes.notify()  # recorded after the look, before the wait began
+        missed = await changes.wait(seen, 5)
+        quiet = await changes.wait(changes.count, 0.01)
+        seen = changes.count
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.01, lambda: threading_notify())
+        woken = await changes.wait(seen, 30)
+        return missed, quiet, woken
+
+    def threading_notify() -> None:
+        import threading
+
+        threading.Thread(target=changes.notify).start()  # as the worker thread does
+
+    assert asyncio.run(scenario()) == (True, False, True)

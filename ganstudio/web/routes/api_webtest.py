@@ -22,6 +22,10 @@ from ganstudio.web.schemas.webtests import (
 router = APIRouter(prefix="/api/v1", tags=["web test"])
 MAX_WAIT_SECONDS = 30  # a long-poll's longest wait (below common proxies' idle timeouts)
 LOOK_EVERY_SECONDS = 0.05  # how often a waiting request reads the renders' states again
+# … where this server's own worker thread wakes it on every render it records: the looks are
+# then only for renders of workers in other processes, and each look costs the CPU a render
+# may be waiting for.
+LOOK_EVERY_WITH_LOCAL_WORKER_SECONDS = 0.5
 FINISHED = {JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
@@ -75,6 +79,7 @@ async def read_webtest(
     db: SessionDep,
     user: ViewerUser,
     worker: WorkerDep,
+    settings: SettingsDep,
     wait: Annotated[
         float,
         Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for a change (long-poll)"),
@@ -97,6 +102,9 @@ async def read_webtest(
         webtest = webtests_service.get_webtest(db, public_id=webtest_id, reader=user)
         return webtest_public(webtest, webtests_service.progress(webtest))
 
+    look_every = (
+        LOOK_EVERY_WITH_LOCAL_WORKER_SECONDS if settings.worker == "thread" else LOOK_EVERY_SECONDS
+    )
     seen = worker.changes.count  # before the look: a render recorded after it ends the wait
     answer = await run_in_threadpool(look)
     deadline = time.monotonic() + wait
@@ -106,7 +114,7 @@ async def read_webtest(
         and answer.job.status not in FINISHED
         and time.monotonic() < deadline
     ):
-        await worker.changes.wait(seen, min(LOOK_EVERY_SECONDS, deadline - time.monotonic()))
+        await worker.changes.wait(seen, min(look_every, deadline - time.monotonic()))
         seen = worker.changes.count
         answer = await run_in_threadpool(look)
     return answer
