@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ganstudio.config import Settings
@@ -66,17 +67,31 @@ def normalize_tags(raw: str | Iterable[str] | None, *, allow_system: bool = Fals
 
 
 def tags_named(session: Session, names: Sequence[str], *, create: bool = True) -> list[Tag]:
-    """Return the Tag rows for `names`, creating the missing ones when `create`."""
+    """Return the Tag rows for `names`, creating the missing ones when `create`.
+
+    Another transaction may create the same tag between the look and the insert (the worker
+    prepares several photos at once, and their face analyses set the same system tags): each
+    insert runs in a savepoint, and on a clash the other transaction's tag is used.
+    """
     if not names:
         return []
-    found = {tag.name: tag for tag in session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    found = _tags_by_name(session, names)
     if create:
         for name in names:
-            if name not in found:
-                found[name] = Tag(name=name)
-                session.add(found[name])
-        session.flush()
+            if name in found:
+                continue
+            try:
+                with session.begin_nested():
+                    tag = Tag(name=name)
+                    session.add(tag)
+                found[name] = tag
+            except IntegrityError:
+                found.update(_tags_by_name(session, [name]))
     return [found[name] for name in names if name in found]
+
+
+def _tags_by_name(session: Session, names: Sequence[str]) -> dict[str, Tag]:
+    return {tag.name: tag for tag in session.scalars(select(Tag).where(Tag.name.in_(names)))}
 
 
 def add_tags(session: Session, *, sample_ids: Sequence[int], names: Sequence[str]) -> int:
