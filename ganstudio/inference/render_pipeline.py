@@ -105,7 +105,7 @@ class Unit:
 class Outcome:
     """What to record of a render: its final values, or (final=False) a later thumbnail."""
 
-    flight: InFlight
+    render_id: int
     values: dict[str, Any]
     final: bool = True
 
@@ -194,15 +194,23 @@ class RenderPipeline:
                     self._closing = True
                     self._pending_ready.notify_all()
                 device.join()
-        # Thumbnails that came after their web test's PNG was recorded.
+        # Thumbnails that came after their web test's PNG was recorded. (Were the loop stopped
+        # by an error, renders still in flight stay `running` for RenderWorker.recover.)
         self._record(self._drain())
         return recorded
 
     def _launch(self, render_id: int) -> None:
-        inputs, interactive = self.worker.render_inputs(render_id)
+        started = time.perf_counter()
+        try:
+            inputs, interactive = self.worker.render_inputs(render_id)
+        except Exception as exc:  # its rows are unreadable: it fails, the others go on
+            log.warning("Render %s could not be read: %s", render_id, exc, exc_info=True)
+            values = {"state": RenderState.FAILED, "error": describe_error(exc)}
+            self._results.put(Outcome(render_id, {**values, "duration_ms": _ms_since(started)}))
+            return
         self.worker.note_network(inputs.network.checkpoint_sha256)
         self._seq += 1
-        flight = InFlight(render_id, inputs, interactive, self._seq)
+        flight = InFlight(render_id, inputs, interactive, self._seq, started)
         self._prepare.submit(self._prepare_one, flight)
 
     def _next_outcomes(self, device: threading.Thread) -> list[Outcome]:
@@ -235,7 +243,7 @@ class RenderPipeline:
                 if outcome.final:
                     values.update(finished_at=utcnow(), worker_id=None)
                 session.execute(
-                    update(Render).where(Render.id == outcome.flight.render_id).values(**values)
+                    update(Render).where(Render.id == outcome.render_id).values(**values)
                 )
         finals = sum(outcome.final for outcome in outcomes)
         worker.renders_run += finals
@@ -345,7 +353,7 @@ class RenderPipeline:
     def _settle_failed(self, flight: InFlight, message: str) -> None:
         if not flight.settled:
             flight.settled = True
-            self._results.put(Outcome(flight, _failed(flight, _sentence(message))))
+            self._results.put(Outcome(flight.render_id, _failed(flight, _sentence(message))))
 
     # --- finish pool -------------------------------------------------------------------------
 
@@ -367,10 +375,10 @@ class RenderPipeline:
                     "duration_ms": _ms_since(flight.started),
                 }
                 if flight.interactive:  # the PNG is what the person waits for
-                    self._results.put(Outcome(flight, values))
+                    self._results.put(Outcome(flight.render_id, values))
                     recorded, values = True, {}
                 values["thumb_sha256"] = worker.blobs.put_bytes(thumbnail_of(output)).sha256
-            self._results.put(Outcome(flight, values, final=not recorded))
+            self._results.put(Outcome(flight.render_id, values, final=not recorded))
         except Exception as exc:
             if recorded:
                 log.warning("The thumbnail of render %s failed: %s", flight.render_id, exc)
@@ -399,9 +407,9 @@ class RenderPipeline:
     @staticmethod
     def _failure(flight: InFlight, exc: Exception) -> Outcome:
         if isinstance(exc, RenderError | CheckpointError | ExecutorError):
-            return Outcome(flight, _failed(flight, _sentence(str(exc))))
+            return Outcome(flight.render_id, _failed(flight, _sentence(str(exc))))
         log.warning("Render %s failed: %s", flight.render_id, describe_error(exc), exc_info=True)
-        return Outcome(flight, _failed(flight, describe_error(exc)))
+        return Outcome(flight.render_id, _failed(flight, describe_error(exc)))
 
 
 def _failed(flight: InFlight, error: str) -> dict[str, Any]:

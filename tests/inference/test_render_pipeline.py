@@ -186,7 +186,7 @@ def test_web_tests_still_come_first(
     real_record = render_pipeline.RenderPipeline._record
 
     def record(self, outcomes):
-        recorded.extend(o.flight.render_id for o in outcomes if o.final)
+        recorded.extend(o.render_id for o in outcomes if o.final)
         return real_record(self, outcomes)
 
     monkeypatch.setattr(render_pipeline.RenderPipeline, "_record", record)
@@ -273,3 +273,28 @@ def test_the_device_takes_a_web_tests_input_before_waiting_comparison_inputs(
     assert [u.flight.render_id for u in first] == [7, 1, 2, 3]  # it leads; the batch fills up
     second = pipeline._next_batch()
     assert second is not None and [u.flight.render_id for u in second] == [4, 5, 6]
+
+
+def test_a_render_whose_rows_cannot_be_read_fails_alone(
+    comparison: dict, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = worker_with(app, render_batch_size=2)
+    real = worker.render_inputs
+    broken: list[int] = []
+
+    def render_inputs(render_id: int):
+        if not broken:  # the first claimed: e.g. its version row vanished under it
+            broken.append(render_id)
+            raise LookupError("no version row")
+        return real(render_id)
+
+    monkeypatch.setattr(worker, "render_inputs", render_inputs)
+    assert worker.run_until_idle() == RENDERS
+    after = outputs(app)
+    assert after[broken[0]][0] == "failed"
+    assert [state for rid, (state, _, _) in after.items() if rid != broken[0]] == ["done"] * (
+        RENDERS - 1
+    )
+    with app.state.sessions() as session:
+        error = session.get(Render, broken[0]).error
+    assert "no version row" in error
