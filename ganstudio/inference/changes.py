@@ -7,6 +7,7 @@ signal this one: there the looks alone find the change (every LOOK_EVERY_SECONDS
 """
 
 import asyncio
+import contextlib
 import threading
 
 
@@ -23,7 +24,8 @@ class Changes:
             self.count += 1
             waiters = list(self._waiters)
         for loop, event in waiters:
-            loop.call_soon_threadsafe(event.set)
+            with contextlib.suppress(RuntimeError):  # its loop closed (the server stopping)
+                loop.call_soon_threadsafe(event.set)
 
     async def wait(self, seen: int, timeout: float) -> bool:
         """Wait until a notification after `seen` (the count read before the last look), or
