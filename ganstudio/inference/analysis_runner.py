@@ -29,7 +29,6 @@ from ganstudio.faces.face import Face
 from ganstudio.inference import networks
 from ganstudio.inference.errors import describe_error
 from ganstudio.inference.executor import (
-    ExecutorCrashedError,
     ExecutorError,
     ExecutorRefusedError,
     ExecutorTimeoutError,
@@ -142,19 +141,16 @@ def _compute(worker: "RenderWorker", work: analyses_service.ItemWork) -> dict[st
     )
     limit = worker.settings.render_time_limit_seconds
     try:
-        if work.kind == AnalysisKind.FEATURES:
-            return _features(worker, warm, one, work, limit)
-        region = _region_in_input(worker, work, prepared.photo, prepared.faces, one)
-        return _attention(worker, warm, one, region, work, limit)
+        with worker.pool.discarding(inputs.network.checkpoint_sha256):
+            if work.kind == AnalysisKind.FEATURES:
+                return _features(worker, warm, one, work, limit)
+            region = _region_in_input(worker, work, prepared.photo, prepared.faces, one)
+            return _attention(worker, warm, one, region, work, limit)
     except ExecutorTimeoutError:
-        worker.pool.discard(inputs.network.checkpoint_sha256)
         raise AnalysisError(
             f"The analysis took longer than the {limit:.0f} s limit, so it was stopped; this "
             "version is too slow to analyse at this size."
         ) from None
-    except ExecutorCrashedError:
-        worker.pool.discard(inputs.network.checkpoint_sha256)
-        raise
     except ExecutorRefusedError as exc:
         raise AnalysisError(f"The analysis failed on this image: {exc}") from None
 

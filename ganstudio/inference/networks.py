@@ -8,12 +8,13 @@ and the render worker alike:
   directory and writing files; without that, TorchScript is refused.
 """
 
+import contextlib
 import io
 import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +26,11 @@ from PIL import Image
 from ganstudio.config import Settings
 from ganstudio.inference.executor import (
     Executor,
+    ExecutorCrashedError,
     ExecutorError,
     ExecutorRefusedError,
     ExecutorSpec,
+    ExecutorTimeoutError,
     zygote,
 )
 from ganstudio.inference.formats import CheckpointError, detect_format
@@ -321,6 +324,16 @@ class ExecutorPool:
         for old in evicted:
             old.executor.close()
         return loaded
+
+    @contextlib.contextmanager
+    def discarding(self, checkpoint_sha256: str) -> Iterator[None]:
+        """Stop and forget the network's executor when a request to it times out (it was
+        killed) or crashes, then let the error go on for the caller to word."""
+        try:
+            yield
+        except (ExecutorTimeoutError, ExecutorCrashedError):
+            self.discard(checkpoint_sha256)
+            raise
 
     def discard(self, checkpoint_sha256: str) -> None:
         """Forget (and stop) the executor of a network, e.g. after it was killed."""

@@ -17,7 +17,6 @@ from PIL import Image
 
 from ganstudio.inference.errors import describe_error
 from ganstudio.inference.executor import (
-    ExecutorCrashedError,
     ExecutorError,
     ExecutorRefusedError,
     ExecutorTimeoutError,
@@ -164,18 +163,14 @@ def _difference(
     work: precision_service.CheckWork,
     limit: float,
 ) -> Difference:
-    sha256 = work.version.checkpoint_sha256
     try:
-        return difference(loaded, batch, precision=work.precision, timeout=limit)
+        with worker.pool.discarding(work.version.checkpoint_sha256):
+            return difference(loaded, batch, precision=work.precision, timeout=limit)
     except ExecutorTimeoutError:
-        worker.pool.discard(sha256)
         raise PrecisionError(
             f"A render took longer than the {limit:.0f} s limit, so the check was stopped; ask "
             "an admin to raise GANSTUDIO_RENDER_TIME_LIMIT_SECONDS, then press Measure again."
         ) from None
-    except ExecutorCrashedError:
-        worker.pool.discard(sha256)
-        raise
     except ExecutorRefusedError as exc:
         # e.g. fp16 overflowing to infinity: the version cannot render in it.
         raise PrecisionError(f"The network failed in {work.precision}: {exc}") from None

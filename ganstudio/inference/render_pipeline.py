@@ -306,7 +306,7 @@ class RenderPipeline:
         try:
             warm = worker.pool.get(inputs.network, lambda: worker.blobs.read_bytes(sha256))
             self.batch = batch_size(worker.settings.render_batch_size, warm.device)
-            with worker.timings.timed("forward"):
+            with worker.timings.timed("forward"), worker.pool.discarding(sha256):
                 result = render_batch(
                     warm,
                     [(u.input.image, u.input.mask) for u in units],
@@ -315,7 +315,6 @@ class RenderPipeline:
                     shape_batch=self.batch,
                 )
         except ExecutorTimeoutError:
-            worker.pool.discard(sha256)
             image = units[0].input.image
             # One network, one size: each input of the batch would take as long.
             message = (
@@ -327,8 +326,6 @@ class RenderPipeline:
                 self._settle_failed(unit.flight, message)
             return
         except (ExecutorCrashedError, ExecutorRefusedError) as exc:
-            if isinstance(exc, ExecutorCrashedError):
-                worker.pool.discard(sha256)
             if len(units) > 1:  # find the input it failed on: the others still render, once
                 log.info("A batch of %d failed (%s); rendering them one by one", len(units), exc)
                 for unit in units:
