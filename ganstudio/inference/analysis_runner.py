@@ -27,7 +27,7 @@ from ganstudio.analysis.regions import (
 )
 from ganstudio.faces.face import Face
 from ganstudio.inference import networks
-from ganstudio.inference.errors import describe_error
+from ganstudio.inference.errors import describe_error, first_line
 from ganstudio.inference.executor import (
     ExecutorError,
     ExecutorRefusedError,
@@ -91,7 +91,7 @@ def run_item(worker: "RenderWorker", item_id: int) -> AnalysisState:
         except (AnalysisError, RenderError, CheckpointError, ExecutorError) as exc:
             values = {
                 "state": AnalysisState.FAILED,
-                "error": _sentence(str(exc)),
+                "error": first_line(str(exc)),
                 "reason": exc.reason if isinstance(exc, AnalysisError) else None,
             }
         except Exception as exc:  # the job goes on whatever happens to one item
@@ -270,8 +270,3 @@ def photo_region(
         except ServiceError as exc:
             raise AnalysisError(f"No eye region: {exc}") from None
     return np.asarray(eyes, dtype=np.float32) / 255.0
-
-
-def _sentence(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    return first[:500]

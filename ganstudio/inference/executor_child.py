@@ -135,7 +135,6 @@ class _Executor:
         torch.set_num_threads(max(1, int(request["threads"])))
         self.device = device
         self.max_chunk = MAX_BATCH  # images per forward pass; fitted to the GPU's free memory
-        self.shape_batch = 1  # the worker's batch size: GPU batches are padded up to it
 
     def serve(self) -> None:
         handlers = {
@@ -236,11 +235,11 @@ class _Executor:
         width, height = int(header["width"]), int(header["height"])
         channels, count = int(header["channels"]), int(header.get("count", 1))
         precision = str(header.get("precision", "fp32"))
-        self.shape_batch = int(header.get("shape_batch", 1))
+        shape_batch = int(header.get("shape_batch", 1))  # GPU batches are padded up to it
         if (
             channels not in (3, 4)
             or not 1 <= count <= MAX_BATCH
-            or not 1 <= self.shape_batch <= MAX_BATCH
+            or not 1 <= shape_batch <= MAX_BATCH
             or precision not in PRECISIONS
         ):
             raise ValueError("the render request is malformed")
@@ -249,7 +248,7 @@ class _Executor:
         # Interleaved RGB(+mask) per image: (N, H, W, C); a zero-copy view of the payload.
         pixels = np.frombuffer(payload, dtype=np.uint8).reshape(count, height, width, channels)
         started = time.perf_counter()
-        outputs = self._forward_in_chunks(pixels, precision)
+        outputs = self._forward_in_chunks(pixels, precision, shape_batch)
         forward_ms = round((time.perf_counter() - started) * 1000, 2)
         return {
             "width": width,
@@ -258,7 +257,7 @@ class _Executor:
             "forward_ms": forward_ms,
         }, b"".join(out.tobytes() for out in outputs)
 
-    def _forward_in_chunks(self, pixels, precision: str) -> list:
+    def _forward_in_chunks(self, pixels, precision: str, shape_batch: int) -> list:
         import torch
 
         from ganstudio.inference.pipeline import forward_batch
@@ -274,7 +273,7 @@ class _Executor:
                     before = torch.cuda.memory_allocated(self.device)
                 out = forward_batch(
                     self.network.net,
-                    self._padded(pixels[done : done + chunk]),
+                    self._padded(pixels[done : done + chunk], shape_batch),
                     stride=self.network.stride,
                     device=self.device,
                     precision=precision,
@@ -292,7 +291,7 @@ class _Executor:
             done += chunk
         return outputs
 
-    def _padded(self, pixels):
+    def _padded(self, pixels, shape_batch: int):
         """On a GPU, a batch of 2 … shape_batch - 1 inputs padded up to shape_batch: each new
         batch shape costs the GPU a first call of seconds (cuDNN picks and loads kernels per
         shape), a padded slot a fraction of a full batch's time. So an executor runs two
@@ -301,7 +300,7 @@ class _Executor:
 
         if self.device.type != "cuda":
             return pixels
-        return pad_batch(pixels, min(self.shape_batch, self.max_chunk))
+        return pad_batch(pixels, min(shape_batch, self.max_chunk))
 
     def _fit_chunk(self, chunk: int, peak_bytes: int) -> None:
         """Size the next chunks by the free memory and this chunk's peak per image."""

@@ -33,14 +33,6 @@ def pad_to_stride(x: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int
     return x, (height, width)
 
 
-def to_image(y: torch.Tensor, size: tuple[int, int]) -> Image.Image:
-    """Crop the padding away and turn (1, 3, H', W') in [-1, 1] into an 8-bit RGB image."""
-    height, width = size
-    y = y[0, :3, :height, :width].float().clamp(-1, 1)  # (3, H, W)
-    pixels = ((y + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
-    return Image.fromarray(pixels, mode="RGB")
-
-
 def input_tensor(
     image: Image.Image,
     mask: Image.Image | None,
@@ -113,7 +105,7 @@ def forward_batch(
     y = y[:, :3, :height, :width].float()
     if not torch.isfinite(y).all():
         raise RenderError("the network's output contains NaN or infinite values")
-    # to_image's arithmetic, on the device: only uint8 comes back.
+    # [-1, 1] → 8-bit on the device, the padding cropped away: only uint8 comes back.
     out = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
     return out.contiguous().cpu().numpy()
 

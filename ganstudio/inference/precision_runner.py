@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from ganstudio.inference.errors import describe_error
+from ganstudio.inference.errors import describe_error, first_line
 from ganstudio.inference.executor import (
     ExecutorError,
     ExecutorRefusedError,
@@ -103,7 +103,7 @@ def run_check(worker: "RenderWorker", check_id: int) -> PrecisionCheckState:
     try:
         values = {**measure(worker, work), "state": PrecisionCheckState.DONE, "error": ""}
     except (PrecisionError, RenderError, CheckpointError, ExecutorError) as exc:
-        values = {"state": PrecisionCheckState.FAILED, "error": _sentence(str(exc))}
+        values = {"state": PrecisionCheckState.FAILED, "error": first_line(str(exc))}
     except Exception as exc:  # the worker goes on whatever happens to one check
         log.warning("Precision check %s failed: %s", check_id, describe_error(exc), exc_info=True)
         values = {"state": PrecisionCheckState.FAILED, "error": describe_error(exc)}
@@ -205,8 +205,3 @@ def _same_size(batch: Batch) -> list[Batch]:
     for image, mask in batch:
         groups.setdefault((image.size, mask is not None), []).append((image, mask))
     return list(groups.values())
-
-
-def _sentence(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    return first[:500]

@@ -37,7 +37,7 @@ from sqlalchemy import update
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import Render
-from ganstudio.inference.errors import describe_error
+from ganstudio.inference.errors import describe_error, first_line
 from ganstudio.inference.executor import (
     ExecutorCrashedError,
     ExecutorError,
@@ -205,8 +205,7 @@ class RenderPipeline:
             inputs, interactive = self.worker.render_inputs(render_id)
         except Exception as exc:  # its rows are unreadable: it fails, the others go on
             log.warning("Render %s could not be read: %s", render_id, exc, exc_info=True)
-            values = {"state": RenderState.FAILED, "error": describe_error(exc)}
-            self._results.put(Outcome(render_id, {**values, "duration_ms": _ms_since(started)}))
+            self._results.put(Outcome(render_id, _failed(started, describe_error(exc))))
             return
         self.worker.note_network(inputs.network.checkpoint_sha256)
         self._seq += 1
@@ -338,7 +337,7 @@ class RenderPipeline:
             return
         except (RenderError, CheckpointError, ExecutorError) as exc:
             for unit in units:
-                self._settle_failed(unit.flight, _sentence(str(exc)))
+                self._settle_failed(unit.flight, str(exc))
             return
         worker.timings.add("device_busy", result.forward_seconds, len(units))
         for unit, output in zip(units, result.outputs, strict=True):
@@ -350,7 +349,8 @@ class RenderPipeline:
     def _settle_failed(self, flight: InFlight, message: str) -> None:
         if not flight.settled:
             flight.settled = True
-            self._results.put(Outcome(flight.render_id, _failed(flight, _sentence(message))))
+            failed = _failed(flight.started, first_line(message))
+            self._results.put(Outcome(flight.render_id, failed))
 
     # --- finish pool -------------------------------------------------------------------------
 
@@ -404,19 +404,14 @@ class RenderPipeline:
     @staticmethod
     def _failure(flight: InFlight, exc: Exception) -> Outcome:
         if isinstance(exc, RenderError | CheckpointError | ExecutorError):
-            return Outcome(flight.render_id, _failed(flight, _sentence(str(exc))))
+            return Outcome(flight.render_id, _failed(flight.started, first_line(str(exc))))
         log.warning("Render %s failed: %s", flight.render_id, describe_error(exc), exc_info=True)
-        return Outcome(flight.render_id, _failed(flight, describe_error(exc)))
+        return Outcome(flight.render_id, _failed(flight.started, describe_error(exc)))
 
 
-def _failed(flight: InFlight, error: str) -> dict[str, Any]:
-    return {"state": RenderState.FAILED, "error": error, "duration_ms": _ms_since(flight.started)}
+def _failed(started: float, error: str) -> dict[str, Any]:
+    return {"state": RenderState.FAILED, "error": error, "duration_ms": _ms_since(started)}
 
 
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
-
-
-def _sentence(text: str) -> str:
-    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    return first[:500]

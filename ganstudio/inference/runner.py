@@ -40,7 +40,7 @@ from ganstudio.inference.networks import (
     NetworkSpec,
     measure_sandbox,
 )
-from ganstudio.inference.render_pipeline import NO_FACE, RenderPipeline  # noqa: F401 - NO_FACE: re-exported
+from ganstudio.inference.render_pipeline import RenderPipeline
 from ganstudio.inference.render_spec import (
     MASK_INPUT_CHANNELS,
     PipelineSettings,
