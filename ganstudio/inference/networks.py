@@ -176,9 +176,9 @@ def render_batch(
     ) or len(data) != len(inputs) * out_size:
         loaded.executor.kill()
         raise ExecutorError("The network's process returned images of the wrong size.")
-    view = memoryview(data)
+    view = memoryview(data)  # each image copied once, by Pillow, out of the answer's bytes
     outputs = [
-        Image.frombytes("RGB", (width, height), bytes(view[n * out_size : (n + 1) * out_size]))
+        Image.frombytes("RGB", (width, height), view[n * out_size : (n + 1) * out_size])
         for n in range(len(inputs))
     ]
     forward_ms = answer.get("forward_ms")
