@@ -78,9 +78,14 @@ def live_session(
 ) -> UserSession:
     """Return the live session `token` names, or raise SessionEndedError saying why not."""
     now = now or utcnow()
-    row = session.scalar(
-        select(UserSession).where(UserSession.token_sha256 == _token_sha256(token))
-    )
+    # The user rides along in the same query (every signed-in request asks this); it lands in
+    # the session's identity map, so callers' `session.get(User, …)` costs no second query.
+    found = session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_sha256 == _token_sha256(token))
+    ).first()
+    row, user = found.tuple() if found is not None else (None, None)
     if row is None or row.revoked_at is not None:
         raise SessionEndedError("You were signed out. Sign in again.")
     if now - row.last_seen_at > timedelta(seconds=limits.idle_seconds):
@@ -90,7 +95,6 @@ def live_session(
         raise SessionEndedError(
             f"Sessions end {days} day(s) after signing in, however busy. Sign in again."
         )
-    user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise SessionEndedError("You were signed out (the account changed). Sign in again.")
     return row

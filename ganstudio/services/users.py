@@ -261,11 +261,16 @@ def user_for_token(session: Session, *, token: str) -> User | None:
     """Return the active user an unrevoked token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_sha256(token)))
-    if row is None or row.revoked_at is not None:
+    # One query for the token and its user: every API request asks this.
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_sha256 == _token_sha256(token))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found.tuple()
+    if row.revoked_at is not None or not user.active:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:
