@@ -28,7 +28,7 @@ START_SECONDS = 60
 # lookup is tried.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",  # noqa: S105 - moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -86,7 +86,7 @@ def moto_server(log_dir: Path) -> Iterator[S3Server]:
             if process.poll() is not None:
                 raise RuntimeError(f"moto.server exited: see {log_dir / 'moto.log'}")
             try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:

@@ -68,6 +68,8 @@ class S3BlobStore(BlobStore):
             connect_timeout=5,
             read_timeout=60,
             retries={"mode": "standard", "max_attempts": 3},
+            # The render worker's finish pool stores outputs from up to 16 threads at once.
+            max_pool_connections=32,
             # Path-style URLs (host/bucket/key) work on MinIO, Ceph and moto without DNS per bucket.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
         )

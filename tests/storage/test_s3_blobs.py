@@ -167,7 +167,7 @@ def test_server_and_worker_refuse_to_start_without_their_store(
         "GANSTUDIO_BLOB_URL": s3_server.blob_url("no-such-bucket"),
         "GANSTUDIO_WORKER": "off",
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "ganstudio", *command],
         env=env,
         capture_output=True,
