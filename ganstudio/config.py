@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(
         30 * 24 * 3600, description="a session ends this long after sign-in, however busy"
     )
+    blob_url: str | None = Field(
+        None,
+        description="where blobs live: unset = the data dir's blobs folder; a path or file:// "
+        "URL; or s3://bucket/prefix?endpoint_url=…&region=… (credentials from the AWS "
+        "environment, never the URL)",
+    )
     blob_grace_seconds: int = Field(3600, description="unreferenced blobs younger stay")
     blob_sweep_interval_seconds: int = Field(6 * 3600, description="0 turns the sweep off")
     worker: Literal["thread", "off"] = Field(

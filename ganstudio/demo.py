@@ -104,13 +104,13 @@ def seed_demo_filter(
     """Register a demo filter and its shipped versions (a small tree); idempotent."""
     from ganstudio.services import filters as filters_service
     from ganstudio.services import versions as versions_service
-    from ganstudio.storage.blobs import BlobStore
+    from ganstudio.storage.blobs import open_blob_store
 
     filter_ = session.scalar(select(Filter).where(Filter.slug == spec["slug"]))
     if filter_ is None:
         filter_ = filters_service.create_filter(session, actor=None, **spec)
     manifest = json.loads((checkpoints_dir / "versions.json").read_text())
-    blobs = BlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)
     entries = manifest["versions"]
     for number, entry in enumerate(entries, 1):  # parents come before their children
         where = f"{spec['slug']} checkpoint {number}/{len(entries)} ({entry['label']})"
@@ -207,9 +207,9 @@ def seed_demo_samples(
     """Add the shipped demo photos, tagged, to a demo set; idempotent (same bytes, one sample)."""
     from ganstudio.services.sample_sets import resolve_set
     from ganstudio.services.sample_uploads import Uploader
-    from ganstudio.storage.blobs import BlobStore
+    from ganstudio.storage.blobs import open_blob_store
 
-    blobs = BlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)
     manifest = json.loads((DEMO_SAMPLES_DIR / manifest_file).read_text())
     sample_set = resolve_set(session, ref=set_name, actor=None, create_missing=True)
     if not sample_set.description:

@@ -17,7 +17,7 @@ from ganstudio.db.migrate import upgrade_to_head
 from ganstudio.db.session import make_engine, make_sessionmaker
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.services.retention import BATCH, ExpiryReport, expire_webtests
-from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.blobs import BlobStore, open_blob_store
 from ganstudio.storage.private import make_private_dir
 from ganstudio.storage.sweep import referenced_blobs, sweep_blobs
 
@@ -80,15 +80,19 @@ class Runtime:
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Open `settings`' data dir and migrate its database (raises SchemaAheadError if newer)."""
+    """Open `settings`' data dir and blob store, and migrate the database (raises
+    SchemaAheadError if newer, BlobStoreConfigError / BlobStoreUnavailableError if the blob
+    store cannot be used: no server or worker starts without one)."""
     make_private_dir(settings.resolved_data_dir)
+    blobs = open_blob_store(settings)
+    blobs.check()
     engine = make_engine(settings.sqlalchemy_url)
     upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        blobs=BlobStore(settings.blob_dir),
+        blobs=blobs,
     )
 
 

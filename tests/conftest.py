@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 from ganstudio.app import create_app
 from ganstudio.config import Settings
 from ganstudio.roles import Role
+from ganstudio.storage.blobs import BlobStore, LocalBlobStore
 from ganstudio.storage.private import make_private_dir
 from tests.factories import PASSWORD, make_token, make_user
+from tests.s3 import S3Server, aws_environment, moto_server
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
@@ -121,6 +123,43 @@ def cli_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS", "0")
     monkeypatch.setenv("GANSTUDIO_WORKER", "off")
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A moto S3 server for this test process (tests/s3.py); AWS_* dummies are set meanwhile.
+
+    A subprocess gets the same with `env={**os.environ, **s3_server.env, ...}`."""
+    with aws_environment(), moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A new, empty bucket on the test S3 server."""
+    return s3_server.make_bucket()
+
+
+@pytest.fixture
+def s3_blob_url(s3_server: S3Server, s3_bucket: str) -> str:
+    """GANSTUDIO_BLOB_URL of a new, empty bucket (prefix `blobs`) on the test S3 server."""
+    return s3_server.blob_url(s3_bucket)
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """Each blob-store backend in turn: a local folder, then a bucket on the moto server."""
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    from ganstudio.storage.s3 import S3BlobStore
+
+    server: S3Server = request.getfixturevalue("s3_server")
+    return S3BlobStore(
+        bucket=server.make_bucket(),
+        prefix="blobs",
+        endpoint_url=server.endpoint_url,
+        spool_dir=tmp_path / "spool",
+    )
 
 
 @pytest.fixture

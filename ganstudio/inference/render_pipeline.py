@@ -20,6 +20,9 @@ recording run as overlapping stages, so the device is fed continuously.
   worker that dies leaves its claimed renders `running`, and `RenderWorker.recover` queues
   them again. A batch whose executor crashes or refuses is rerun one input at a time, so one
   bad input fails only its own render and the others are rendered once.
+- A render that cannot read an input or store its output because the blob store is unreachable
+  (BlobStoreUnavailableError) is queued again, not failed, and this run claims no more: the
+  worker tries again after its poll interval.
 """
 
 import logging
@@ -48,6 +51,7 @@ from ganstudio.inference.formats import CheckpointError
 from ganstudio.inference.inputs import NetworkInput
 from ganstudio.inference.networks import render_batch
 from ganstudio.inference.render_spec import RenderError
+from ganstudio.storage.blobs import BlobCorruptError, BlobStoreUnavailableError
 from ganstudio.storage.images import png_bytes, thumbnail_of
 from ganstudio.vocabulary import RenderState
 
@@ -108,6 +112,7 @@ class Outcome:
     render_id: int
     values: dict[str, Any]
     final: bool = True
+    requeue: bool = False  # the blob store failed: queued again for a later try
 
 
 def batch_size(setting: int, device: str) -> int:
@@ -159,6 +164,7 @@ class RenderPipeline:
         if not claimed:
             return 0  # idle: no threads started
         recorded = launched = in_flight = 0
+        store_down = False  # a render was queued again because the blob store failed
         self._closing = False
         device = threading.Thread(target=self._device_loop, name="render-device", daemon=True)
         device.start()
@@ -176,6 +182,7 @@ class RenderPipeline:
                         in_flight < self.depth
                         and (max_renders is None or launched < max_renders)
                         and not (stop is not None and stop.is_set())
+                        and not store_down
                     ):
                         with timings.timed("claim"):
                             next_id = worker.claim_next()
@@ -186,9 +193,12 @@ class RenderPipeline:
                         in_flight += 1
                     if not in_flight:
                         break
-                    finals = self._record(self._next_outcomes(device))
+                    outcomes = self._next_outcomes(device)
+                    requeued = sum(outcome.requeue for outcome in outcomes)
+                    store_down = store_down or requeued > 0
+                    finals = self._record(outcomes)
                     in_flight -= finals
-                    recorded += finals
+                    recorded += finals - requeued
             finally:
                 with self._pending_ready:
                     self._closing = True
@@ -239,14 +249,15 @@ class RenderPipeline:
         with worker.timings.timed("commit"), worker.sessions() as session, session.begin():
             for outcome in outcomes:
                 values = dict(outcome.values)
-                if outcome.final:
+                if outcome.final and not outcome.requeue:
                     values.update(finished_at=utcnow(), worker_id=None)
                 session.execute(
                     update(Render).where(Render.id == outcome.render_id).values(**values)
                 )
         finals = sum(outcome.final for outcome in outcomes)
-        worker.renders_run += finals
-        worker.timings.add("renders", 0.0, finals)
+        ran = finals - sum(outcome.requeue for outcome in outcomes)
+        worker.renders_run += ran
+        worker.timings.add("renders", 0.0, ran)
         worker.changed()
         return finals
 
@@ -303,7 +314,12 @@ class RenderPipeline:
         sha256 = inputs.network.checkpoint_sha256
         limit = worker.settings.render_time_limit_seconds
         try:
-            warm = worker.pool.get(inputs.network, lambda: worker.blobs.read_bytes(sha256))
+            try:
+                warm = worker.pool.get(inputs.network, lambda: worker.blobs.read_bytes(sha256))
+            except BlobStoreUnavailableError as exc:  # the checkpoint could not be read
+                for unit in units:
+                    self._settle(unit.flight, self._failure(unit.flight, exc))
+                return
             self.batch = batch_size(worker.settings.render_batch_size, warm.device)
             with worker.timings.timed("forward"), worker.pool.discarding(sha256):
                 result = render_batch(
@@ -335,7 +351,7 @@ class RenderPipeline:
                 message = f"The network failed on this image: {exc}"
             self._settle_failed(units[0].flight, message)
             return
-        except (RenderError, CheckpointError, ExecutorError) as exc:
+        except (RenderError, CheckpointError, ExecutorError, BlobCorruptError) as exc:
             for unit in units:
                 self._settle_failed(unit.flight, str(exc))
             return
@@ -347,10 +363,14 @@ class RenderPipeline:
                 self._finish.submit(self._finish_one, flight)
 
     def _settle_failed(self, flight: InFlight, message: str) -> None:
+        self._settle(
+            flight, Outcome(flight.render_id, _failed(flight.started, first_line(message)))
+        )
+
+    def _settle(self, flight: InFlight, outcome: Outcome) -> None:
         if not flight.settled:
             flight.settled = True
-            failed = _failed(flight.started, first_line(message))
-            self._results.put(Outcome(flight.render_id, failed))
+            self._results.put(outcome)
 
     # --- finish pool -------------------------------------------------------------------------
 
@@ -403,7 +423,10 @@ class RenderPipeline:
 
     @staticmethod
     def _failure(flight: InFlight, exc: Exception) -> Outcome:
-        if isinstance(exc, RenderError | CheckpointError | ExecutorError):
+        if isinstance(exc, BlobStoreUnavailableError):  # transient: queued again, not failed
+            log.warning("Render %s queued again: %s", flight.render_id, exc)
+            return Outcome(flight.render_id, _requeued(), requeue=True)
+        if isinstance(exc, RenderError | CheckpointError | ExecutorError | BlobCorruptError):
             return Outcome(flight.render_id, _failed(flight.started, first_line(str(exc))))
         log.warning("Render %s failed: %s", flight.render_id, describe_error(exc), exc_info=True)
         return Outcome(flight.render_id, _failed(flight.started, describe_error(exc)))
@@ -411,6 +434,10 @@ class RenderPipeline:
 
 def _failed(started: float, error: str) -> dict[str, Any]:
     return {"state": RenderState.FAILED, "error": error, "duration_ms": _ms_since(started)}
+
+
+def _requeued() -> dict[str, Any]:
+    return {"state": RenderState.QUEUED, "worker_id": None, "claimed_at": None}
 
 
 def _ms_since(started: float) -> float:

@@ -10,6 +10,7 @@ limit so a slow network fails its own cell and the next render starts at once. T
 many renders overlap (`ganstudio.inference.render_pipeline`).
 """
 
+import io
 import logging
 import os
 import socket
@@ -222,8 +223,10 @@ class RenderWorker:
         mask = None
         if inputs.mask_sha256:
             try:
-                with self.blobs.open(inputs.mask_sha256) as stream:
-                    mask = load_mask(stream, max_pixels=settings.max_image_pixels)
+                mask = load_mask(
+                    io.BytesIO(self.blobs.read_bytes(inputs.mask_sha256)),
+                    max_pixels=settings.max_image_pixels,
+                )
             except ImageRejectedError as exc:
                 raise RenderError(
                     f"The sample's mask was not decoded: {exc}. Attach a smaller mask on the "

@@ -7,6 +7,7 @@ its owner and developers and above may see it. Each user may start `webtest_per_
 tests a minute and have `webtest_max_queued_renders` of their renders waiting.
 """
 
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -279,8 +280,9 @@ def save_photo(
 ) -> tuple[Accepted, bool]:
     """Add a web test's photo to the sample library and `sample_set`; return it, and if new."""
     uploader = Uploader(session, blobs, settings, sample_set=sample_set, actor=actor)
-    with blobs.open(webtest.photo_sha256) as photo:
-        uploader.add_file(photo, webtest.filename)
+    # In memory (an image under max_image_bytes): the uploader seeks, and the read is verified.
+    photo = io.BytesIO(blobs.read_bytes(webtest.photo_sha256))
+    uploader.add_file(photo, webtest.filename)
     outcome = uploader.finish()
     if outcome.rejected:
         raise InvalidInputError(f"The photo could not be added: {outcome.rejected[0].reason}")

@@ -47,21 +47,22 @@ def referenced_blobs(session: Session, metadata: MetaData) -> set[str]:
 def sweep_blobs(
     store: BlobStore, referenced: set[str], *, grace_seconds: float, now: float | None = None
 ) -> SweepReport:
-    """Delete blobs (and abandoned temp files) not in `referenced` and older than the grace."""
+    """Delete blobs (and abandoned writes) not in `referenced` and older than the grace."""
     # The grace period protects a blob written just before the row that will name it commits.
     cutoff = (now if now is not None else time.time()) - grace_seconds
     removed = freed = kept = 0
-    for sha256, stat in list(store.iter_blobs()):
-        if sha256 in referenced or stat.st_mtime > cutoff:
+    for blob in list(store.iter_blobs()):
+        if blob.sha256 in referenced or blob.modified > cutoff:
             kept += 1
             continue
-        store.delete(sha256)
+        store.delete(blob.sha256)
         removed += 1
-        freed += stat.st_size
-    for path, stat in list(store.iter_temp_files()):
-        if stat.st_mtime <= cutoff:
-            path.unlink(missing_ok=True)
-            freed += stat.st_size
+        freed += blob.size
+    # Spool files and unfinished multipart uploads of writes that crashed (a killed worker).
+    for leftover in list(store.iter_leftovers()):
+        if leftover.modified <= cutoff:
+            leftover.remove()
+            freed += leftover.size
     report = SweepReport(removed=removed, freed_bytes=freed, kept=kept)
     log.info(report.describe())
     return report

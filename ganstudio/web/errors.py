@@ -7,9 +7,12 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ganstudio.services import blob_faults
 from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
+from ganstudio.storage.blobs import BlobCorruptError, BlobStoreUnavailableError
 from ganstudio.web.security import NotAuthenticatedError, caller_from_request
 from ganstudio.web.templating import flash
 from ganstudio.web.urls import BLOBS_PREFIX
@@ -83,6 +86,16 @@ def describe_validation_errors(exc: RequestValidationError) -> str:
     return "Some fields are missing or invalid — " + "; ".join(parts) + ". Fix them and resend."
 
 
+def _redo_renders_of(request: Request, sha256: str) -> int:
+    with request.app.state.sessions() as session:
+        redone = blob_faults.redo_renders_of(session, sha256)
+        session.commit()
+    if redone:
+        log.warning("Queued %d render(s) again: their output %s was damaged", redone, sha256)
+        request.app.state.worker.wake.set()
+    return redone
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that shape every error GAN Studio answers with."""
 
@@ -124,6 +137,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             request, exc.status_code, message, headers=dict(exc.headers or {}) or None
         )
+
+    @app.exception_handler(BlobStoreUnavailableError)
+    async def store_unavailable(request: Request, exc: BlobStoreUnavailableError) -> Response:
+        log.warning("Blob store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            request,
+            503,
+            "The file store cannot be reached right now; try again in a minute. If it lasts, "
+            "ask an admin to check the object store (GANSTUDIO_BLOB_URL).",
+            headers={"Retry-After": "30"},
+        )
+
+    @app.exception_handler(BlobCorruptError)
+    async def blob_corrupt(request: Request, exc: BlobCorruptError) -> Response:
+        # The store logged it loudly and took the damaged copy out; a render is made again.
+        redone = await run_in_threadpool(_redo_renders_of, request, exc.sha256)
+        message = (
+            "This render's image was damaged in the file store, so it is being rendered again; "
+            "reload in a minute."
+            if redone
+            else "This file was damaged in the file store (its sha256 no longer matches), so it "
+            "cannot be shown. Upload it again; an admin can find the details in the log."
+        )
+        return error_response(request, 503, message, headers={"Retry-After": "30"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

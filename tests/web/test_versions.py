@@ -227,7 +227,7 @@ def test_bad_checkpoints_are_refused_and_store_nothing(
     assert words in response.json()["detail"]
     assert stored_versions(app) == 0
     assert list(app.state.blobs.iter_blobs()) == []
-    assert list(app.state.blobs.iter_temp_files()) == []
+    assert list(app.state.blobs.iter_leftovers()) == []
 
 
 def test_a_network_that_takes_too_long_is_refused(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from ganstudio.config import Settings
@@ -20,6 +20,7 @@ from ganstudio.web.deps import (
     ViewerUser,
     WorkerDep,
 )
+from ganstudio.web.downloads import blob_response
 from ganstudio.web.params import PageNumber, PerPage, RowId
 from ganstudio.web.schemas import Page, page_of
 from ganstudio.web.schemas.filters import (
@@ -210,14 +211,15 @@ def measure_precision(
     return precision_check_public(check)
 
 
-@router.get("/versions/{version_id}/checkpoint", response_class=FileResponse)
+@router.get("/versions/{version_id}/checkpoint", response_class=Response)
 def download_checkpoint(
     version_id: RowId, db: SessionDep, blobs: BlobsDep, _user: ViewerUser
-) -> FileResponse:
+) -> Response:
     """Download the checkpoint file exactly as it was pushed."""
     version = versions_service.get_version(db, version_id=version_id)
-    return FileResponse(
-        blobs.path_for(version.checkpoint_sha256),
+    return blob_response(  # streamed through the app, whichever store holds it: downloads.py
+        blobs,
+        version.checkpoint_sha256,
         media_type="application/octet-stream",
         filename=version.checkpoint_filename,
         headers={

@@ -7,8 +7,9 @@ from sqlalchemy import text
 from ganstudio.inference.networks import sandbox_status
 from ganstudio.paths import resource_dir
 from ganstudio.services.errors import NotFoundError
-from ganstudio.storage.blobs import is_sha256, sniff_media_type
+from ganstudio.storage.blobs import BlobStoreUnavailableError, is_sha256
 from ganstudio.web.deps import BlobsDep, SessionDep, SettingsDep, ViewerUser
+from ganstudio.web.downloads import blob_response
 from ganstudio.web.urls import BLOBS_PREFIX
 
 router = APIRouter(tags=["system"])
@@ -25,8 +26,10 @@ def read_health(db: SessionDep, blobs: BlobsDep, settings: SettingsDep) -> JSONR
         db.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not healthy"
         problems.append(f"database: {exc.__class__.__name__}")
-    if not blobs.root.is_dir() or not blobs.tmp_dir.is_dir():
-        problems.append(f"blob store: {blobs.root} is missing")
+    try:
+        blobs.check()
+    except BlobStoreUnavailableError as exc:
+        problems.append(f"blob store: {exc}")
     sandbox = sandbox_status(settings)
     detail = {"mode": sandbox.mode, "active": sandbox.active, "summary": sandbox.summary}
     if problems:
@@ -44,7 +47,7 @@ def read_favicon() -> FileResponse:
     )
 
 
-@router.get(BLOBS_PREFIX + "{sha256}", response_class=FileResponse)
+@router.get(BLOBS_PREFIX + "{sha256}", response_class=Response)
 def read_blob(sha256: str, request: Request, blobs: BlobsDep, _user: ViewerUser) -> Response:
     """Stream a stored blob at its immutable, content-addressed URL."""
     etag = f'"{sha256}"'
@@ -56,7 +59,4 @@ def read_blob(sha256: str, request: Request, blobs: BlobsDep, _user: ViewerUser)
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    path = blobs.path_for(sha256)
-    with path.open("rb") as handle:
-        media_type = sniff_media_type(handle.read(16))
-    return FileResponse(path, media_type=media_type, headers=headers)
+    return blob_response(blobs, sha256, headers=headers)  # through the app: see downloads.py
