@@ -27,12 +27,18 @@ if TYPE_CHECKING:  # the loader imports torch: only the executor itself, after i
 MAX_REQUEST_BYTES = 2 * 1024**3  # a checkpoint (bounded by the upload limit) or an image
 MAX_BATCH = 64  # images in one render request
 PRECISIONS = ("fp32", "bf16", "fp16")  # pipeline.PRECISIONS (not imported: it imports torch)
+EXECUTOR_NICENESS = 10  # below the web server (0): see main()
 
 
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
     start = json.loads(control.recv(65536))
     _preload()
+    # Renders are batch work. Where they share a CPU with the web server (the server's own
+    # worker thread, or a worker beside it), page loads must not queue behind a forward pass:
+    # the zygote, and every executor forked from it, runs at a lower priority. A machine that
+    # only renders is unaffected (niceness only matters when processes compete).
+    os.nice(EXECUTOR_NICENESS)
     # The zygote runs none of a network's code, and each executor confines itself after its
     # fork: a GPU must be opened before Landlock and seccomp, which both break CUDA's start
     # (cudaGetDeviceCount fails with error 304 under either; measured on an H100 with

@@ -206,3 +206,16 @@ def test_the_seccomp_filter_binds_threads_that_were_running_before_it(sandboxed:
     )
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip() == "denied"
+
+
+def test_executors_run_below_the_web_servers_priority(settings: Settings) -> None:
+    """A render must not take the CPU from page loads on a machine it shares with the server."""
+    from ganstudio.inference.executor_child import EXECUTOR_NICENESS
+
+    executor = raw_executor(settings, ck.scripted_bytes(ck.Solid((0.1, 0.2, 0.3))))
+    try:
+        render_probe(executor)  # it is serving
+        here = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, executor.pid) == min(here + EXECUTOR_NICENESS, 19)
+    finally:
+        executor.close()
