@@ -346,22 +346,49 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server)."""
+    """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server).
+
+    SIGTERM or Ctrl+C drains it: the renders it holds finish, it claims nothing new, and it
+    exits 0. A second Ctrl+C stops it at once (its renders are then queued again for others).
+    """
     try:
         settings = Settings() if device is None else Settings(device=device)
     except ValidationError:
         err.print(f"[red]--device {device!r} is not a device: use cpu, cuda or cuda:N.[/red]")
         raise typer.Exit(2) from None
     runtime = open_cli_runtime(settings)
+    render_worker = runtime.worker
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def drain(signum: int, frame: object) -> None:
+        if stop.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        stop.set()
+        render_worker.wake.set()
+        err.print(
+            "Draining: finishing the renders this worker holds, claiming nothing new "
+            "(Ctrl+C again stops at once)."
+        )
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
     err.print(
-        f"Render worker {runtime.worker.worker_id} started on {settings.device}; Ctrl+C stops it."
+        f"Render worker {render_worker.worker_id} started on {settings.device}; Ctrl+C or "
+        "SIGTERM drains and stops it."
     )
     try:
-        runtime.worker.serve(stop)
+        render_worker.serve(stop)
     except KeyboardInterrupt:
-        stop.set()
+        err.print(
+            "Stopped at once: the renders it held are queued again by the next heartbeat of "
+            "any live worker."
+        )
+    else:
+        err.print(f"Render worker {render_worker.worker_id} stopped.")
+    finally:
+        runtime.close()
 
 
 @app.command("migrate")
