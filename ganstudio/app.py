@@ -47,6 +47,7 @@ from ganstudio.web.routes import (
     system,
     users,
     webtest,
+    workers,
 )
 from ganstudio.web.templating import Pages
 
@@ -64,6 +65,7 @@ ROUTERS = tuple(
         *(analyses, api_analyses),
         *(api_reviews, reviews, api_arena, arena, reports),
         admin,
+        workers,
     )
 )
 
