@@ -55,14 +55,14 @@ def _page_context(db: SessionDep, settings: SettingsDep) -> dict[str, Any]:
         }
         for view in views
     ]
-    counts = {state: sum(v.state == state for v in views) for state in ("alive", "dead")}
-    summary = [plural(counts["alive"], "worker") + " alive"]
-    if counts["dead"]:
-        summary.append(f"{counts['dead']} dead")
+    counts = {state: sum(v.state == state for v in views) for state in ("alive", "draining")}
+    summary = plural(counts["alive"], "worker") + " alive"
+    if counts["draining"]:
+        summary += f", {counts['draining']} draining"
     return {
         "rows": rows,
-        "summary": ", ".join(summary),
-        "dead": counts["dead"],
+        "summary": summary,
+        "dead": sum(v.state == "dead" for v in views),
         "refresh_ms": REFRESH_MS,
         "timeout_seconds": settings.worker_timeout_seconds,
         "heartbeat_seconds": settings.worker_heartbeat_seconds,
