@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.engine = runtime.engine
     app.state.sessions = runtime.sessions
     app.state.blobs = runtime.blobs
-    app.state.throttle = SignInThrottle()
+    # In the database: every web process (`serve --workers N`) counts the same attempts.
+    app.state.throttle = SignInThrottle(sessions=runtime.sessions)
     app.state.pages = Pages(demo=settings.demo)
     app.state.fragments = FragmentCache()
     app.state.worker = runtime.worker
