@@ -124,6 +124,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one web process of `ganstudio serve --workers N` (uvicorn's factory): its
+    settings come from the GANSTUDIO_* environment, which the serve command set for them."""
+    return create_app(Settings())
+
+
 def run_blob_sweep(app: FastAPI) -> str:
     """Expire old web tests, then sweep unreferenced blobs once (see `runtime.run_blob_sweep`)."""
     return runtime_blob_sweep(app.state.runtime)
