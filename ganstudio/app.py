@@ -47,6 +47,7 @@ from ganstudio.web.routes import (
     system,
     users,
     webtest,
+    workers,
 )
 from ganstudio.web.templating import Pages
 
@@ -64,6 +65,7 @@ ROUTERS = tuple(
         *(analyses, api_analyses),
         *(api_reviews, reviews, api_arena, arena, reports),
         admin,
+        workers,
     )
 )
 
@@ -90,7 +92,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.engine = runtime.engine
     app.state.sessions = runtime.sessions
     app.state.blobs = runtime.blobs
-    app.state.throttle = SignInThrottle()
+    # In the database: every web process (`serve --workers N`) counts the same attempts.
+    app.state.throttle = SignInThrottle(sessions=runtime.sessions)
     app.state.pages = Pages(demo=settings.demo)
     app.state.fragments = FragmentCache()
     app.state.worker = runtime.worker
@@ -119,6 +122,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one web process of `ganstudio serve --workers N` (uvicorn's factory): its
+    settings come from the GANSTUDIO_* environment, which the serve command set for them."""
+    return create_app(Settings())
 
 
 def run_blob_sweep(app: FastAPI) -> str:

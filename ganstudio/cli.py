@@ -48,6 +48,16 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     demo: Annotated[bool, typer.Option(help="seed demo content and accounts first")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="web processes (uvicorn workers) answering on the port. With more than 1, the "
+            "render worker (GANSTUDIO_WORKER=thread) and the blob sweep run once, in this "
+            "supervising process; use PostgreSQL for many processes.",
+        ),
+    ] = 1,
 ) -> None:
     """Start GAN Studio on the data dir from the settings; Ctrl+C (or SIGTERM) stops it cleanly."""
     from ganstudio.app import create_app
@@ -71,6 +81,14 @@ def serve(
         for account in accounts:
             table.add_row(account["name"], account["role"], account["password"])
         console.print(table)
+    if workers > 1:
+        try:
+            settings.signing_key  # noqa: B018 - checked (or generated) once, before the processes
+        except SecretKeyError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        _serve_processes(runtime, host=host, port=port, processes=workers, console=console)
+        return
     try:
         web_app = create_app(runtime=runtime)  # the one command that builds the web app
     except SecretKeyError as exc:
@@ -83,6 +101,84 @@ def serve(
     if not demo:
         console.print("Create an account with `ganstudio users add NAME --role admin`.")
     _QuietExitServer(uvicorn.Config(web_app, host=host, port=port, log_level="info")).run()
+
+
+def _serve_processes(
+    runtime: "Runtime", *, host: str, port: int, processes: int, console: Console
+) -> None:
+    """Serve with `processes` uvicorn processes; one render worker and one sweep, here.
+
+    What each process keeps for itself stays correct: the sign-in throttle counts in the
+    database, the ETag token is shared through the environment, the network cache belongs to
+    the one render worker, and long-polls of a process the worker cannot wake find the change
+    by their own look at the database (ganstudio/inference/changes.py).
+    """
+    import os
+    import secrets
+
+    from ganstudio.runtime import run_blob_sweep
+    from ganstudio.web.etags import ETAG_SEED_ENV
+
+    settings = runtime.settings
+    # The web processes read their settings from the environment (uvicorn spawns them).
+    os.environ.update(
+        {
+            ETAG_SEED_ENV: secrets.token_hex(8),
+            "GANSTUDIO_DATA_DIR": str(settings.resolved_data_dir),
+            "GANSTUDIO_DEMO": "true" if settings.demo else "false",
+            # Rendering and sweeping happen once, in this process, not once per web process.
+            "GANSTUDIO_WORKER": "off",
+            "GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS": "0",
+        }
+    )
+    stop = threading.Event()
+    background = []
+    if settings.worker == "thread":
+        background.append(
+            threading.Thread(
+                target=runtime.worker.serve, args=(stop,), name="render-worker", daemon=True
+            )
+        )
+    interval = settings.blob_sweep_interval_seconds
+    if interval > 0:
+
+        def sweep_periodically() -> None:
+            while True:
+                try:
+                    console.print(run_blob_sweep(runtime), markup=False, highlight=False)
+                except Exception as exc:  # the next sweep tries again
+                    err.print(f"Blob sweep failed ({exc}); will try again in {interval} s")
+                if stop.wait(interval):
+                    return
+
+        background.append(threading.Thread(target=sweep_periodically, daemon=True))
+    for thread in background:
+        thread.start()
+    console.print(
+        f"GAN Studio is at [bold]http://{host}:{port}/[/bold] with {processes} web processes "
+        f"(data in {settings.resolved_data_dir}). "
+        + (
+            "One render worker runs in this supervising process. "
+            if settings.worker == "thread"
+            else "Start render workers with `ganstudio worker --device cuda:0`. "
+        )
+        + "Press Ctrl+C to stop."
+    )
+    try:
+        uvicorn.run(
+            "ganstudio.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="info",
+        )
+    finally:
+        stop.set()
+        runtime.worker.wake.set()
+        for thread in background:
+            thread.join(timeout=60)  # the render worker drains: what it holds finishes
+        runtime.close()
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -346,22 +442,49 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server)."""
+    """Run the render worker in this process (use with GANSTUDIO_WORKER=off on the server).
+
+    SIGTERM or Ctrl+C drains it: the renders it holds finish, it claims nothing new, and it
+    exits 0. A second Ctrl+C stops it at once (its renders are then queued again for others).
+    """
     try:
         settings = Settings() if device is None else Settings(device=device)
     except ValidationError:
         err.print(f"[red]--device {device!r} is not a device: use cpu, cuda or cuda:N.[/red]")
         raise typer.Exit(2) from None
     runtime = open_cli_runtime(settings)
+    render_worker = runtime.worker
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def drain(signum: int, frame: object) -> None:
+        if stop.is_set():
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        stop.set()
+        render_worker.wake.set()
+        err.print(
+            "Draining: finishing the renders this worker holds, claiming nothing new "
+            "(Ctrl+C again stops at once)."
+        )
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
     err.print(
-        f"Render worker {runtime.worker.worker_id} started on {settings.device}; Ctrl+C stops it."
+        f"Render worker {render_worker.worker_id} started on {settings.device}; Ctrl+C or "
+        "SIGTERM drains and stops it."
     )
     try:
-        runtime.worker.serve(stop)
+        render_worker.serve(stop)
     except KeyboardInterrupt:
-        stop.set()
+        err.print(
+            "Stopped at once: the renders it held are queued again by the next heartbeat of "
+            "any live worker."
+        )
+    else:
+        err.print(f"Render worker {render_worker.worker_id} stopped.")
+    finally:
+        runtime.close()
 
 
 @app.command("migrate")

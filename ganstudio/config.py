@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     worker: Literal["thread", "off"] = Field(
         "thread", description="run renders in a background thread of the server, or not at all"
     )
+    worker_heartbeat_seconds: float = Field(
+        10, gt=0, description="how often each render worker writes that it is alive"
+    )
+    worker_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        description="a worker not heard from for this long is dead: any live worker queues its "
+        "renders again (keep it several heartbeats long; clocks must agree, e.g. NTP)",
+    )
     network_cache_size: int = Field(4, description="networks kept loaded by the render worker")
     render_batch_size: int = Field(
         0,

@@ -82,3 +82,11 @@ class PrecisionCheckState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class WorkerState(StrEnum):
+    """What a render worker says of itself in its heartbeat (pages add "dead": no heartbeat)."""
+
+    RUNNING = "running"
+    DRAINING = "draining"  # stopping: finishes the renders it holds, claims nothing new
+    STOPPED = "stopped"

@@ -32,6 +32,7 @@ from ganstudio.vocabulary import (
     RenderState,
     VersionStatus,
     VoteOutcome,
+    WorkerState,
     enum_values,
 )
 
@@ -371,6 +372,8 @@ class Render(Base):
         Index("ix_renders_claimed_at", "claimed_at"),
         # Reference metrics find the renders of samples that have a reference.
         Index("ix_renders_input_sha256", "input_sha256"),
+        # The workers page counts each worker's recently finished renders.
+        Index("ix_renders_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -683,3 +686,39 @@ class PrecisionCheck(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     measured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerRow(Base):
+    """A render worker's heartbeat: one row per life of a worker (`RenderWorker.worker_id`).
+
+    The worker writes `last_seen` every GANSTUDIO_WORKER_HEARTBEAT_SECONDS; a row not written
+    for GANSTUDIO_WORKER_TIMEOUT_SECONDS is a dead worker, and any live worker queues its running
+    renders again (services/workers.py). What it is rendering is read from `renders.worker_id`.
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_last_seen", "last_seen"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # host/device/pid-xxxx
+    host: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(16))
+    pid: Mapped[int] = mapped_column(Integer)
+    state: Mapped[WorkerState] = mapped_column(
+        Enum(WorkerState, native_enum=False, length=16, values_callable=enum_values),
+        default=WorkerState.RUNNING,
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    renders_done: Mapped[int] = mapped_column(Integer, default=0)  # recorded by this life
+
+
+class SignInCounter(Base):
+    """One counter of the sign-in throttle (services/throttle.py), shared by every web process:
+    failed attempts per name and address, per address, or per name, and when the last one was."""
+
+    __tablename__ = "sign_in_counters"
+    __table_args__ = (Index("ix_sign_in_counters_last_at", "last_at"),)
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)  # "pair:…", "address:…", …
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch

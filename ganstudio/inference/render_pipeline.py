@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import or_, update
 
 from ganstudio.db.base import utcnow
+from ganstudio.db.session import rowcount
 from ganstudio.db.tables import Render
 from ganstudio.inference.errors import describe_error, first_line
 from ganstudio.inference.executor import (
@@ -246,18 +247,33 @@ class RenderPipeline:
         if not outcomes:
             return 0
         worker = self.worker
+        written = 0  # final outcomes written: not those of renders another worker took over
         with worker.timings.timed("commit"), worker.sessions() as session, session.begin():
             for outcome in outcomes:
                 values = dict(outcome.values)
-                if outcome.final and not outcome.requeue:
-                    values.update(finished_at=utcnow(), worker_id=None)
-                session.execute(
-                    update(Render).where(Render.id == outcome.render_id).values(**values)
+                done = outcome.final and not outcome.requeue
+                if done:  # the worker stays on it: who rendered it (the workers page)
+                    values.update(finished_at=utcnow(), worker_id=worker.worker_id)
+                # Only a render this worker still holds (or one queued again meanwhile, which
+                # then needs no second run): were this worker taken for dead and its render
+                # claimed by another, that one records it, once.
+                recorded = session.execute(
+                    update(Render)
+                    .where(
+                        Render.id == outcome.render_id,
+                        or_(
+                            Render.worker_id == worker.worker_id,
+                            Render.state == RenderState.QUEUED,
+                        ),
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
                 )
-        finals = sum(outcome.final for outcome in outcomes)
-        ran = finals - sum(outcome.requeue for outcome in outcomes)
-        worker.renders_run += ran
-        worker.timings.add("renders", 0.0, ran)
+                if done and rowcount(recorded) == 1:
+                    written += 1
+        finals = sum(outcome.final for outcome in outcomes)  # settled, written or not
+        worker.renders_run += written
+        worker.timings.add("renders", 0.0, written)
         worker.changed()
         return finals
 

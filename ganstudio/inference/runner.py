@@ -1,8 +1,10 @@
 """The render worker: it claims queued renders, runs them, and stores the results.
 
 The queue is the `renders` table itself (state = queued), so nothing is lost in a crash: a
-render left `running` by a worker that died is queued again by the next worker's `recover`,
-and a render that is done is never run again.
+serving worker writes a heartbeat (services/workers.py), and a render left `running` by a worker
+whose heartbeat stopped is queued again by the next heartbeat of any live worker (`recover`);
+a render that is done is never run again. SIGTERM drains a serving worker: the renders it holds
+finish, it claims nothing new, and its row says stopped.
 
 The worker never loads a network itself: it decodes and prepares the input here, and an
 isolated executor (`ganstudio.inference.networks`) runs the network, killed at the render time
@@ -18,11 +20,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import and_, or_, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
@@ -51,6 +52,7 @@ from ganstudio.inference.stage_times import StageTimes
 from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
 from ganstudio.services import reference_metrics
+from ganstudio.services import workers as workers_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore
@@ -59,13 +61,12 @@ from ganstudio.storage.images import (
     load_mask,
     load_rgb,
 )
-from ganstudio.vocabulary import JobKind, RenderState
+from ganstudio.vocabulary import JobKind, RenderState, WorkerState
 
 log = logging.getLogger(__name__)
 # Renders in a row on one network before the queue's plain order resumes (services/queue.py):
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
-RECOVER_EVERY_SECONDS = 60  # how often a serving worker looks for a dead worker's claims
 STALE_GRACE_SECONDS = 60
 
 
@@ -104,7 +105,8 @@ class RenderWorker:
         self.settings = settings
         self.pool = ExecutorPool(settings)
         # host/device: one worker per device of a host; then this life of it (fits 40 chars).
-        self.worker_name = f"{socket.gethostname()[:16]}/{settings.device}"
+        self.host = socket.gethostname()[:64]
+        self.worker_name = f"{self.host[:16]}/{settings.device}"
         self.worker_id = f"{self.worker_name}/{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.wake = threading.Event()
         self.renders_run = 0
@@ -117,26 +119,41 @@ class RenderWorker:
         """Queue again the renders (and analysis items) that a dead worker left `running`;
         return how many.
 
-        Dead for sure: this worker's own earlier life (the same host and device: one worker
-        per device), a worker from before workers had names, and any worker whose claim is
-        older than `stale_after_seconds` (default: past any render's time limit, which a live
-        worker enforces). Other live workers' renders, e.g. the next GPU's, are left alone.
+        Dead: a worker whose heartbeat is older than GANSTUDIO_WORKER_TIMEOUT_SECONDS or says
+        stopped. A worker with a recent heartbeat is alive however old its claims (a slow
+        render is its own). For claims of workers that never wrote a heartbeat, the older
+        rules: this worker's own earlier life (the same host and device: one worker per
+        device), a worker from before workers had names, and any claim older than
+        `stale_after_seconds` (default: past any render's time limit, which a live worker
+        enforces). See services/workers.py.
         """
         if stale_after_seconds is None:
             stale_after_seconds = self.stale_after_seconds
-        cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
+        now = utcnow()
+
+        def orphaned(worker_id: Any, claimed_at: Any) -> Any:
+            return workers_service.orphaned(
+                worker_id,
+                claimed_at,
+                me=self.worker_id,
+                my_name=self.worker_name,
+                now=now,
+                timeout_seconds=self.settings.worker_timeout_seconds,
+                legacy_stale_after_seconds=stale_after_seconds,
+            )
+
         with self.sessions() as session, session.begin():
             result = session.execute(
                 update(Render)
                 .where(
                     Render.state == RenderState.RUNNING,
-                    self._orphaned(Render.worker_id, Render.claimed_at, cutoff),
+                    orphaned(Render.worker_id, Render.claimed_at),
                 )
                 .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
             )
             items = analyses_service.recover_items(
-                session,
-                orphaned=self._orphaned(AnalysisItem.worker_id, AnalysisItem.claimed_at, cutoff),
+                session, orphaned=orphaned(AnalysisItem.worker_id, AnalysisItem.claimed_at)
             )
         count = rowcount(result)
         if count or items:
@@ -152,15 +169,44 @@ class RenderWorker:
         limit = self.settings.render_time_limit_seconds
         return limit * MAX_BATCH + STALE_GRACE_SECONDS
 
-    def _orphaned(self, worker_id: Any, claimed_at: Any, cutoff: datetime) -> Any:
-        return and_(
-            worker_id != self.worker_id,
-            or_(
-                worker_id.startswith(f"{self.worker_name}/", autoescape=True),
-                ~worker_id.contains("/"),  # an id from before workers had names
-                claimed_at <= cutoff,
-            ),
-        )
+    def heartbeat(self, state: WorkerState = WorkerState.RUNNING) -> int:
+        """Write this worker's heartbeat, then queue again what dead workers left running;
+        return how many renders and items were queued again (a serving worker calls this every
+        GANSTUDIO_WORKER_HEARTBEAT_SECONDS from its heartbeat thread)."""
+        now = utcnow()
+        with self.sessions() as session, session.begin():
+            workers_service.beat(
+                session,
+                worker_id=self.worker_id,
+                host=self.host,
+                device=self.settings.device,
+                pid=os.getpid(),
+                state=state,
+                renders_done=self.renders_run,
+                now=now,
+            )
+            workers_service.forget_old(session, now=now)
+        if state == WorkerState.STOPPED:
+            return 0
+        recovered = self.recover()
+        if recovered:
+            self.wake.set()  # claim them now, not at the next poll
+        return recovered
+
+    def _heartbeats(self, stop: threading.Event, done: threading.Event) -> None:
+        """The heartbeat thread: beat every interval, and at once when a drain starts."""
+        interval = self.settings.worker_heartbeat_seconds
+        last = time.monotonic()
+        draining = False
+        while not done.wait(min(interval, 0.5)):
+            if stop.is_set() == draining and time.monotonic() - last < interval:
+                continue
+            draining = stop.is_set()
+            try:
+                self.heartbeat(WorkerState.DRAINING if draining else WorkerState.RUNNING)
+            except Exception:  # the database may be restarting: beat again next time
+                log.exception("Render worker heartbeat failed; retrying")
+            last = time.monotonic()
 
     def claim_next(self) -> int | None:
         """Atomically take the next queued render, fairly between users (services/queue.py)."""
@@ -344,19 +390,45 @@ class RenderWorker:
         return self.pipeline.run(max_renders=max_renders)
 
     def serve(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
-        """Loop until `stop` is set: run what is queued, then sleep until woken or polled."""
-        self.recover()
-        self.measure_sandbox()
-        next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
-        while not stop.is_set():
-            if time.monotonic() > next_recovery:  # a worker on another device may have died
-                self.recover()
-                next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        """Loop until `stop` is set: run what is queued, then sleep until woken or polled.
+
+        A heartbeat thread says this worker is alive and queues dead workers' renders again.
+        Once `stop` is set the worker drains: the renders it holds finish, nothing new is
+        claimed, and its heartbeat row ends `stopped`.
+        """
+        timeout = self.settings.worker_timeout_seconds
+        if timeout < 2 * self.settings.worker_heartbeat_seconds:
+            log.warning(
+                "GANSTUDIO_WORKER_TIMEOUT_SECONDS (%s) is under two heartbeats "
+                "(GANSTUDIO_WORKER_HEARTBEAT_SECONDS=%s): live workers may be taken for dead",
+                timeout,
+                self.settings.worker_heartbeat_seconds,
+            )
+        # The row exists before the first claim; dead workers' renders (this worker's earlier
+        # life among them) are queued again at once.
+        self.heartbeat()
+        done = threading.Event()
+        beats = threading.Thread(
+            target=self._heartbeats, args=(stop, done), name="worker-heartbeat", daemon=True
+        )
+        beats.start()
+        try:
+            self.measure_sandbox()
+            while not stop.is_set():
+                try:
+                    # Renders first, then analyses; face work only when neither is queued.
+                    if self.pipeline.run(stop=stop) or (
+                        not stop.is_set() and (self.analysis_step() or self.background_step())
+                    ):
+                        continue
+                except Exception:  # the worker must outlive any single failure
+                    log.exception("Render worker step failed; retrying shortly")
+                self.wake.wait(poll_seconds)
+                self.wake.clear()
+        finally:
+            done.set()
+            beats.join()
             try:
-                # Renders first, then analyses; face work only when neither is queued.
-                if self.pipeline.run(stop=stop) or self.analysis_step() or self.background_step():
-                    continue
-            except Exception:  # the worker must outlive any single failure
-                log.exception("Render worker step failed; retrying shortly")
-            self.wake.wait(poll_seconds)
-            self.wake.clear()
+                self.heartbeat(WorkerState.STOPPED)
+            except Exception:
+                log.exception("Could not record that render worker %s stopped", self.worker_id)

@@ -19,10 +19,18 @@ Argon2 is slow and memory-hungry by design, so at most `max_concurrent_checks` p
 checked at once; an attempt that finds every slot taken for `slot_wait_seconds` is refused as
 busy (and not counted) instead of queueing without end.
 
-Each counter table holds at most `max_entries` keys, the least recently used going first, so a
-spray of made-up names cannot grow memory without bound.
+Where the counters live. Given the database (`sessions`, as the web app does), they are rows of
+`sign_in_counters`, shared by every web process (`ganstudio serve --workers N`): a guesser gets
+the same few attempts however many processes answer, not N times as many. Each reservation is
+one transaction that first writes the three rows (SQLite's write lock; on PostgreSQL the rows
+are then locked FOR UPDATE), so parallel requests in any process are counted one after another.
+Keys are hashed (no names or addresses are stored) and rows unused for an hour are deleted.
+Without a database (unit tests) each table is in memory and holds at most `max_entries` keys, the
+least recently used going first, so a spray of made-up names cannot grow memory without bound.
+The password-checking slots are per process: they bound one process's memory.
 """
 
+import hashlib
 import math
 import threading
 import time
@@ -30,7 +38,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from ganstudio.db.tables import SignInCounter
 from ganstudio.services.errors import BusyError, TooManyAttemptsError
 
 FREE_ATTEMPTS = 5  # per (name, address)
@@ -88,6 +102,64 @@ class _Counters:
         self._entries.pop(key, None)
 
 
+class _Table(Protocol):
+    def count(self, key: Hashable, now: float) -> _Counter | None: ...
+    def add(self, key: Hashable, now: float) -> None: ...
+    def take_back(self, key: Hashable) -> None: ...
+    def clear(self, key: Hashable) -> None: ...
+
+
+def _row_key(table: str, key: Hashable) -> str:
+    parts = key if isinstance(key, tuple) else (key,)
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    return f"{table}:{digest}"
+
+
+class _DatabaseTable:
+    """One counter table as rows of `sign_in_counters`, in a transaction that holds them."""
+
+    def __init__(self, session: Session, table: str, rows: dict[str, SignInCounter]) -> None:
+        self._session, self._table, self._rows = session, table, rows
+
+    def _row(self, key: Hashable) -> SignInCounter | None:
+        row_key = _row_key(self._table, key)
+        row = self._rows.get(row_key)
+        if row is None:
+            row = self._session.get(SignInCounter, row_key, with_for_update=True)
+            if row is not None:
+                self._rows[row_key] = row
+        return row
+
+    def count(self, key: Hashable, now: float) -> _Counter | None:
+        row = self._row(key)
+        if row is None or row.count <= 0 or now - row.last_at > FORGET_AFTER_SECONDS:
+            return None
+        return _Counter(row.count, row.last_at)
+
+    def add(self, key: Hashable, now: float) -> None:
+        row = self._row(key)
+        if row is None:
+            row = SignInCounter(key=_row_key(self._table, key), count=0, last_at=now)
+            self._session.add(row)
+            self._rows[row.key] = row
+        if self.count(key, now) is None:
+            row.count = 0
+        row.count += 1
+        row.last_at = now
+
+    def take_back(self, key: Hashable) -> None:
+        row = self._row(key)
+        if row is not None:
+            row.count -= 1
+            if row.count <= 0:
+                self._session.delete(row)
+
+    def clear(self, key: Hashable) -> None:
+        row = self._row(key)
+        if row is not None:
+            self._session.delete(row)
+
+
 def _wait(counter: _Counter | None, free: int, now: float) -> int:
     if counter is None or counter.count < free:
         return 0
@@ -125,12 +197,15 @@ class SignInThrottle:
     def __init__(
         self,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        sessions: sessionmaker[Session] | None = None,
+        clock: Callable[[], float] | None = None,
         max_entries: int = MAX_ENTRIES,
         max_concurrent_checks: int = MAX_CONCURRENT_CHECKS,
         slot_wait_seconds: float = SLOT_WAIT_SECONDS,
     ) -> None:
-        self._clock = clock
+        self._sessions = sessions
+        # Processes share the database's counters, so its times must be the wall clock.
+        self._clock = clock or (time.time if sessions is not None else time.monotonic)
         self._pairs = _Counters(max_entries)
         self._addresses = _Counters(max_entries)
         self._names = _Counters(max_entries)
@@ -140,15 +215,52 @@ class SignInThrottle:
 
     def __len__(self) -> int:
         """Return how many counters are held (all tables together)."""
+        if self._sessions is not None:
+            with self._sessions() as session:
+                return session.scalar(select(func.count()).select_from(SignInCounter)) or 0
         with self._lock:
             return len(self._pairs) + len(self._addresses) + len(self._names)
+
+    @contextmanager
+    def _tables(self, name: str, address: str) -> Iterator[tuple[_Table, _Table, _Table, float]]:
+        """The pair, address and name tables, held for one atomic check-and-count."""
+        now = self._clock()
+        if self._sessions is None:
+            with self._lock:
+                yield self._pairs, self._addresses, self._names, now
+            return
+        keys = [
+            _row_key("pair", (name, address)),
+            _row_key("address", address),
+            _row_key("name", name),
+        ]
+        with self._sessions.begin() as session:
+            # Write first: SQLite takes its write lock now (no read-then-write deadlock), and
+            # every row exists to be locked FOR UPDATE on PostgreSQL.
+            _insert_missing(session, keys, now)
+            rows = {
+                row.key: row
+                for row in session.scalars(
+                    select(SignInCounter).where(SignInCounter.key.in_(keys)).with_for_update()
+                )
+            }
+            yield (
+                _DatabaseTable(session, "pair", rows),
+                _DatabaseTable(session, "address", rows),
+                _DatabaseTable(session, "name", rows),
+                now,
+            )
+            session.execute(
+                delete(SignInCounter)
+                .where(SignInCounter.last_at < now - FORGET_AFTER_SECONDS)
+                .execution_options(synchronize_session=False)
+            )
 
     def reserve(self, *, name: str, address: str) -> Reservation:
         """Reserve one attempt for `name` from `address`, or raise TooManyAttemptsError."""
         name = name.strip().lower()
-        with self._lock:
-            now = self._clock()
-            pair = self._pairs.count((name, address), now)
+        with self._tables(name, address) as (pairs, addresses, names, now):
+            pair = pairs.count((name, address), now)
             wait = _wait(pair, FREE_ATTEMPTS, now)
             if wait:
                 raise TooManyAttemptsError(
@@ -156,7 +268,7 @@ class SignInThrottle:
                     "again; an admin can reset a forgotten password.",
                     retry_after=wait,
                 )
-            wait = _wait(self._addresses.count(address, now), FREE_ATTEMPTS_PER_ADDRESS, now)
+            wait = _wait(addresses.count(address, now), FREE_ATTEMPTS_PER_ADDRESS, now)
             if wait:
                 raise TooManyAttemptsError(
                     f"Too many failed sign-ins from your network address. Wait {wait} seconds "
@@ -164,16 +276,16 @@ class SignInThrottle:
                     retry_after=wait,
                 )
             if pair is not None:  # only addresses that already failed for this name
-                wait = _wait(self._names.count(name, now), FREE_ATTEMPTS_PER_NAME, now)
+                wait = _wait(names.count(name, now), FREE_ATTEMPTS_PER_NAME, now)
                 if wait:
                     raise TooManyAttemptsError(
                         f"Many failed sign-ins for '{name[:40]}' are coming from several "
                         f"places. Wait {wait} seconds and try again.",
                         retry_after=wait,
                     )
-            self._pairs.add((name, address), now)
-            self._addresses.add(address, now)
-            self._names.add(name, now)
+            pairs.add((name, address), now)
+            addresses.add(address, now)
+            names.add(name, now)
         return Reservation(self, name, address)
 
     @contextmanager
@@ -190,10 +302,25 @@ class SignInThrottle:
             self._slots.release()
 
     def _release(self, name: str, address: str, *, clear_pair: bool) -> None:
-        with self._lock:
+        with self._tables(name, address) as (pairs, addresses, names, _now):
             if clear_pair:
-                self._pairs.clear((name, address))
+                pairs.clear((name, address))
             else:
-                self._pairs.take_back((name, address))
-            self._addresses.take_back(address)
-            self._names.take_back(name)
+                pairs.take_back((name, address))
+            addresses.take_back(address)
+            names.take_back(name)
+
+
+def _insert_missing(session: Session, keys: list[str], now: float) -> None:
+    """Insert a zero counter for each of `keys` that has no row (one statement, no error)."""
+    values = [{"key": key, "count": 0, "last_at": now} for key in keys]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(SignInCounter).values(values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(SignInCounter).values(values).on_conflict_do_nothing())
+    else:  # any other database: one row at a time, each in a savepoint
+        for value in values:
+            if session.get(SignInCounter, value["key"]) is None:
+                with session.begin_nested():
+                    session.add(SignInCounter(**value))

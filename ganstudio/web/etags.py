@@ -7,15 +7,18 @@ answer to someone who may not see the thing.
 """
 
 import hashlib
+import os
 import secrets
 
 from fastapi import Request, Response
 
 # Browsers keep the answer but ask again each time, and get a 304 while the ETag holds.
 REVALIDATE = "private, no-cache"
-# This process's code and templates are part of every answer: a restart or deploy changes every
-# ETag (a server process never answers 304 to what another process rendered).
-_PROCESS = secrets.token_hex(8)
+# The server's code and templates are part of every answer: a restart or deploy changes every
+# ETag. `ganstudio serve --workers N` gives its N processes (one code, one start) one seed in
+# this variable, so each answers 304 to what another rendered; a lone process makes its own.
+ETAG_SEED_ENV = "_GANSTUDIO_ETAG_SEED"
+_PROCESS = os.environ.get(ETAG_SEED_ENV) or secrets.token_hex(8)
 
 
 def etag_of(*parts: object) -> str:

@@ -35,6 +35,7 @@ NAVIGATION = (
     NavItem("Leaderboards", "/leaderboards"),
     NavItem("Users", "/users", Role.ADMIN),
     NavItem("Status", "/admin/status", Role.ADMIN),
+    NavItem("Workers", "/admin/workers", Role.ADMIN),
 )
 # Pages under another item's path that belong to a different section: a filter's arena and
 # leaderboard live under /filters/… but are part of the Leaderboards section.

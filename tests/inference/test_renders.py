@@ -1,11 +1,6 @@
 """The render engine: cells fill, renders are computed once, failures stay on their cells."""
 
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -232,66 +227,6 @@ def test_a_mask_over_the_pixel_limit_fails_its_cell_undecoded(tmp_path: Path) ->
         assert failed.state == RenderState.FAILED
         assert failed.error.startswith("The sample's mask was not decoded: ")
         assert "10,000-pixel limit" in failed.error and "smaller mask" in failed.error
-
-
-def test_a_killed_worker_is_replaced_and_the_job_finishes(
-    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
-) -> None:
-    # Small networks and images: the worker is killed after 2 of 18 renders whatever their speed
-    # (3 networks, each a fresh executor, stand between the 2nd render and the 18th).
-    slug = make_filter(app, input_size=128)
-    for n in (1, 2, 3):
-        make_version(
-            app,
-            filter_slug=slug,
-            label=f"v{n}",
-            checkpoint=ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2),
-        )
-    samples = [
-        make_sample(app, imagegen.distinct_png(n, size=(128, 128)), f"{n}.png") for n in range(6)
-    ]
-    created = compare(client, tokens[Role.VIEWER], slug, ["v1", "v2", "v3"], samples)
-    env = {
-        **os.environ,
-        "GANSTUDIO_DATA_DIR": str(app.state.settings.resolved_data_dir),
-        "GANSTUDIO_WORKER": "off",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ganstudio", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def finished() -> dict[int, object]:
-        with app.state.sessions() as session:
-            return dict(
-                session.execute(
-                    select(Render.id, Render.finished_at).where(Render.state == RenderState.DONE)
-                ).all()
-            )
-
-    deadline = time.monotonic() + 120
-    while len(finished()) < 2 and time.monotonic() < deadline:  # a wait, not a timing claim
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)  # no clean-up: a crash mid-job
-    process.wait()
-    before = finished()
-    assert 2 <= len(before) < 18, "the worker should die mid-job"
-
-    replacement = RenderWorker(
-        sessions=app.state.sessions, blobs=app.state.blobs, settings=app.state.settings
-    )
-    replacement.recover()
-    ran = replacement.run_until_idle()
-    after = finished()
-    assert len(after) == 18
-    assert ran == 18 - len(before)  # nothing rendered twice
-    assert all(after[render_id] == at for render_id, at in before.items())
-    job = client.get(
-        f"/api/v1/jobs/{created['job']['id']}", headers=bearer(tokens[Role.VIEWER])
-    ).json()
-    assert job["status"] == "done" and job["done"] == 18
 
 
 def test_bad_comparison_requests_are_clear_4xx(

@@ -204,3 +204,51 @@ def test_sign_in_page_says_busy_with_retry_after(client: TestClient, app: FastAP
         "/login", data={"name": "alice", "password": PASSWORD, "csrf_token": csrf}
     )
     assert response.status_code == 200  # signed in: the busy refusals counted as no failure
+
+
+def test_in_the_database_the_wait_doubles_and_a_right_password_forgets_the_pair(
+    app: FastAPI,
+) -> None:
+    now = [1_700_000_000.0]
+    throttle = SignInThrottle(sessions=app.state.sessions, clock=lambda: now[0])
+    fail(throttle, "Bob", "10.0.0.1", FREE_ATTEMPTS)
+    with pytest.raises(TooManyAttemptsError) as first:
+        throttle.reserve(name="bob", address="10.0.0.1")
+    now[0] += first.value.retry_after
+    fail(throttle, "bob", "10.0.0.1")
+    with pytest.raises(TooManyAttemptsError) as second:
+        throttle.reserve(name="BOB", address="10.0.0.1")
+    assert second.value.retry_after == 2 * first.value.retry_after
+    now[0] += second.value.retry_after
+    throttle.reserve(name="bob", address="10.0.0.1").succeeded()
+    fail(throttle, "bob", "10.0.0.1", FREE_ATTEMPTS)  # free attempts again
+    assert len(throttle) == 3  # pair, address and name: hashed keys, nothing else stored
+    now[0] += 2 * 3600  # an hour without attempts forgets them, and their rows go
+    throttle.reserve(name="carol", address="10.0.0.2").succeeded()
+    assert len(throttle) == 0  # bob's rows forgotten; carol's attempt given back
+
+
+def test_web_processes_share_the_counters_a_guesser_gets_no_more_attempts(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two throttles on one database are two web processes (`ganstudio serve --workers 2`).
+    make_user(app, name="alice")
+    checked = count_checks(monkeypatch)
+    processes = [
+        SignInThrottle(sessions=app.state.sessions, max_concurrent_checks=30) for _ in range(2)
+    ]
+
+    def attempt(i: int) -> None:
+        with app.state.sessions() as db:
+            users_service.authenticate(
+                db,
+                name="alice",
+                password=f"guess {i}",
+                address="198.51.100.7",
+                throttle=processes[i % 2],
+            )
+
+    raised = run_in_threads(20, attempt)
+    assert 1 <= len(checked) <= FREE_ATTEMPTS
+    assert len(raised) == 20
+    assert sum(isinstance(exc, TooManyAttemptsError) for exc in raised) >= 20 - FREE_ATTEMPTS

@@ -1,0 +1,122 @@
+"""Admins see the render workers (page and GET /api/v1/workers); nobody else does."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from ganstudio.db.base import utcnow
+from ganstudio.db.tables import Comparison, Render, WorkerRow
+from ganstudio.roles import Role
+from ganstudio.vocabulary import RenderState, WorkerState
+from tests import checkpoints as ck
+from tests import imagegen
+from tests.factories import bearer, make_filter, make_sample, make_version
+
+
+def test_only_admins_see_the_workers(client: TestClient, tokens: dict, signed_in) -> None:
+    for role in (Role.VIEWER, Role.QA, Role.DEVELOPER):
+        answer = client.get("/api/v1/workers", headers=bearer(tokens[role]))
+        assert answer.status_code == 403 and answer.json()["detail"]
+    assert client.get("/api/v1/workers").status_code == 401
+    browser, _ = signed_in(Role.DEVELOPER)
+    assert browser.get("/admin/workers").status_code == 403
+    assert browser.get("/admin/workers/live").status_code == 403
+    assert "/admin/workers" not in browser.get("/").text  # not in the navigation either
+    admin, _ = signed_in(Role.ADMIN)
+    assert 'href="/admin/workers"' in admin.get("/").text
+
+
+def test_no_workers_yet_says_how_to_start_one(client: TestClient, tokens: dict, signed_in) -> None:
+    answer = client.get("/api/v1/workers", headers=bearer(tokens[Role.ADMIN]))
+    assert answer.status_code == 200
+    assert answer.json() == {"workers": [], "heartbeat_seconds": 10.0, "timeout_seconds": 60.0}
+    browser, _ = signed_in(Role.ADMIN)
+    page = browser.get("/admin/workers")
+    assert page.status_code == 200
+    assert "No render worker has reported yet" in page.text
+    assert "ganstudio worker --device cuda:0" in page.text
+
+
+def test_workers_show_state_current_render_rate_and_last_seen(
+    client: TestClient, app: FastAPI, tokens: dict, signed_in, tmp_path: Path
+) -> None:
+    slug = make_filter(app, input_size=64)
+    for n in (1, 2):
+        checkpoint = ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2)
+        make_version(app, filter_slug=slug, label=f"v{n}", checkpoint=checkpoint)
+    samples = [make_sample(app, imagegen.distinct_png(n), f"{n}.png") for n in range(3)]
+    created = client.post(
+        "/api/v1/comparisons",
+        json={"filter": slug, "versions": ["v1", "v2"], "samples": samples, "title": "Night"},
+        headers=bearer(tokens[Role.VIEWER]),
+    )
+    assert created.status_code == 201, created.text
+    now = utcnow()
+    alive, dead, stopped = "a100/cuda:0/11-aaaa", "a100/cuda:1/12-bbbb", "cpu-box/cpu/13-cccc"
+    with app.state.sessions.begin() as session:
+        comparison_slug = session.scalars(select(Comparison.slug)).one()
+        rows = [
+            (alive, "cuda:0", 11, now - timedelta(seconds=3), WorkerState.RUNNING, 7),
+            (dead, "cuda:1", 12, now - timedelta(seconds=300), WorkerState.RUNNING, 2),
+            (stopped, "cpu", 13, now - timedelta(seconds=600), WorkerState.STOPPED, 40),
+        ]
+        for worker_id, device, pid, seen, state, done in rows:
+            session.add(
+                WorkerRow(
+                    id=worker_id,
+                    host=worker_id.split("/")[0],
+                    device=device,
+                    pid=pid,
+                    state=state,
+                    started_at=now - timedelta(hours=1),
+                    last_seen=seen,
+                    renders_done=done,
+                )
+            )
+        render_ids = list(session.scalars(select(Render.id).order_by(Render.id)))
+        # The live worker holds one render and finished three in the last minutes (one of them
+        # longer ago than the rate's window); the dead one holds one.
+        holds = {render_ids[0]: (alive, RenderState.RUNNING, None)}
+        holds[render_ids[1]] = (dead, RenderState.RUNNING, None)
+        for n, minutes in ((2, 1), (3, 2), (4, 30)):
+            holds[render_ids[n]] = (alive, RenderState.DONE, now - timedelta(minutes=minutes))
+        for render_id, (worker_id, state, finished) in holds.items():
+            session.execute(
+                update(Render)
+                .where(Render.id == render_id)
+                .values(state=state, worker_id=worker_id, claimed_at=now, finished_at=finished)
+            )
+
+    answer = client.get("/api/v1/workers", headers=bearer(tokens[Role.ADMIN]))
+    assert answer.status_code == 200, answer.text
+    workers = answer.json()["workers"]
+    assert [w["id"] for w in workers] == [dead, alive, stopped]  # dead first
+    by_id = {w["id"]: w for w in workers}
+    assert {i: w["state"] for i, w in by_id.items()} == {
+        dead: "dead",
+        alive: "alive",
+        stopped: "stopped",
+    }
+    live = by_id[alive]
+    assert live["host"] == "a100" and live["device"] == "cuda:0" and live["pid"] == 11
+    assert live["renders_done"] == 7 and live["renders_per_minute"] == 0.4  # 2 in 5 minutes
+    assert 2 <= live["seconds_since_seen"] < 60
+    current = live["current_render"]
+    assert current["id"] == render_ids[0] and current["kind"] == "comparison"
+    assert current["url"] == f"/c/{comparison_slug}" and current["version"] in ("v1", "v2")
+    assert live["current_renders"] == [current]
+    assert by_id[dead]["current_render"]["id"] == render_ids[1]
+    assert by_id[stopped]["current_render"] is None and by_id[stopped]["renders_per_minute"] == 0
+
+    browser, _ = signed_in(Role.ADMIN)
+    for path in ("/admin/workers", "/admin/workers/live"):
+        page = browser.get(path)
+        assert page.status_code == 200
+        assert 'data-state="dead"' in page.text and "1 worker alive" in page.text
+        assert ">1 dead</span>" in page.text
+        assert f'href="/c/{comparison_slug}"' in page.text and "comparison Night" in page.text
+        assert 'hx-trigger="every 5000ms"' in page.text  # it refreshes itself
+        assert "5 min ago" in page.text  # the dead worker's last heartbeat
