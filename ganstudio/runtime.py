@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ganstudio.config import Settings
 from ganstudio.db.base import Base
 from ganstudio.db.migrate import upgrade_to_head
-from ganstudio.db.session import make_engine, make_sessionmaker
+from ganstudio.db.session import PoolSettings, make_engine, make_sessionmaker
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.services.retention import BATCH, ExpiryReport, expire_webtests
 from ganstudio.storage.blobs import BlobStore
@@ -82,7 +82,7 @@ class Runtime:
 def open_runtime(settings: Settings) -> Runtime:
     """Open `settings`' data dir and migrate its database (raises SchemaAheadError if newer)."""
     make_private_dir(settings.resolved_data_dir)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, PoolSettings.of(settings))
     upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
     return Runtime(
         settings=settings,

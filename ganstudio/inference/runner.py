@@ -22,6 +22,7 @@ from typing import Any
 
 from PIL import Image
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
@@ -30,6 +31,7 @@ from ganstudio.db.session import rowcount
 from ganstudio.db.tables import AnalysisItem, Render, Version
 from ganstudio.faces.face import Face
 from ganstudio.inference.changes import Changes
+from ganstudio.inference.errors import first_line
 from ganstudio.inference.executor import (
     ExecutorError,
 )
@@ -66,6 +68,7 @@ log = logging.getLogger(__name__)
 NETWORK_RUN = 8
 RECOVER_EVERY_SECONDS = 60  # how often a serving worker looks for a dead worker's claims
 STALE_GRACE_SECONDS = 60
+DB_BACKOFF_MAX_SECONDS = 30  # longest wait between tries while the database is unreachable
 
 
 @dataclass(frozen=True)
@@ -341,19 +344,62 @@ class RenderWorker:
         return self.pipeline.run(max_renders=max_renders)
 
     def serve(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
-        """Loop until `stop` is set: run what is queued, then sleep until woken or polled."""
-        self.recover()
+        """Loop until `stop` is set: run what is queued, then sleep until woken or polled.
+
+        Idle, a worker looks at the queue every `poll_seconds` (one indexed query; a worker in
+        the server's process is also woken at once through `wake`). It outlives any failure:
+        while the database is unreachable (a server restart, the network) it retries with a
+        backoff of up to DB_BACKOFF_MAX_SECONDS, then reconnects (the pool replaces dead
+        connections) and queues again the renders its interrupted step had claimed.
+        """
         self.measure_sandbox()
-        next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+        next_recovery = 0.0  # at once: a dead worker's claims, this worker's earlier life's
+        backoff = 0.0
+        release = False  # a step failed: its claims must go back to the queue
         while not stop.is_set():
-            if time.monotonic() > next_recovery:  # a worker on another device may have died
-                self.recover()
-                next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
             try:
+                if release:
+                    self.release_own_claims()
+                    release = False
+                if time.monotonic() >= next_recovery:  # a worker on another device may have died
+                    self.recover()
+                    next_recovery = time.monotonic() + RECOVER_EVERY_SECONDS
+                backoff = 0.0
                 # Renders first, then analyses; face work only when neither is queued.
                 if self.pipeline.run(stop=stop) or self.analysis_step() or self.background_step():
                     continue
+            except OperationalError as exc:  # the database is unreachable or restarting
+                release = True
+                backoff = min(DB_BACKOFF_MAX_SECONDS, max(poll_seconds, backoff * 2))
+                log.warning(
+                    "Render worker lost the database (%s); retrying in %.0f s",
+                    first_line(str(exc.orig) if exc.orig is not None else str(exc)),
+                    backoff,
+                )
+                stop.wait(backoff)
+                continue
             except Exception:  # the worker must outlive any single failure
+                release = True
                 log.exception("Render worker step failed; retrying shortly")
             self.wake.wait(poll_seconds)
             self.wake.clear()
+
+    def release_own_claims(self) -> int:
+        """Queue again what this worker claimed and did not record (after a failed step, when
+        nothing of it is in flight any more); return how many."""
+        self.pipeline.forget_outcomes()
+        with self.sessions() as session, session.begin():
+            result = session.execute(
+                update(Render)
+                .where(Render.state == RenderState.RUNNING, Render.worker_id == self.worker_id)
+                .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
+            )
+            items = analyses_service.recover_items(
+                session, orphaned=AnalysisItem.worker_id == self.worker_id
+            )
+        count = rowcount(result)
+        if count or items:
+            log.info(
+                "Re-queued %d render(s), %d analysis item(s) of an interrupted step", count, items
+            )
+        return count + items

@@ -600,6 +600,9 @@ def claim_next_item(session: Session, *, worker_id: str, now: datetime | None = 
             .where(AnalysisItem.state == AnalysisState.QUEUED, Job.cancelled_at.is_(None))
             .order_by(Analysis.priority.desc(), AnalysisItem.id)
             .limit(1)
+            # PostgreSQL: skip an item another worker is claiming instead of waiting for it
+            # (SQLite, one writer at a time, renders no FOR UPDATE; the state check below holds).
+            .with_for_update(skip_locked=True, of=AnalysisItem)
         )
         if item_id is None:
             return None
