@@ -254,6 +254,7 @@ def test_a_killed_worker_is_replaced_and_the_job_finishes(
     env = {
         **os.environ,
         "GANSTUDIO_DATA_DIR": str(app.state.settings.resolved_data_dir),
+        "GANSTUDIO_DATABASE_URL": app.state.settings.sqlalchemy_url,  # SQLite's, or PostgreSQL's
         "GANSTUDIO_WORKER": "off",
     }
     process = subprocess.Popen(
