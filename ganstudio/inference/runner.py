@@ -261,35 +261,37 @@ class RenderWorker:
         """
         # The photo's stored analysis (made now if no worker has yet): the faces the pages show
         # are the faces the network gets, and the viewer's face crops are cut from the same.
+        # The analysis is committed before any failure is raised: it stays for the next render
+        # and the pages, whatever this render's outcome.
         with self.sessions.begin() as session:
             row = faces_service.analyse_and_store(
                 session, self.blobs, inputs.input_sha256, settings=self.settings
             )
-            if row.state != faces_service.DONE:
-                raise RenderError(
-                    f"Faces could not be found in this image ({row.state}: {row.error}); "
-                    "ask an admin to look at the face detector on the status page."
-                )
-            found = faces_service.faces_of(row)  # stored largest first
-            # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
-            eyes = (
-                faces_service.landmarks_mask(row, rgb.size)
-                if found and inputs.input_channels == MASK_INPUT_CHANNELS
-                else None
+        if row.state != faces_service.DONE:
+            raise RenderError(
+                f"Faces could not be found in this image ({row.state}: {row.error}); "
+                "ask an admin to look at the face detector on the status page."
             )
+        found = faces_service.faces_of(row)  # stored largest first
+        # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
+        eyes = (
+            faces_service.landmarks_mask(row, rgb.size)
+            if found and inputs.input_channels == MASK_INPUT_CHANNELS
+            else None
+        )
         return found, eyes
 
     def _landmarks_mask(self, image_sha256: str, size: tuple[int, int]):
         """Return the eye mask from the photo's face landmarks (analysing the photo first if no
         worker has yet), or fail the render saying why there is none."""
-        with self.sessions.begin() as session:
+        with self.sessions.begin() as session:  # committed even when the render then fails
             row = faces_service.analyse_and_store(
                 session, self.blobs, image_sha256, settings=self.settings
             )
-            try:
-                return faces_service.landmarks_mask(row, size)
-            except ServiceError as exc:
-                raise RenderError(f"No eye mask for this 4-channel version: {exc}") from None
+        try:
+            return faces_service.landmarks_mask(row, size)
+        except ServiceError as exc:
+            raise RenderError(f"No eye mask for this 4-channel version: {exc}") from None
 
     def analyse_next(self) -> bool:
         """Run the face analysis of one photo that lacks it; return whether there was one."""
