@@ -25,6 +25,19 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("data"), description="SQLite file, blobs and the secret key")
     database_url: str | None = Field(None, description="any SQLAlchemy URL; default SQLite")
+    # Connections each web or worker process keeps to a server database (PostgreSQL; SQLite
+    # opens its file per thread). Size the server's max_connections for every process's
+    # pool_size + max_overflow.
+    database_pool_size: int = Field(5, ge=1, description="connections a process keeps open")
+    database_max_overflow: int = Field(
+        10, ge=0, description="extra connections a process may open under load, closed after"
+    )
+    database_pool_timeout_seconds: float = Field(
+        30, gt=0, description="how long a request waits for a free connection before it fails"
+    )
+    database_pool_recycle_seconds: int = Field(
+        1800, ge=-1, description="a connection older than this is replaced (-1: never)"
+    )
     device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ganstudio.config import Settings
 from ganstudio.db.base import Base
 from ganstudio.db.migrate import upgrade_to_head
-from ganstudio.db.session import make_engine, make_sessionmaker
+from ganstudio.db.session import PoolSettings, make_engine, make_sessionmaker
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.services.retention import BATCH, ExpiryReport, expire_webtests
 from ganstudio.storage.blobs import BlobStore, open_blob_store
@@ -86,7 +86,7 @@ def open_runtime(settings: Settings) -> Runtime:
     make_private_dir(settings.resolved_data_dir)
     blobs = open_blob_store(settings)
     blobs.check()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, PoolSettings.of(settings))
     upgrade_to_head(engine)  # raises SchemaAheadError with a clear message
     return Runtime(
         settings=settings,

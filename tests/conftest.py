@@ -1,5 +1,12 @@
 """Fixtures: a fresh data dir per test (a copy of a migrated database) → create_app → TestClient,
-and users of every role."""
+and users of every role.
+
+`--database=postgresql` runs the suite on PostgreSQL instead of SQLite: each test process starts
+a throwaway cluster (tests/postgres.py), migrates a template database once, and every data dir a
+test makes through `make_settings` (the `settings` fixture, the CLI's `cli_data_dir`, the browser
+tests' `live_server`) gets its own copy of it. Without PostgreSQL binaries that pass skips; under
+CI=true it fails. Tests that need PostgreSQL in either pass use `postgres_cluster` / `postgres_url`.
+"""
 
 import os
 import re
@@ -17,20 +24,144 @@ from ganstudio.roles import Role
 from ganstudio.storage.blobs import BlobStore, LocalBlobStore
 from ganstudio.storage.private import make_private_dir
 from tests.factories import PASSWORD, make_token, make_user
+from tests.postgres import PostgresCluster, PostgresUnavailable
 from tests.s3 import S3Server, aws_environment, moto_server
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
+class PostgresDatabases:
+    """Under --database=postgresql: one database per data dir, copied from a migrated template."""
+
+    def __init__(self, cluster: PostgresCluster, template: str) -> None:
+        self.cluster, self.template = cluster, template
+        self.by_data_dir: dict[Path, str] = {}
+
+    def for_data_dir(self, data_dir: Path) -> str:
+        """Return the URL of `data_dir`'s database (the same one each time it is asked)."""
+        key = data_dir.expanduser().resolve()
+        if key not in self.by_data_dir:
+            self.by_data_dir[key] = self.cluster.create_database(template=self.template)
+        return self.by_data_dir[key]
+
+    def drop_all(self) -> None:
+        """Drop every database handed out so far (after each test)."""
+        while self.by_data_dir:
+            self.cluster.drop_database(self.by_data_dir.popitem()[1])
+
+
+# Set for the whole test process by the `selected_database` fixture on the PostgreSQL pass.
+_postgres_databases: PostgresDatabases | None = None
+
+
+def database_url_for(data_dir: Path) -> str | None:
+    """Return the database URL a test's `data_dir` uses: None (its SQLite file) on the SQLite
+    pass, its own PostgreSQL database on the PostgreSQL pass."""
+    if _postgres_databases is None:
+        return None
+    return _postgres_databases.for_data_dir(data_dir)
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Return settings on `data_dir` that ignore the developer's environment and .env."""
+    """Return settings on `data_dir` that ignore the developer's environment and .env
+    (on the PostgreSQL pass, with `data_dir`'s own database unless `database_url` is given)."""
     values: dict[str, object] = {
         "data_dir": data_dir,
         "blob_sweep_interval_seconds": 0,
         "worker": "off",  # tests run renders explicitly with app.state.worker.run_until_idle()
+        "database_url": database_url_for(data_dir),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database every test runs on: sqlite (default) or postgresql (a throwaway "
+        "cluster per test process; needs the PostgreSQL server binaries)",
+    )
+
+
+def on_postgresql(config: pytest.Config) -> bool:
+    return config.getoption("--database") == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): checks something only SQLite has; skipped on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers",
+        "postgresql_only(reason): checks something only PostgreSQL has; runs on its pass only",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    other = "sqlite_only" if on_postgresql(config) else "postgresql_only"
+    label = "SQLite only" if on_postgresql(config) else "PostgreSQL only (--database=postgresql)"
+    for item in items:
+        marker = item.get_closest_marker(other)
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "checks one database only"
+            item.add_marker(pytest.mark.skip(reason=f"{label}: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server of this test process, on a free loopback port, in either pass.
+
+    Skips without PostgreSQL binaries (fails under CI=true). Don't restart or stop it: tests
+    that do need their own (`PostgresCluster.start()`, then `.stop()`)."""
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL tests must run under CI: {exc}")
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database (dropped after the test), in either pass."""
+    url = postgres_cluster.create_database()
+    yield url
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(request: pytest.FixtureRequest) -> PostgresDatabases | None:
+    """On the PostgreSQL pass: the cluster and a template database migrated to head once."""
+    if not on_postgresql(request.config):
+        return None
+    from ganstudio.db.migrate import upgrade_to_head
+    from ganstudio.db.session import make_engine
+
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    engine.dispose()
+    return PostgresDatabases(cluster, template=url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(autouse=True)
+def selected_database(_postgres_template: PostgresDatabases | None) -> Iterator[str]:
+    """Point `make_settings` at the selected database for this test; drop its databases after."""
+    global _postgres_databases
+    if _postgres_template is None:
+        yield "sqlite"
+        return
+    _postgres_databases = _postgres_template
+    try:
+        yield "postgresql"
+    finally:
+        _postgres_databases = None
+        _postgres_template.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +180,10 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, migrated_database: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if request.getfixturevalue("selected_database") == "postgresql":
+        return make_settings(make_private_dir(tmp_path / "data"))
+    migrated_database: Path = request.getfixturevalue("migrated_database")
     # A copy of the migrated template: the app then finds its schema at head and migrates
     # nothing (migrating a fresh database per test costs more than most tests themselves).
     data_dir = make_private_dir(tmp_path / "data")
@@ -122,6 +256,9 @@ def cli_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GANSTUDIO_DATA_DIR", str(data_dir))
     monkeypatch.setenv("GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS", "0")
     monkeypatch.setenv("GANSTUDIO_WORKER", "off")
+    database_url = database_url_for(data_dir)
+    if database_url is not None:
+        monkeypatch.setenv("GANSTUDIO_DATABASE_URL", database_url)
     return data_dir
 
 
@@ -173,11 +310,15 @@ def sandboxed() -> None:
         pytest.skip("this kernel has no Landlock (Linux >= 5.13 with it enabled is needed)")
 
 
-def pytest_report_header() -> list[str]:
-    """Say which kernel sandbox this machine offers executors (the sandbox tests prove it)."""
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which database the tests run on and which kernel sandbox this machine offers
+    executors (the sandbox tests prove it)."""
     from ganstudio.inference.sandbox import landlock_abi, seccomp_available
 
     abi = landlock_abi()
     landlock = f"Landlock ABI {abi}" if abi else "no Landlock (sandbox tests skip, or fail in CI)"
     seccomp = "libseccomp found" if seccomp_available() else "no libseccomp"
-    return [f"executor sandbox: {landlock}, {seccomp}"]
+    database = (
+        "PostgreSQL (a throwaway cluster per test process)" if on_postgresql(config) else ("SQLite")
+    )
+    return [f"database: {database}", f"executor sandbox: {landlock}, {seccomp}"]

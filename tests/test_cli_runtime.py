@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ganstudio.cli import app as cli
 from tests import imagegen
+from tests.conftest import database_url_for
 
 runner = CliRunner()
 
@@ -86,6 +87,9 @@ def test_serve_exits_0_after_a_clean_shutdown_on_a_signal(
         GANSTUDIO_WORKER="thread",
         GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS="0",
     )
+    database_url = database_url_for(tmp_path / "data")  # the PostgreSQL pass's database
+    if database_url is not None:
+        env["GANSTUDIO_DATABASE_URL"] = database_url
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ganstudio", "serve", "--port", str(port)],

@@ -69,3 +69,21 @@ def test_servers_starting_at_once_agree_on_one_key(tmp_path: Path) -> None:
         thread.join()
     assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) >= 32
     assert os.listdir(tmp_path) == ["secret_key"]
+
+
+def test_a_server_database_gets_the_configured_pool_with_pre_ping() -> None:
+    from ganstudio.db.session import PoolSettings, make_engine
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_pool_size=7,
+        database_max_overflow=3,
+        database_pool_timeout_seconds=4,
+        database_pool_recycle_seconds=60,
+    )
+    # Nothing connects until first use: no server is needed to read the pool's settings.
+    engine = make_engine("postgresql+psycopg://u@127.0.0.1:1/x", PoolSettings.of(settings))
+    pool = engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (7, 3, 4)  # type: ignore[attr-defined]
+    assert (pool._recycle, pool._pre_ping) == (60, True)
+    engine.dispose()

@@ -1,19 +1,48 @@
-"""Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout."""
+"""Engine and session factory: SQLite in WAL mode with foreign keys and a busy timeout, or a
+server database (PostgreSQL) through a bounded, pre-pinged connection pool."""
 
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event, make_url, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from ganstudio.storage.private import make_private_file
 
+if TYPE_CHECKING:
+    from ganstudio.config import Settings
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for `url`, tuned for SQLite when it is one."""
+@dataclass(frozen=True)
+class PoolSettings:
+    """The connection pool of a server database (GANSTUDIO_DATABASE_POOL_*; config.py)."""
+
+    size: int = 5
+    max_overflow: int = 10
+    timeout_seconds: float = 30
+    recycle_seconds: int = 1800
+
+    @classmethod
+    def of(cls, settings: "Settings") -> "PoolSettings":
+        return cls(
+            size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            timeout_seconds=settings.database_pool_timeout_seconds,
+            recycle_seconds=settings.database_pool_recycle_seconds,
+        )
+
+
+def make_engine(url: str, pool: PoolSettings | None = None) -> Engine:
+    """Create an engine for `url`, tuned for SQLite when it is one.
+
+    A server database (PostgreSQL) gets a bounded pool per process whose connections are
+    checked before use (`pool_pre_ping`): after the server restarts, a dead pooled connection
+    is replaced instead of failing the request or render that drew it.
+    """
     if url.startswith("sqlite"):
         _make_sqlite_file_private(url)
         engine = create_engine(
@@ -22,7 +51,15 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    pool = pool or PoolSettings()
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout_seconds,
+        pool_recycle=pool.recycle_seconds,
+    )
 
 
 def _make_sqlite_file_private(url: str) -> None:

@@ -234,6 +234,10 @@ class RenderPipeline:
                     raise RuntimeError("the render device thread stopped") from None
         return [first, *self._drain()]
 
+    def forget_outcomes(self) -> None:
+        """Drop outcomes a failed run left unrecorded (their renders are queued again)."""
+        self._drain()
+
     def _drain(self) -> list[Outcome]:
         found = []
         while True:

@@ -24,6 +24,7 @@ from typing import Any
 
 from PIL import Image
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
@@ -32,6 +33,7 @@ from ganstudio.db.session import rowcount
 from ganstudio.db.tables import AnalysisItem, Render, Version
 from ganstudio.faces.face import Face
 from ganstudio.inference.changes import Changes
+from ganstudio.inference.errors import first_line
 from ganstudio.inference.executor import (
     ExecutorError,
 )
@@ -68,6 +70,7 @@ log = logging.getLogger(__name__)
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
 STALE_GRACE_SECONDS = 60
+DB_BACKOFF_MAX_SECONDS = 30  # longest wait between tries while the database is unreachable
 
 
 @dataclass(frozen=True)
@@ -307,35 +310,37 @@ class RenderWorker:
         """
         # The photo's stored analysis (made now if no worker has yet): the faces the pages show
         # are the faces the network gets, and the viewer's face crops are cut from the same.
+        # The analysis is committed before any failure is raised: it stays for the next render
+        # and the pages, whatever this render's outcome.
         with self.sessions.begin() as session:
             row = faces_service.analyse_and_store(
                 session, self.blobs, inputs.input_sha256, settings=self.settings
             )
-            if row.state != faces_service.DONE:
-                raise RenderError(
-                    f"Faces could not be found in this image ({row.state}: {row.error}); "
-                    "ask an admin to look at the face detector on the status page."
-                )
-            found = faces_service.faces_of(row)  # stored largest first
-            # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
-            eyes = (
-                faces_service.landmarks_mask(row, rgb.size)
-                if found and inputs.input_channels == MASK_INPUT_CHANNELS
-                else None
+        if row.state != faces_service.DONE:
+            raise RenderError(
+                f"Faces could not be found in this image ({row.state}: {row.error}); "
+                "ask an admin to look at the face detector on the status page."
             )
+        found = faces_service.faces_of(row)  # stored largest first
+        # The whole photo's eye mask, cut like the pixels: each crop sees every eye in it.
+        eyes = (
+            faces_service.landmarks_mask(row, rgb.size)
+            if found and inputs.input_channels == MASK_INPUT_CHANNELS
+            else None
+        )
         return found, eyes
 
     def _landmarks_mask(self, image_sha256: str, size: tuple[int, int]):
         """Return the eye mask from the photo's face landmarks (analysing the photo first if no
         worker has yet), or fail the render saying why there is none."""
-        with self.sessions.begin() as session:
+        with self.sessions.begin() as session:  # committed even when the render then fails
             row = faces_service.analyse_and_store(
                 session, self.blobs, image_sha256, settings=self.settings
             )
-            try:
-                return faces_service.landmarks_mask(row, size)
-            except ServiceError as exc:
-                raise RenderError(f"No eye mask for this 4-channel version: {exc}") from None
+        try:
+            return faces_service.landmarks_mask(row, size)
+        except ServiceError as exc:
+            raise RenderError(f"No eye mask for this 4-channel version: {exc}") from None
 
     def analyse_next(self) -> bool:
         """Run the face analysis of one photo that lacks it; return whether there was one."""
@@ -395,6 +400,12 @@ class RenderWorker:
         A heartbeat thread says this worker is alive and queues dead workers' renders again.
         Once `stop` is set the worker drains: the renders it holds finish, nothing new is
         claimed, and its heartbeat row ends `stopped`.
+
+        Idle, a worker looks at the queue every `poll_seconds` (one indexed query; a worker in
+        the server's process is also woken at once through `wake`). It outlives any failure:
+        while the database is unreachable (a server restart, the network) it retries with a
+        backoff of up to DB_BACKOFF_MAX_SECONDS, then reconnects (the pool replaces dead
+        connections) and queues again the renders its interrupted step had claimed.
         """
         timeout = self.settings.worker_timeout_seconds
         if timeout < 2 * self.settings.worker_heartbeat_seconds:
@@ -412,16 +423,33 @@ class RenderWorker:
             target=self._heartbeats, args=(stop, done), name="worker-heartbeat", daemon=True
         )
         beats.start()
+        backoff = 0.0
+        release = False  # a step failed: its claims must go back to the queue
         try:
             self.measure_sandbox()
             while not stop.is_set():
                 try:
+                    if release:
+                        self.release_own_claims()
+                        release = False
+                    backoff = 0.0
                     # Renders first, then analyses; face work only when neither is queued.
                     if self.pipeline.run(stop=stop) or (
                         not stop.is_set() and (self.analysis_step() or self.background_step())
                     ):
                         continue
+                except OperationalError as exc:  # the database is unreachable or restarting
+                    release = True
+                    backoff = min(DB_BACKOFF_MAX_SECONDS, max(poll_seconds, backoff * 2))
+                    log.warning(
+                        "Render worker lost the database (%s); retrying in %.0f s",
+                        first_line(str(exc.orig) if exc.orig is not None else str(exc)),
+                        backoff,
+                    )
+                    stop.wait(backoff)
+                    continue
                 except Exception:  # the worker must outlive any single failure
+                    release = True
                     log.exception("Render worker step failed; retrying shortly")
                 self.wake.wait(poll_seconds)
                 self.wake.clear()
@@ -432,3 +460,23 @@ class RenderWorker:
                 self.heartbeat(WorkerState.STOPPED)
             except Exception:
                 log.exception("Could not record that render worker %s stopped", self.worker_id)
+
+    def release_own_claims(self) -> int:
+        """Queue again what this worker claimed and did not record (after a failed step, when
+        nothing of it is in flight any more); return how many."""
+        self.pipeline.forget_outcomes()
+        with self.sessions() as session, session.begin():
+            result = session.execute(
+                update(Render)
+                .where(Render.state == RenderState.RUNNING, Render.worker_id == self.worker_id)
+                .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
+            )
+            items = analyses_service.recover_items(
+                session, orphaned=AnalysisItem.worker_id == self.worker_id
+            )
+        count = rowcount(result)
+        if count or items:
+            log.info(
+                "Re-queued %d render(s), %d analysis item(s) of an interrupted step", count, items
+            )
+        return count + items

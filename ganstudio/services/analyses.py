@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from ganstudio.analysis.regions import (
@@ -446,15 +446,13 @@ def item_progress(session: Session, *, analysis_ids: Sequence[int]) -> dict[int,
     counts: dict[int, dict[AnalysisState, int]] = {a: {} for a in analysis_ids}
     no_face: dict[int, int] = dict.fromkeys(analysis_ids, 0)
     if analysis_ids:
+        # One expression object in both clauses: written twice, each would get its own bound
+        # parameter, and PostgreSQL refuses a SELECT expression the GROUP BY does not repeat.
+        faceless_expr = AnalysisItem.reason == literal_column(f"'{NO_FACE}'")
         rows = session.execute(
-            select(
-                AnalysisItem.analysis_id,
-                AnalysisItem.state,
-                AnalysisItem.reason == NO_FACE,
-                func.count(),
-            )
+            select(AnalysisItem.analysis_id, AnalysisItem.state, faceless_expr, func.count())
             .where(AnalysisItem.analysis_id.in_(list(analysis_ids)))
-            .group_by(AnalysisItem.analysis_id, AnalysisItem.state, AnalysisItem.reason == NO_FACE)
+            .group_by(AnalysisItem.analysis_id, AnalysisItem.state, faceless_expr)
         ).all()
         for analysis_id, state, faceless, count in rows:
             state = AnalysisState(state)
@@ -600,6 +598,9 @@ def claim_next_item(session: Session, *, worker_id: str, now: datetime | None = 
             .where(AnalysisItem.state == AnalysisState.QUEUED, Job.cancelled_at.is_(None))
             .order_by(Analysis.priority.desc(), AnalysisItem.id)
             .limit(1)
+            # PostgreSQL: skip an item another worker is claiming instead of waiting for it
+            # (SQLite, one writer at a time, renders no FOR UPDATE; the state check below holds).
+            .with_for_update(skip_locked=True, of=AnalysisItem)
         )
         if item_id is None:
             return None

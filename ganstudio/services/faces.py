@@ -322,8 +322,15 @@ MAX_JOB_ERRORS = 50
 
 def mask_job_step(session: Session, blobs: BlobStore, *, settings: Settings) -> bool:
     """Handle one sample of the oldest unfinished mask job; return whether there was one."""
+    # The job's row stays locked until the caller commits this step: on PostgreSQL another
+    # worker skips to the next job instead of handling the same sample and losing one of the
+    # two updates of the job's counts (SQLite, one writer at a time, renders no FOR UPDATE).
     job = session.scalar(
-        select(MaskJob).where(MaskJob.finished_at.is_(None)).order_by(MaskJob.id).limit(1)
+        select(MaskJob)
+        .where(MaskJob.finished_at.is_(None))
+        .order_by(MaskJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
     )
     if job is None:
         return False

@@ -326,6 +326,7 @@ def claim_next_check(
             .where(claimable)
             .order_by(PrecisionCheck.id)
             .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL: skip a check being claimed
         ).first()
         if row is None:
             return None

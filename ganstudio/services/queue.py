@@ -20,10 +20,16 @@ database and every worker process sees the same numbers. The next render goes to
 
 Jobs without an owner (CLI, demo) count as one more user. A render that several live jobs want
 is served as part of whichever of them is picked.
+
+Two workers never get one render. On SQLite (one writer at a time) the claim is a compare-and-set
+UPDATE on the render's state. On PostgreSQL many workers claim at once, so the claim locks its
+render with `SELECT … FOR UPDATE SKIP LOCKED`: a render another worker is claiming right now is
+skipped, not waited for, and the next one of the same work is taken instead.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
@@ -74,6 +80,14 @@ def claim_next_render(
 ) -> int | None:
     """Atomically claim the next render for `worker_id` by the fair order; None when idle."""
     now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        return _claim_skip_locked(
+            session,
+            worker_id=worker_id,
+            settings=settings,
+            now=now,
+            prefer_checkpoint=prefer_checkpoint,
+        )
     for _attempt in range(CLAIM_ATTEMPTS):
         pick = next_waiting(session, settings=settings, now=now)
         if pick is None:
@@ -96,6 +110,53 @@ def claim_next_render(
         if rowcount(claimed) == 1:  # the condition on state: no two workers get one render
             return render_id
     return None
+
+
+def _claim_skip_locked(
+    session: Session,
+    *,
+    worker_id: str,
+    settings: Settings,
+    now: datetime,
+    prefer_checkpoint: str | None,
+) -> int | None:
+    """Claim as `claim_next_render` does, locking the render with FOR UPDATE SKIP LOCKED."""
+    pick = next_waiting(session, settings=settings, now=now)
+    if pick is None:
+        return None
+    owner = (
+        Job.created_by_id.is_(None) if pick.user_id is None else Job.created_by_id == pick.user_id
+    )
+    candidates = (
+        select(Render.id, Job.created_by_id, Job.kind)
+        .join(JobItem, JobItem.render_id == Render.id)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Render.state == RenderState.QUEUED, Job.cancelled_at.is_(None))
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Render)
+    )
+    order: list[Any] = [Render.id]
+    if prefer_checkpoint is not None:  # its network's renders first
+        order.insert(0, case((Render.checkpoint_sha256 == prefer_checkpoint, 0), else_=1))
+    row = session.execute(candidates.where(Job.kind == pick.kind, owner).order_by(*order)).first()
+    if row is None:  # other workers hold the pick's renders: any other unlocked one, oldest first
+        row = session.execute(candidates.order_by(Render.id)).first()
+    if row is None:
+        return None
+    render_id, user_id, kind = row
+    claimed = session.execute(
+        update(Render)
+        .where(Render.id == render_id, Render.state == RenderState.QUEUED)
+        .values(
+            state=RenderState.RUNNING,
+            worker_id=worker_id,
+            claimed_at=now,
+            claimed_for_id=user_id,
+            claimed_for_kind=JobKind(kind),
+            attempts=Render.attempts + 1,
+        )
+    )
+    return render_id if rowcount(claimed) == 1 else None
 
 
 def same_network(session: Session, pick: Waiting, checkpoint_sha256: str) -> int | None:

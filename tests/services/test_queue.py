@@ -6,8 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from ganstudio.db.tables import Render, User, Version
 from ganstudio.roles import Role
@@ -222,3 +223,23 @@ def test_the_worker_can_stay_on_its_network_within_the_same_work(
     assert claim(twin_sha) == (4, twin_sha)
     queue.clock += timedelta(seconds=1)
     assert claim(twin_sha)[0] == 1  # none left on it: the plain order again
+
+
+@pytest.mark.postgresql_only("PostgreSQL's row locks; SQLite has one writer at a time")
+def test_a_claim_skips_a_render_another_worker_is_claiming_instead_of_waiting(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    queue = Queue(app, tmp_path)
+    queue.submit(queue.user("ann"), COMPARISON, 3)
+    with queue.sessions.begin() as first:  # worker a's claim, not yet committed: render 1 locked
+        mine = claim_next_render(first, worker_id="a", settings=app.state.settings, now=queue.clock)
+        with queue.sessions.begin() as second:
+            # Waiting for a's lock would raise here instead of after a's commit.
+            second.execute(text("SET LOCAL lock_timeout = '1s'"))
+            other = claim_next_render(
+                second, worker_id="b", settings=app.state.settings, now=queue.clock
+            )
+    assert (mine, other) == (1, 2)
+    with queue.sessions() as session:
+        workers = dict(session.execute(select(Render.id, Render.worker_id)).all())
+    assert workers == {1: "a", 2: "b", 3: None}

@@ -15,15 +15,20 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_data_dir_and_its_files_are_private(tmp_path: Path) -> None:
+SQLITE_FILES = ("ganstudio.db", "ganstudio.db-wal", "ganstudio.db-shm")
+
+
+def test_data_dir_and_its_files_are_private(tmp_path: Path, selected_database: str) -> None:
     data_dir = tmp_path / "data"
+    # On PostgreSQL the data dir holds no database file: the server keeps the data.
+    database_files = SQLITE_FILES if selected_database == "sqlite" else ()
     app = create_app(make_settings(data_dir))
     make_user(app, role=Role.ADMIN, name="alice")  # a write, so SQLite has its -wal file
     blob = app.state.blobs.put_bytes(b"some photo bytes")
     blob_path = app.state.blobs.path_for(blob.sha256)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
-        for name in ("secret_key", "ganstudio.db", "ganstudio.db-wal", "ganstudio.db-shm"):
+        for name in ("secret_key", *database_files):
             assert mode(data_dir / name) == 0o600, name
     assert mode(data_dir) == 0o700
     assert mode(blob_path) == 0o600
@@ -31,7 +36,7 @@ def test_data_dir_and_its_files_are_private(tmp_path: Path) -> None:
     assert mode(data_dir / "blobs") == 0o700 and mode(data_dir / "blobs" / ".tmp") == 0o700
 
 
-def test_an_existing_open_data_dir_is_made_private(tmp_path: Path) -> None:
+def test_an_existing_open_data_dir_is_made_private(tmp_path: Path, selected_database: str) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o755)
     data_dir.chmod(0o755)
@@ -39,4 +44,5 @@ def test_an_existing_open_data_dir_is_made_private(tmp_path: Path) -> None:
     (data_dir / "ganstudio.db").chmod(0o644)
     create_app(make_settings(data_dir))
     assert mode(data_dir) == 0o700
-    assert mode(data_dir / "ganstudio.db") == 0o600
+    if selected_database == "sqlite":  # PostgreSQL has no database file in the data dir
+        assert mode(data_dir / "ganstudio.db") == 0o600
