@@ -199,3 +199,24 @@ def test_filters_made_before_face_options_get_the_defaults(url: str) -> None:
         options = connection.execute(text("SELECT face_options FROM filters")).scalar()
     # SQLite's driver gives JSON as text, PostgreSQL's as the value
     assert (json.loads(options) if isinstance(options, str) else options) == {}
+
+
+def test_processes_starting_at_once_on_postgresql_migrate_one_at_a_time(postgres_url: str) -> None:
+    """Web processes and workers on several machines start together against one empty
+    database: each must find it at head, none may fail on another's half-made tables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Without the lock a second migration waits on the first's tables, then fails (or waits
+    # for ever): lock_timeout turns that into an error instead of a hung test.
+    url = f"{postgres_url}?options=-c%20lock_timeout%3D60000"
+    engines = [make_engine(url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+            heads = list(pool.map(upgrade_to_head, engines))
+        assert len(set(heads)) == 1
+        with engines[0].connect() as connection:
+            version = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert [row[0] for row in version] == heads[:1]
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -3,10 +3,13 @@
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from alembic import command
 from ganstudio.paths import resource_dir
+
+# pg_advisory_xact_lock's key for "migrating GAN Studio's schema" (any fixed 64-bit number).
+MIGRATION_LOCK = 0x6A17_5D10
 
 
 class SchemaAheadError(RuntimeError):
@@ -48,6 +51,11 @@ def upgrade_to_head(engine: Engine) -> str:
             "GANSTUDIO_DATA_DIR / GANSTUDIO_DATABASE_URL at another database."
         )
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Web processes and workers on several machines start at once against one database:
+            # one migrates while the others wait, then find it at head (the lock is released
+            # when this transaction ends; PostgreSQL's DDL is transactional).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     # SQLite migrates with foreign keys off (alembic/env.py) and a pragma cannot change inside
