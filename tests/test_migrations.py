@@ -201,6 +201,7 @@ def test_filters_made_before_face_options_get_the_defaults(url: str) -> None:
     assert (json.loads(options) if isinstance(options, str) else options) == {}
 
 
+@pytest.mark.postgresql_only("PostgreSQL's advisory lock")
 def test_processes_starting_at_once_on_postgresql_migrate_one_at_a_time(postgres_url: str) -> None:
     """Web processes and workers on several machines start together against one empty
     database: each must find it at head, none may fail on another's half-made tables."""

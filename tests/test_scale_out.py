@@ -24,6 +24,9 @@ from tests.imagegen import distinct_png
 from tests.postgres import PostgresCluster
 from tests.s3 import S3Server, free_port
 
+# Its own PostgreSQL server in either pass: once is enough, on the PostgreSQL pass.
+pytestmark = pytest.mark.postgresql_only("a deployment on PostgreSQL, S3 and three workers")
+
 SAMPLES = 30  # × 2 versions: 60 renders
 WORKERS = 3
 DEADLINE_SECONDS = 240
