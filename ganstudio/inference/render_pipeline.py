@@ -341,6 +341,7 @@ class RenderPipeline:
                     self._settle(unit.flight, self._failure(unit.flight, exc))
                 return
             self.batch = batch_size(worker.settings.render_batch_size, warm.device)
+            worker.device = warm.device  # "auto" resolved: the workers page shows where it runs
             with worker.timings.timed("forward"), worker.pool.discarding(sha256):
                 result = render_batch(
                     warm,

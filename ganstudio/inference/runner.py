@@ -111,6 +111,7 @@ class RenderWorker:
         self.host = socket.gethostname()[:64]
         self.worker_name = f"{self.host[:16]}/{settings.device}"
         self.worker_id = f"{self.worker_name}/{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        self.device = settings.device  # "auto" until the first network says where it runs
         self.wake = threading.Event()
         self.renders_run = 0
         self.timings = StageTimes()  # where the time goes, by stage (bench/inference.py)
@@ -182,7 +183,7 @@ class RenderWorker:
                 session,
                 worker_id=self.worker_id,
                 host=self.host,
-                device=self.settings.device,
+                device=self.device,
                 pid=os.getpid(),
                 state=state,
                 renders_done=self.renders_run,

@@ -42,6 +42,7 @@ def beat(
     if row is None:
         row = WorkerRow(id=worker_id, host=host, device=device, pid=pid, started_at=now)
         session.add(row)
+    row.device = device  # "auto" becomes where it runs once its first network is loaded
     row.state = state
     row.last_seen = now
     row.renders_done = renders_done

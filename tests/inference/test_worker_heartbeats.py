@@ -174,6 +174,11 @@ def test_a_live_slow_worker_keeps_its_renders_and_a_silent_one_loses_them(
     assert live.run_until_idle() == 2
     after = _renders(app)
     assert all(r.state == RenderState.DONE and r.worker_id == live.worker_id for r in after)
+    # Its row names where it really runs once a network said so, not the setting "auto".
+    assert live.settings.device == "auto"
+    live.heartbeat()
+    with app.state.sessions() as session:
+        assert session.get(WorkerRow, live.worker_id).device == "cpu"  # type: ignore[union-attr]
 
     # Were the silent worker alive after all, its late answer is not recorded over the new one.
     with app.state.sessions() as session:
