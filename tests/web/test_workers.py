@@ -120,3 +120,25 @@ def test_workers_show_state_current_render_rate_and_last_seen(
         assert f'href="/c/{comparison_slug}"' in page.text and "comparison Night" in page.text
         assert 'hx-trigger="every 5000ms"' in page.text  # it refreshes itself
         assert "5 min ago" in page.text  # the dead worker's last heartbeat
+
+
+def test_a_pipelining_workers_renders_show_one_line_per_job() -> None:
+    from ganstudio.services.workers import CurrentRender
+    from ganstudio.vocabulary import JobKind
+    from ganstudio.web.routes.workers import _by_job
+
+    def held(render_id: int, version: str, kind: JobKind, slug: str | None) -> CurrentRender:
+        return CurrentRender(render_id, version, None, kind, slug, slug and "Night", "ann")
+
+    lines = _by_job(
+        [
+            held(21, "v2", JobKind.COMPARISON, "night"),
+            held(22, "v1", JobKind.COMPARISON, "night"),
+            held(30, "v1", JobKind.WEBTEST, None),
+            held(23, "v2", JobKind.COMPARISON, "night"),
+        ]
+    )
+    assert [(line["what"], line["versions"], line["url"]) for line in lines] == [
+        ("3 renders (21, 22, 23)", ["v2", "v1"], "/c/night"),
+        ("render 30", ["v1"], None),
+    ]

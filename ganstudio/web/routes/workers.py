@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from ganstudio.db.base import utcnow
 from ganstudio.services import workers as workers_service
-from ganstudio.services.workers import WorkerView
+from ganstudio.services.workers import CurrentRender, WorkerView
 from ganstudio.text import plural
 from ganstudio.web.deps import AdminUser, SessionDep, SettingsDep
 from ganstudio.web.schemas.workers import WorkersPublic, current_render_url, worker_public
@@ -42,6 +42,26 @@ def _views(db: SessionDep, settings: SettingsDep) -> tuple[list[WorkerView], dat
     return views, now
 
 
+def _by_job(current: list[CurrentRender]) -> list[dict[str, Any]]:
+    """The renders a worker holds, one line per job: a pipelining worker holds several at
+    once, mostly of one comparison (the API lists each)."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for render in current:
+        key = (render.kind, render.comparison_slug, render.owner)
+        group = groups.setdefault(
+            key,
+            {"first": render, "url": current_render_url(render), "ids": [], "versions": []},
+        )
+        group["ids"].append(render.render_id)
+        if render.version_label not in group["versions"]:
+            group["versions"].append(render.version_label)
+    for group in groups.values():
+        count = len(group["ids"])
+        ids = ", ".join(str(render_id) for render_id in group["ids"])
+        group["what"] = f"render {ids}" if count == 1 else f"{plural(count, 'render')} ({ids})"
+    return list(groups.values())
+
+
 def _page_context(db: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     views, now = _views(db, settings)
     rows = [
@@ -51,7 +71,7 @@ def _page_context(db: SessionDep, settings: SettingsDep) -> dict[str, Any]:
             "last_seen_exact": _exact(view.last_seen),
             "started": ago((now - view.started_at).total_seconds()),
             "started_exact": _exact(view.started_at),
-            "current": [(render, current_render_url(render)) for render in view.current],
+            "current": _by_job(view.current),
         }
         for view in views
     ]
