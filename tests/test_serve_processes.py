@@ -1,5 +1,6 @@
-"""`ganstudio serve --workers 2`: two web processes on one SQLite database answer pages and APIs,
-share the sign-in throttle, run one render worker between them, and stop cleanly."""
+"""`ganstudio serve --workers 2`: two web processes on one database (SQLite, or PostgreSQL on
+its pass) answer pages and APIs, share the sign-in throttle, run one render worker between
+them, and stop cleanly."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from ganstudio.services.throttle import FREE_ATTEMPTS
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, database_url_for
 from tests.test_cli_runtime import _free_port
 
 PASSWORD = "a long enough password 1"
@@ -55,6 +56,9 @@ def test_two_web_processes_share_the_throttle_and_one_render_worker(tmp_path: Pa
         GANSTUDIO_BLOB_SWEEP_INTERVAL_SECONDS="0",
         GANSTUDIO_WORKER_HEARTBEAT_SECONDS="0.5",
     )
+    database_url = database_url_for(tmp_path / "data")  # on the PostgreSQL pass: PostgreSQL
+    if database_url:
+        env["GANSTUDIO_DATABASE_URL"] = database_url
     _cli(env, tmp_path, "users", "add", "ada", "--role", "admin", "--password", PASSWORD)
     token = _cli(env, tmp_path, "users", "token", "ada")
     port = _free_port()

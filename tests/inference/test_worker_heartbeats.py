@@ -72,6 +72,7 @@ def _subprocess_worker(app: FastAPI) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GANSTUDIO_")}
     env.update(
         GANSTUDIO_DATA_DIR=str(app.state.settings.resolved_data_dir),
+        GANSTUDIO_DATABASE_URL=app.state.settings.sqlalchemy_url,  # SQLite's, or PostgreSQL's
         GANSTUDIO_WORKER="off",
         GANSTUDIO_WORKER_HEARTBEAT_SECONDS=str(FAST_BEATS["worker_heartbeat_seconds"]),
         GANSTUDIO_WORKER_TIMEOUT_SECONDS=str(FAST_BEATS["worker_timeout_seconds"]),
