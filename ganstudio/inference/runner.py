@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,7 @@ from ganstudio.db.base import utcnow
 from ganstudio.db.session import rowcount
 from ganstudio.db.tables import AnalysisItem, Render, Version
 from ganstudio.faces.face import Face
+from ganstudio.inference import wakeups
 from ganstudio.inference.changes import Changes
 from ganstudio.inference.errors import first_line
 from ganstudio.inference.executor import (
@@ -232,6 +233,16 @@ class RenderWorker:
         with self.sessions() as session:
             return RenderState(session.get(Render, render_id).state)  # type: ignore[union-attr]
 
+    def work_queued(self) -> None:
+        """Work was queued and committed: wake this process's worker, and on PostgreSQL every
+        worker on other machines (inference/wakeups.py)."""
+        self.wake.set()
+        wakeups.notify(self.engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self.sessions.kw["bind"]
+
     def changed(self) -> None:
         """Renders were recorded: wake the long-polls of this process (web tests) at once."""
         self.changes.notify()
@@ -402,8 +413,10 @@ class RenderWorker:
         Once `stop` is set the worker drains: the renders it holds finish, nothing new is
         claimed, and its heartbeat row ends `stopped`.
 
-        Idle, a worker looks at the queue every `poll_seconds` (one indexed query; a worker in
-        the server's process is also woken at once through `wake`). It outlives any failure:
+        Idle, a worker looks at the queue every `poll_seconds` (one indexed query). It is also
+        woken at once when work is queued: through `wake` in the server's own process, and on
+        PostgreSQL from any web process through LISTEN/NOTIFY (inference/wakeups.py), so a web
+        test does not wait for a GPU box's next look. It outlives any failure:
         while the database is unreachable (a server restart, the network) it retries with a
         backoff of up to DB_BACKOFF_MAX_SECONDS, then reconnects (the pool replaces dead
         connections) and queues again the renders its interrupted step had claimed.
@@ -424,6 +437,13 @@ class RenderWorker:
             target=self._heartbeats, args=(stop, done), name="worker-heartbeat", daemon=True
         )
         beats.start()
+        if wakeups.listens(self.engine):  # woken at once when a web process queues work
+            threading.Thread(
+                target=wakeups.listen,
+                args=(self.engine, self.wake.set, done),
+                name="worker-listen",
+                daemon=True,
+            ).start()
         backoff = 0.0
         release = False  # a step failed: its claims must go back to the queue
         try:

@@ -92,7 +92,7 @@ def _redo_renders_of(request: Request, sha256: str) -> int:
         session.commit()
     if redone:
         log.warning("Queued %d render(s) again: their output %s was damaged", redone, sha256)
-        request.app.state.worker.wake.set()
+        request.app.state.worker.work_queued()
     return redone
 
 

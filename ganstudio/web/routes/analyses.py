@@ -189,7 +189,7 @@ def create_analysis(
     except ServiceError as exc:
         return refused(request, db, exc, back)
     response = saved(request, db, None, f"/analyses/{analysis.slug}")
-    worker.wake.set()
+    worker.work_queued()
     return response
 
 

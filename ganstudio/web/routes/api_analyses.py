@@ -71,7 +71,7 @@ def create_analysis(
         face=body.face,
     )
     db.commit()
-    worker.wake.set()
+    worker.work_queued()
     return analysis_created(analysis, renders_service.job_progress(db, job=job))
 
 

@@ -52,7 +52,7 @@ def create_comparison(
         db, filter_=filter_, versions=versions, samples=samples, title=body.title, actor=user
     )
     db.commit()
-    worker.wake.set()
+    worker.work_queued()
     return comparison_created(comparison, renders_service.job_progress(db, job=job))
 
 

@@ -84,7 +84,7 @@ def update_filter(
     if body.archived is not None:
         filters_service.set_archived(db, filter_=filter_, archived=body.archived, actor=user)
     db.commit()
-    worker.wake.set()  # after the commit: the worker measures any queued precision checks
+    worker.work_queued()  # after the commit: the worker measures any queued precision checks
     return filter_public(filter_)
 
 
@@ -207,7 +207,7 @@ def measure_precision(
         db, version=version, precision=body.precision, actor=user
     )
     db.commit()
-    worker.wake.set()
+    worker.work_queued()
     return precision_check_public(check)
 
 

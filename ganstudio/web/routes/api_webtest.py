@@ -66,7 +66,7 @@ def create_webtest(
         actor=user,
     )
     db.commit()
-    worker.wake.set()
+    worker.work_queued()
     return webtest_public(webtest, webtests_service.progress(webtest))
 
 

@@ -118,7 +118,7 @@ def create_comparison(
     if sample_set:
         request.session[LAST_SET_KEY] = sample_set
     response = saved(request, db, None, f"/c/{comparison.slug}")
-    worker.wake.set()  # after the commit: the worker must find the queued renders
+    worker.work_queued()  # after the commit: the worker must find the queued renders
     return response
 
 

@@ -226,7 +226,7 @@ def update_filter(
             "the demo set (its page shows the numbers); until then it renders in fp32."
         )
     response = saved(request, db, message, f"/filters/{slug}")
-    worker.wake.set()  # after the commit: the worker measures the queued checks
+    worker.work_queued()  # after the commit: the worker measures the queued checks
     return response
 
 
@@ -339,7 +339,7 @@ def measure_precision(
         "numbers appear below when the worker is done."
     )
     response = saved(request, db, message, url)
-    worker.wake.set()
+    worker.work_queued()
     return response
 
 
