@@ -98,14 +98,7 @@ def claim_next_render(
         claimed = session.execute(
             update(Render)
             .where(Render.id == render_id, Render.state == RenderState.QUEUED)
-            .values(
-                state=RenderState.RUNNING,
-                worker_id=worker_id,
-                claimed_at=now,
-                claimed_for_id=pick.user_id,
-                claimed_for_kind=pick.kind,
-                attempts=Render.attempts + 1,
-            )
+            .values(**_claimed(worker_id, now, pick.user_id, pick.kind))
         )
         if rowcount(claimed) == 1:  # the condition on state: no two workers get one render
             return render_id
@@ -147,16 +140,21 @@ def _claim_skip_locked(
     claimed = session.execute(
         update(Render)
         .where(Render.id == render_id, Render.state == RenderState.QUEUED)
-        .values(
-            state=RenderState.RUNNING,
-            worker_id=worker_id,
-            claimed_at=now,
-            claimed_for_id=user_id,
-            claimed_for_kind=JobKind(kind),
-            attempts=Render.attempts + 1,
-        )
+        .values(**_claimed(worker_id, now, user_id, JobKind(kind)))
     )
     return render_id if rowcount(claimed) == 1 else None
+
+
+def _claimed(worker_id: str, now: datetime, user_id: int | None, kind: JobKind) -> dict[str, Any]:
+    """A render's columns once `worker_id` claims it for `user_id`'s job of `kind`."""
+    return {
+        "state": RenderState.RUNNING,
+        "worker_id": worker_id,
+        "claimed_at": now,
+        "claimed_for_id": user_id,
+        "claimed_for_kind": kind,
+        "attempts": Render.attempts + 1,
+    }
 
 
 def same_network(session: Session, pick: Waiting, checkpoint_sha256: str) -> int | None:

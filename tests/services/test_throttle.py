@@ -25,9 +25,10 @@ def fail(throttle: SignInThrottle, name: str, address: str, times: int = 1) -> N
         throttle.reserve(name=name, address=address)  # never proven right: a failure
 
 
-def test_the_wait_doubles_and_a_right_password_forgets_the_pair() -> None:
-    now = [1000.0]
-    throttle = SignInThrottle(clock=lambda: now[0])
+def the_wait_doubles_and_a_right_password_forgets_the_pair(
+    throttle: SignInThrottle, now: list[float]
+) -> None:
+    """The rule every throttle keeps, in memory or in the database (`now` is its clock)."""
     fail(throttle, "Bob", "10.0.0.1", FREE_ATTEMPTS)
     with pytest.raises(TooManyAttemptsError) as first:
         throttle.reserve(name="bob", address="10.0.0.1")
@@ -39,6 +40,13 @@ def test_the_wait_doubles_and_a_right_password_forgets_the_pair() -> None:
     now[0] += second.value.retry_after
     throttle.reserve(name="bob", address="10.0.0.1").succeeded()
     fail(throttle, "bob", "10.0.0.1", FREE_ATTEMPTS)  # free attempts again
+
+
+def test_the_wait_doubles_and_a_right_password_forgets_the_pair() -> None:
+    now = [1000.0]
+    the_wait_doubles_and_a_right_password_forgets_the_pair(
+        SignInThrottle(clock=lambda: now[0]), now
+    )
 
 
 def count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -211,17 +219,7 @@ def test_in_the_database_the_wait_doubles_and_a_right_password_forgets_the_pair(
 ) -> None:
     now = [1_700_000_000.0]
     throttle = SignInThrottle(sessions=app.state.sessions, clock=lambda: now[0])
-    fail(throttle, "Bob", "10.0.0.1", FREE_ATTEMPTS)
-    with pytest.raises(TooManyAttemptsError) as first:
-        throttle.reserve(name="bob", address="10.0.0.1")
-    now[0] += first.value.retry_after
-    fail(throttle, "bob", "10.0.0.1")
-    with pytest.raises(TooManyAttemptsError) as second:
-        throttle.reserve(name="BOB", address="10.0.0.1")
-    assert second.value.retry_after == 2 * first.value.retry_after
-    now[0] += second.value.retry_after
-    throttle.reserve(name="bob", address="10.0.0.1").succeeded()
-    fail(throttle, "bob", "10.0.0.1", FREE_ATTEMPTS)  # free attempts again
+    the_wait_doubles_and_a_right_password_forgets_the_pair(throttle, now)
     assert len(throttle) == 3  # pair, address and name: hashed keys, nothing else stored
     now[0] += 2 * 3600  # an hour without attempts forgets them, and their rows go
     throttle.reserve(name="carol", address="10.0.0.2").succeeded()
