@@ -85,7 +85,7 @@ def live_session(
         .join(User, User.id == UserSession.user_id)
         .where(UserSession.token_sha256 == _token_sha256(token))
     ).first()
-    row, user = found.tuple() if found is not None else (None, None)
+    row, user = found if found is not None else (None, None)
     if row is None or row.revoked_at is not None:
         raise SessionEndedError("You were signed out. Sign in again.")
     if now - row.last_seen_at > timedelta(seconds=limits.idle_seconds):

@@ -269,7 +269,7 @@ def user_for_token(session: Session, *, token: str) -> User | None:
     ).first()
     if found is None:
         return None
-    row, user = found.tuple()
+    row, user = found
     if row.revoked_at is not None or not user.active:
         return None
     now = utcnow()

@@ -20,7 +20,7 @@ def test_each_role_sees_its_navigation_and_signs_out(
     assert page.get_by_test_id("user-role").inner_text() == role.value
     nav = page.get_by_role("navigation", name="Main")
     labels = nav.get_by_role("link").all_inner_texts()
-    expected = [*EVERYONE, "Users", "Status"] if role is Role.ADMIN else EVERYONE
+    expected = [*EVERYONE, "Users", "Status", "Workers"] if role is Role.ADMIN else EVERYONE
     assert labels == expected
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
