@@ -257,8 +257,9 @@ def test_why_on_a_group_photo_and_a_photo_without_a_face(page, live_server: Live
         "() => document.querySelector('[data-testid=analysis-page]').dataset.finished === 'true'",
         timeout=120_000,
     )
-    assert page.get_by_test_id("analysis-no-face-note").count() == 2
-    assert page.get_by_test_id("analysis-failed").count() == 0
+    shown = page.get_by_test_id("analysis-page").inner_text()  # says why, should these fail
+    assert page.get_by_test_id("analysis-no-face-note").count() == 2, shown
+    assert page.get_by_test_id("analysis-failed").count() == 0, shown
     header = page.locator("th[data-version]").first
     assert header.get_attribute("aria-sort") == "none"
     header.locator("button.sort").click()
