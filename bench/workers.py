@@ -80,6 +80,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,3", help="rounds, comma-separated")
     parser.add_argument("--samples", type=int, default=24, help="photos per job (× 2 versions)")
     parser.add_argument("--size", type=int, default=256, help="input size (default 256)")
+    parser.add_argument(
+        "--threads-each",
+        choices=("split", "all"),
+        default="split",
+        help="CPU only: split the cores between the workers (default), or give each all",
+    )
     args = parser.parse_args()
     rounds = [int(n) for n in args.workers.split(",")]
 
@@ -124,13 +130,25 @@ def main() -> None:
                 return
             time.sleep(0.05)
 
+    def threads_each(count: int) -> int:
+        """On a CPU, N workers on one machine split its cores (else torch oversubscribes it);
+        --threads-each all gives each every core, to show what that costs."""
+        if args.device != "cpu":
+            return 0  # the GPU does the work
+        cores = os.cpu_count() or 1
+        return cores if args.threads_each == "all" else max(1, cores // count)
+
     results: list[tuple[int, int, float, float]] = []
     try:
         for count in rounds:
             workers = [
                 subprocess.Popen(
                     [sys.executable, "-m", "ganstudio", "worker"],
-                    env={**env, "GANSTUDIO_DATA_DIR": str(work / f"worker-{count}-{n}")},
+                    env={
+                        **env,
+                        "GANSTUDIO_DATA_DIR": str(work / f"worker-{count}-{n}"),
+                        "GANSTUDIO_TORCH_THREADS": str(threads_each(count)),
+                    },
                 )
                 for n in range(count)
             ]
@@ -171,7 +189,10 @@ def main() -> None:
 
     base = results[0][1] / results[0][2]
     backend = url.split(":")[0]
-    print(f"\nworkers on one job ({args.device}, {args.size}², light SE-U-Net, {backend})")
+    print(
+        f"\nworkers on one job ({args.device}, {args.size}², light SE-U-Net, {backend}; "
+        f"torch threads per worker: {', '.join(str(threads_each(n)) for n in rounds)})"
+    )
     header = f"{'workers':>8} {'renders':>8} {'seconds':>8} {'renders/s':>10} {'vs 1':>6}"
     print(f"{header}  claim to record (median)")
     for count, renders, seconds, median_ms in results:

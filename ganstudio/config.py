@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         "renders again (keep it several heartbeats long; clocks must agree, e.g. NTP)",
     )
     network_cache_size: int = Field(4, description="networks kept loaded by the render worker")
+    torch_threads: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="CPU threads of each network's process (0: one per core); with several "
+        "workers on one machine, split the cores between them",
+    )
     render_batch_size: int = Field(
         0,
         ge=0,

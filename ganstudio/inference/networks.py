@@ -50,7 +50,9 @@ def executor_spec(settings: Settings) -> ExecutorSpec:
     """Return how this install starts executors (device, threads, limits, sandbox)."""
     return ExecutorSpec(
         device=settings.device,
-        threads=max(1, os.cpu_count() or 1),
+        # Every core by default. N workers on one machine, each with a thread per core,
+        # oversubscribe it: torch's threads then wait on each other (bench/workers.py).
+        threads=settings.torch_threads or max(1, os.cpu_count() or 1),
         limits=ExecutorLimits(address_space_bytes=settings.executor_memory_bytes),
         sandbox=settings.sandbox == "auto",
     )

@@ -219,3 +219,10 @@ def test_executors_run_below_the_web_servers_priority(settings: Settings) -> Non
         assert os.getpriority(os.PRIO_PROCESS, executor.pid) == min(here + EXECUTOR_NICENESS, 19)
     finally:
         executor.close()
+
+
+def test_a_network_runs_on_the_threads_it_is_given(tmp_path: Path) -> None:
+    """GANSTUDIO_TORCH_THREADS splits a machine's cores between its workers (0: all of them);
+    the executor sets torch's threads from the spec (executor_child)."""
+    assert executor_spec(make_settings(tmp_path)).threads == max(1, os.cpu_count() or 1)
+    assert executor_spec(make_settings(tmp_path, torch_threads=1)).threads == 1
