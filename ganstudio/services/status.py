@@ -55,7 +55,7 @@ def system_status(session: Session, *, settings: Settings, worker: RenderWorker)
     return SystemStatus(
         sandbox=sandbox_status(settings),
         worker_mode=settings.worker,
-        device=settings.device,
+        device=worker.device,  # "auto" resolved once a network is loaded
         renders_run=worker.renders_run,
         queued=counts.get(RenderState.QUEUED, 0),
         running=counts.get(RenderState.RUNNING, 0),

@@ -41,3 +41,14 @@ def test_only_admins_see_the_status(client: TestClient, tokens: dict, signed_in)
     browser, _ = signed_in(Role.DEVELOPER)
     assert browser.get("/admin/status").status_code == 403
     assert "/admin/status" not in browser.get("/").text  # not in the navigation either
+
+
+def test_the_status_page_names_the_device_the_worker_really_uses(
+    client: TestClient, app, signed_in
+) -> None:
+    browser, _ = signed_in(Role.ADMIN)
+    assert app.state.settings.device == "auto"
+    assert "device <code>auto</code>" in browser.get("/admin/status").text  # nothing loaded yet
+    app.state.worker.device = "cuda:1"  # what the first loaded network reports (render_pipeline)
+    page = browser.get("/admin/status").text
+    assert "device <code>cuda:1</code>" in page and 'href="/admin/workers"' in page
