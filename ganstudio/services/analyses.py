@@ -342,6 +342,13 @@ class AnalysisView:
         return self._cells.get((sample_id, version_id))
 
     @property
+    def progress(self) -> "Progress":
+        """The items by state, counted from this very read: a page that took its counts from a
+        second query could say "done" beside a cell still "queued" (an item finished between
+        the two reads, and the page stopped polling)."""
+        return Progress.of_items(self.items)
+
+    @property
     def _cells(self) -> dict[tuple[int, int], AnalysisItem]:
         cells = self.__dict__.get("_cell_index")
         if cells is None:
@@ -396,6 +403,16 @@ class Progress:
 
     counts: dict[AnalysisState, int]
     no_face: int = 0
+
+    @classmethod
+    def of_items(cls, items: Sequence[AnalysisItem]) -> "Progress":
+        counts: dict[AnalysisState, int] = {}
+        no_face = 0
+        for item in items:
+            state = AnalysisState(item.state)
+            counts[state] = counts.get(state, 0) + 1
+            no_face += state == AnalysisState.FAILED and item.reason == NO_FACE
+        return cls(counts, no_face)
 
     def of(self, state: AnalysisState) -> int:
         return self.counts.get(state, 0)

@@ -332,11 +332,15 @@ def live_context(
     session: Session, *, comparison: Comparison, render_ids: list[int], reader: User | None
 ) -> dict[str, object]:
     """Return what a poll of the grid brings: the progress, and the cells that moved on."""
+    # Progress first, cells second: renders only move forward, so a job read as finished has
+    # every cell finished in the later read. The other order let a render finish between the
+    # reads; the answer said "finished" (polling stopped) over a cell still "queued".
+    progress = comparisons_service.comparison_progress(session, comparison=comparison)
     cells = cells_of_renders(session, comparison=comparison, render_ids=render_ids)
     moved = [c for c in cells if c.render.state != RenderState.QUEUED]
     context: dict[str, object] = {
         "comparison": comparison,
-        "progress": comparisons_service.comparison_progress(session, comparison=comparison),
+        "progress": progress,
         "cells": moved,
         "page": 1,
         "medians": {},

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
 
 from ganstudio.db.tables import Analysis, AnalysisItem
 from ganstudio.faces.crops import cut, face_crop
@@ -180,6 +181,46 @@ def test_after_cancel_the_page_polls_until_the_running_item_finishes(
     done = browser.get(f"{url}/live").text
     assert 'data-state="running"' not in done and "hx-get" not in done
     assert 'data-finished="true"' in done
+
+
+def test_the_page_never_says_finished_beside_a_cell_still_queued(
+    client: TestClient,
+    app: FastAPI,
+    tokens: dict,
+    tmp_path: Path,
+    engine: FakeEngine,
+    signed_in,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The items finish while the page is being read (a worker committing between its
+    queries, as in CI): the page either shows them queued and polls on, or shows them done;
+    never "done" and stopped polling over a cell still "queued"."""
+    token = tokens[Role.VIEWER]
+    slug = _filter(app, tmp_path)
+    samples = [make_sample(app, face_photo(1, seed=370 + n), f"p{n}.png") for n in range(2)]
+    comparison = _comparison(client, token, slug, samples)
+    browser, csrf = signed_in(Role.VIEWER)
+    url = _start_page(browser, csrf, comparison)
+    read = analyses_service.read_analysis
+
+    def read_then_finish(session, *, analysis):
+        view = read(session, analysis=analysis)
+        with app.state.sessions.begin() as other:  # the worker finishes every item now
+            for item in other.scalars(
+                select(AnalysisItem).where(AnalysisItem.analysis_id == analysis.id)
+            ):
+                item.state = AnalysisState.DONE
+                item.region_share = 0.5
+        return view
+
+    monkeypatch.setattr(analyses_service, "read_analysis", read_then_finish)
+    live = browser.get(f"{url}/live").text
+    queued = live.count('data-state="queued"')
+    assert queued == 4, live  # the page read them queued…
+    assert 'data-finished="false"' in live and f'hx-get="{url}/live"' in live  # …so it polls on
+    monkeypatch.setattr(analyses_service, "read_analysis", read)
+    done = browser.get(f"{url}/live").text
+    assert 'data-state="queued"' not in done and 'data-finished="true"' in done
 
 
 def test_the_new_analysis_form_lists_the_layers_default_first(

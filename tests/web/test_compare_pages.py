@@ -116,6 +116,33 @@ def test_live_poll_ignores_renders_of_other_comparisons(
     assert live.status_code == 200 and "<td" not in live.text
 
 
+def test_a_poll_never_stops_over_a_cell_still_queued(
+    app: FastAPI, signed_in, tmp_path: Path, monkeypatch
+) -> None:
+    """The renders finish while a poll is being answered (the worker commits between its
+    reads): the answer either keeps polling or brings the finished cells, never "finished"
+    with no polling and the cells still queued on the page."""
+    bench = make_bench(app, tmp_path)
+    browser, csrf = signed_in(Role.VIEWER)
+    slug = create(browser, csrf, bench, ["v1", "v2"], set=str(bench.set_id))
+    waiting = re.findall(r'data-render="(\d+)"', browser.get(f"/c/{slug}").text)
+    read = views_service.cells_of_renders
+
+    def read_then_finish(session, **kwargs):
+        cells = read(session, **kwargs)
+        app.state.worker.run_until_idle()  # every render finishes right after the cells' read
+        return cells
+
+    monkeypatch.setattr(views_service, "cells_of_renders", read_then_finish)
+    live = browser.get(f"/c/{slug}/live", params={"waiting": ",".join(waiting)}).text
+    assert "<td" not in live  # the cells were read queued…
+    assert 'data-finished="false"' in live and "hx-trigger" in live  # …so the poll goes on
+    monkeypatch.setattr(views_service, "cells_of_renders", read)
+    done = browser.get(f"/c/{slug}/live", params={"waiting": ",".join(waiting)}).text
+    assert len(re.findall(r'<td id="cell-', done)) == len(waiting) == 6
+    assert 'data-finished="true"' in done and "hx-trigger" not in done
+
+
 def test_grid_is_paginated(app: FastAPI, signed_in, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(views_service, "ROWS_PER_PAGE", 2)
     bench = make_bench(app, tmp_path)

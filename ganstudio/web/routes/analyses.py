@@ -37,7 +37,7 @@ def _context(db: SessionDep, ref: str) -> dict:
     job = renders_service.get_job(db, job_id=analysis.job_id) if analysis.job_id else None
     progress = renders_service.job_progress(db, job=job) if job else None
     region = parse_region(analysis.region)
-    items = analyses_service.item_progress(db, analysis_ids=[analysis.id])[analysis.id]
+    items = view.progress  # the same read as the cells, so "done" never sits beside "queued"
     pipeline = str(analysis.settings.get("pipeline", ""))
     return {
         "analysis": analysis,
