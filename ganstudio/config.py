@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ganstudio.db.session import PoolSettings
 from ganstudio.storage.private import make_private_dir, write_new_private_file
 
 MiB = 1024 * 1024
@@ -28,15 +29,23 @@ class Settings(BaseSettings):
     # Connections each web or worker process keeps to a server database (PostgreSQL; SQLite
     # opens its file per thread). Size the server's max_connections for every process's
     # pool_size + max_overflow.
-    database_pool_size: int = Field(5, ge=1, description="connections a process keeps open")
+    database_pool_size: int = Field(
+        PoolSettings.size, ge=1, description="connections a process keeps open"
+    )
     database_max_overflow: int = Field(
-        10, ge=0, description="extra connections a process may open under load, closed after"
+        PoolSettings.max_overflow,
+        ge=0,
+        description="extra connections a process may open under load, closed after",
     )
     database_pool_timeout_seconds: float = Field(
-        30, gt=0, description="how long a request waits for a free connection before it fails"
+        PoolSettings.timeout_seconds,
+        gt=0,
+        description="how long a request waits for a free connection before it fails",
     )
     database_pool_recycle_seconds: int = Field(
-        1800, ge=-1, description="a connection older than this is replaced (-1: never)"
+        PoolSettings.recycle_seconds,
+        ge=-1,
+        description="a connection older than this is replaced (-1: never)",
     )
     device: str = Field(
         "auto",

@@ -19,7 +19,8 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """The connection pool of a server database (GANSTUDIO_DATABASE_POOL_*; config.py)."""
+    """The connection pool of a server database: the defaults of GANSTUDIO_DATABASE_POOL_*
+    (config.py reads them from here), one per process."""
 
     size: int = 5
     max_overflow: int = 10
