@@ -41,6 +41,7 @@ from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services.errors import ServiceError
+from ganstudio.storage.blobs import BlobStoreUnavailableError
 from ganstudio.storage.images import png_bytes
 from ganstudio.text import plural
 from ganstudio.vocabulary import AnalysisKind, AnalysisState
@@ -88,6 +89,8 @@ def run_item(worker: "RenderWorker", item_id: int) -> AnalysisState:
         try:
             values = _compute(worker, work)
             values.update(state=AnalysisState.DONE, error="")
+        except BlobStoreUnavailableError:
+            raise  # not the item's fault: the worker gives its claims back and waits
         except (AnalysisError, RenderError, CheckpointError, ExecutorError) as exc:
             values = {
                 "state": AnalysisState.FAILED,

@@ -26,6 +26,7 @@ from ganstudio.inference.networks import LoadedExecutor, NetworkSpec, render_bat
 from ganstudio.inference.render_spec import FP32, RenderError
 from ganstudio.services import precision as precision_service
 from ganstudio.services import renders as renders_service
+from ganstudio.storage.blobs import BlobStoreUnavailableError
 from ganstudio.vocabulary import PrecisionCheckState
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ def run_check(worker: "RenderWorker", check_id: int) -> PrecisionCheckState:
     values: dict[str, Any]
     try:
         values = {**measure(worker, work), "state": PrecisionCheckState.DONE, "error": ""}
+    except BlobStoreUnavailableError:
+        raise  # not the check's fault: the worker gives its claims back and waits
     except (PrecisionError, RenderError, CheckpointError, ExecutorError) as exc:
         values = {"state": PrecisionCheckState.FAILED, "error": first_line(str(exc))}
     except Exception as exc:  # the worker goes on whatever happens to one check

@@ -54,11 +54,12 @@ from ganstudio.inference.render_spec import (
 from ganstudio.inference.stage_times import StageTimes
 from ganstudio.services import analyses as analyses_service
 from ganstudio.services import faces as faces_service
+from ganstudio.services import precision as precision_service
 from ganstudio.services import reference_metrics
 from ganstudio.services import workers as workers_service
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
-from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.blobs import BlobStore, BlobStoreUnavailableError
 from ganstudio.storage.images import (
     ImageRejectedError,
     load_mask,
@@ -71,7 +72,7 @@ log = logging.getLogger(__name__)
 # fewer switches between executor processes, and a comparison still fills in row blocks.
 NETWORK_RUN = 8
 STALE_GRACE_SECONDS = 60
-DB_BACKOFF_MAX_SECONDS = 30  # longest wait between tries while the database is unreachable
+DB_BACKOFF_MAX_SECONDS = 30  # longest wait between tries while the database or store is down
 
 
 @dataclass(frozen=True)
@@ -417,9 +418,10 @@ class RenderWorker:
         woken at once when work is queued: through `wake` in the server's own process, and on
         PostgreSQL from any web process through LISTEN/NOTIFY (inference/wakeups.py), so a web
         test does not wait for a GPU box's next look. It outlives any failure:
-        while the database is unreachable (a server restart, the network) it retries with a
-        backoff of up to DB_BACKOFF_MAX_SECONDS, then reconnects (the pool replaces dead
-        connections) and queues again the renders its interrupted step had claimed.
+        while the database or the blob store is unreachable (a server restart, the network) it
+        retries with a backoff of up to DB_BACKOFF_MAX_SECONDS, then reconnects (the pool
+        replaces dead connections) and queues again what its interrupted step had claimed
+        (renders, analysis items, precision checks), none of it marked failed.
         """
         timeout = self.settings.worker_timeout_seconds
         if timeout < 2 * self.settings.worker_heartbeat_seconds:
@@ -459,12 +461,15 @@ class RenderWorker:
                         not stop.is_set() and (self.analysis_step() or self.background_step())
                     ):
                         continue
-                except OperationalError as exc:  # the database is unreachable or restarting
+                except (OperationalError, BlobStoreUnavailableError) as exc:
+                    # The database or the blob store is unreachable or restarting: not the
+                    # work's fault, so what the step claimed goes back to the queue, unfailed.
                     release = True
                     backoff = min(DB_BACKOFF_MAX_SECONDS, max(poll_seconds, backoff * 2))
                     log.warning(
-                        "Render worker lost the database (%s); retrying in %.0f s",
-                        first_line(str(exc.orig) if exc.orig is not None else str(exc)),
+                        "Render worker lost the %s (%s); retrying in %.0f s",
+                        "database" if isinstance(exc, OperationalError) else "blob store",
+                        first_line(_reason(exc)),
                         backoff,
                     )
                     stop.wait(backoff)
@@ -495,9 +500,20 @@ class RenderWorker:
             items = analyses_service.recover_items(
                 session, orphaned=AnalysisItem.worker_id == self.worker_id
             )
+            checks = precision_service.release_checks(session, worker_id=self.worker_id)
         count = rowcount(result)
-        if count or items:
+        if count or items or checks:
             log.info(
-                "Re-queued %d render(s), %d analysis item(s) of an interrupted step", count, items
+                "Re-queued %d render(s), %d analysis item(s), %d precision check(s) of an "
+                "interrupted step",
+                count,
+                items,
+                checks,
             )
-        return count + items
+        return count + items + checks
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's own words for a lost database (SQLAlchemy wraps them), else the error's."""
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else str(exc)

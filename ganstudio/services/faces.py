@@ -21,7 +21,7 @@ from ganstudio.db.tables import FaceAnalysis, Job, JobItem, MaskJob, Render, Sam
 from ganstudio.services import audit
 from ganstudio.services import samples as samples_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
-from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.blobs import BlobStore, BlobStoreUnavailableError
 from ganstudio.storage.images import ImageRejectedError, load_rgb, png_bytes
 from ganstudio.vocabulary import JobKind
 
@@ -126,6 +126,8 @@ def analyse_blob(blobs: BlobStore, image_sha256: str, *, settings: Settings) -> 
     """
     try:
         image = load_rgb(blobs.read_bytes(image_sha256), max_pixels=settings.max_image_pixels)
+    except BlobStoreUnavailableError:
+        raise  # the store's fault, not the photo's (an OSError too): tried again, not recorded
     except (ImageRejectedError, OSError) as exc:
         return AnalysisResult(FAILED, None, _short(f"The image was not decoded: {exc}"), [])
     try:

@@ -348,6 +348,21 @@ def claim_next_check(
     return None
 
 
+def release_checks(session: Session, *, worker_id: str) -> int:
+    """Queue again the checks `worker_id` holds (its step failed, e.g. the blob store was
+    unreachable); return how many. Not a failure: the check is measured once the store answers."""
+    result = session.execute(
+        update(PrecisionCheck)
+        .where(
+            PrecisionCheck.state == PrecisionCheckState.RUNNING,
+            PrecisionCheck.worker_id == worker_id,
+        )
+        .values(state=PrecisionCheckState.QUEUED, worker_id=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
 @dataclass(frozen=True)
 class DemoSample:
     sha256: str

@@ -35,7 +35,7 @@ from ganstudio.db.tables import (
     SampleSetMember,
     Version,
 )
-from ganstudio.storage.blobs import BlobStore
+from ganstudio.storage.blobs import BlobStore, BlobStoreUnavailableError
 from ganstudio.storage.images import ImageRejectedError, load_rgb
 from ganstudio.vocabulary import RenderState
 
@@ -112,6 +112,8 @@ def compute(
         )
         row.psnr, row.ssim = measure(render, reference)
         row.width, row.height = render.size
+    except BlobStoreUnavailableError:
+        raise  # the store's fault, not the images' (an OSError too): measured later, not stored
     except (MetricError, ImageRejectedError) as exc:
         row.error = f"No PSNR/SSIM: {exc}."[:500]
     except (OSError, ValueError) as exc:

@@ -3,6 +3,7 @@ the worker's measurement lets a version's renders run in bf16."""
 
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -13,10 +14,12 @@ from ganstudio.inference import precision_runner
 from ganstudio.services import comparisons as comparisons_service
 from ganstudio.services import filters as filters_service
 from ganstudio.services import precision as precision_service
+from ganstudio.storage.blobs import BlobStoreUnavailableError
 from ganstudio.vocabulary import PrecisionCheckState, RenderState
 from tests import imagegen
 from tests.factories import make_filter, make_sample, make_version
 from tests.inference.test_batches import loaded, photo
+from tests.inference.test_render_blob_faults import fail_once
 
 
 def test_bf16_differs_from_fp32_by_a_little_and_fp32_from_itself_not_at_all(
@@ -95,3 +98,33 @@ def test_the_worker_measures_a_version_on_the_demo_set_and_its_renders_then_use_
     with app.state.sessions() as session:
         states = set(session.scalars(select(Render.state)))
     assert states == {RenderState.DONE}
+
+
+def test_a_check_the_blob_store_failed_is_given_back_not_failed(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreachable store is not the version's fault: the worker's step fails, the check goes
+    back to the queue (not `failed`, not left `running` for half an hour), then is measured."""
+    slug = make_filter(app, name="Toon", input_size=64)
+    make_version(
+        app, filter_slug=slug, label="v1", checkpoint=DEMO_CHECKPOINTS_DIR / "v1.safetensors"
+    )
+    make_sample(app, imagegen.distinct_png(0, size=(56, 40)), "s0.png")
+    compare(app, "first look")
+    with app.state.sessions() as session:
+        filter_ = filters_service.get_filter(session, slug=slug)
+        filters_service.update_filter(session, filter_=filter_, actor=None, precision="bf16")
+        session.commit()
+    worker = app.state.worker
+    calls = fail_once(monkeypatch, worker.blobs, "read_bytes")
+    with pytest.raises(BlobStoreUnavailableError):
+        worker.precision_step()
+    assert calls
+    assert worker.release_own_claims() == 1  # as the serving loop does after a failed step
+    with app.state.sessions() as session:
+        check = session.scalars(select(PrecisionCheck)).one()
+        assert (check.state, check.worker_id, check.error) == (PrecisionCheckState.QUEUED, None, "")
+    assert worker.precision_step()
+    with app.state.sessions() as session:
+        check = session.scalars(select(PrecisionCheck)).one()
+        assert check.state == PrecisionCheckState.DONE and check.samples == 1, check.error

@@ -13,8 +13,10 @@ from ganstudio.db.tables import ReferenceMetric, Render
 from ganstudio.services import reference_metrics
 from ganstudio.services import references as references_service
 from ganstudio.services.errors import InvalidInputError
+from ganstudio.storage.blobs import BlobStoreUnavailableError
 from ganstudio.vocabulary import RenderState
 from tests.factories import make_sample
+from tests.inference.test_render_blob_faults import fail_once
 
 
 def noisy(size: tuple[int, int], seed: int) -> Image.Image:
@@ -104,8 +106,13 @@ def test_shape_problem_tolerates_two_percent() -> None:
     assert references_service.shape_problem((100, 100), (100, 97)) is not None
 
 
-def test_the_worker_step_stores_one_metric_row_per_content_pair(app: FastAPI) -> None:
-    """A done render of a sample with a reference gets its row; the step then has nothing."""
+@pytest.mark.parametrize("store", ["up", "down at first"])
+def test_the_worker_step_stores_one_metric_row_per_content_pair(
+    app: FastAPI, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A done render of a sample with a reference gets its row; the step then has nothing.
+    A blob store that cannot be reached stores no row (no "could not be read" for good): the
+    step fails, and the pair is measured once the store answers."""
     sample_image, reference, output = noisy((40, 30), 10), noisy((80, 60), 11), noisy((40, 30), 12)
     sample_id = make_sample(app, png(sample_image), "s.png")
     blobs = app.state.blobs
@@ -138,6 +145,13 @@ def test_the_worker_step_stores_one_metric_row_per_content_pair(app: FastAPI) ->
             )
         )
     sessions = app.state.sessions
+    if store == "down at first":
+        calls = fail_once(monkeypatch, blobs, "read_bytes")
+        with pytest.raises(BlobStoreUnavailableError):
+            reference_metrics.metrics_step(sessions, blobs, app.state.settings)
+        assert calls
+        with sessions() as session:
+            assert session.scalars(select(ReferenceMetric)).all() == []
     assert reference_metrics.metrics_step(sessions, blobs, app.state.settings) is True
     assert reference_metrics.metrics_step(sessions, blobs, app.state.settings) is False
     with sessions() as session:

@@ -4,6 +4,9 @@ cancel, a dead worker's item queued again, the shapes the API promises, and the 
 being exactly a render's (the face crop on a face filter)."""
 
 import io
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
 
 from ganstudio.analysis.regions import NO_FACE
 from ganstudio.db.tables import AnalysisItem
@@ -25,6 +29,7 @@ from ganstudio.services import analyses as analyses_service
 from ganstudio.vocabulary import AnalysisState
 from tests import checkpoints as ck
 from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.inference.test_render_blob_faults import fail_once
 from tests.web.faces_helpers import face_photo, fake_analyse, fake_faces  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fake_faces")
@@ -270,6 +275,45 @@ def test_a_worker_dying_mid_item_gets_it_queued_again(
     assert item["state"] == "done" and item["map_url"]
     with app.state.sessions() as session:
         assert session.get(AnalysisItem, claimed).attempts == 2
+
+
+def test_an_item_the_blob_store_failed_goes_back_to_the_queue_and_is_done(
+    client: TestClient,
+    app: FastAPI,
+    tokens: dict,
+    tmp_path: Path,
+    engine: FakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A serving worker whose blob store is briefly unreachable: the item is not failed (the
+    store's fault, not the photo's or the version's); the worker gives it back, waits, and
+    does it once the store answers."""
+    slug = _filter(app, tmp_path)
+    sample = make_sample(app, face_photo(1, seed=31), "p.png")
+    token = tokens[Role.VIEWER]
+    created = _start(client, token, filter=slug, versions=["a"], samples=[sample]).json()
+    worker = app.state.worker
+    calls = fail_once(monkeypatch, worker.blobs, "read_bytes")  # the photo, on the first try
+    stop = threading.Event()
+    serving = threading.Thread(target=worker.serve, args=(stop,), kwargs={"poll_seconds": 0.05})
+    with caplog.at_level(logging.WARNING, logger="ganstudio"):
+        serving.start()
+        try:
+            deadline = time.monotonic() + 120  # a bound on the wait, not a timing claim
+            while _read(client, token, created)["items"][0]["state"] in ("queued", "running"):
+                assert time.monotonic() < deadline, _read(client, token, created)["items"]
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            serving.join(timeout=120)
+    assert calls and not serving.is_alive()
+    item = _read(client, token, created)["items"][0]
+    assert item["state"] == "done" and not item["error"] and item["map_url"], item
+    with app.state.sessions() as session:
+        (row,) = session.scalars(select(AnalysisItem)).all()
+        assert row.attempts == 2  # given back once, then done
+    assert "lost the blob store" in caplog.text
 
 
 def test_the_api_shapes(

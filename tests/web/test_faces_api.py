@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from ganstudio import faces
 from ganstudio.db.tables import FaceAnalysis, Render
 from ganstudio.roles import Role
+from ganstudio.storage.blobs import BlobStoreUnavailableError
 from tests import checkpoints as ck
 from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.inference.test_render_blob_faults import fail_once
 from tests.inference.test_renders import MaskOnly, compare
 from tests.web.faces_helpers import FAKE_DETECTOR, face_photo, fake_faces  # noqa: F401
 
@@ -80,6 +82,24 @@ def test_a_failing_detector_is_recorded_once_not_retried(
     response = client.post("/api/v1/faces/reanalyse", headers=bearer(tokens[Role.QA]))
     assert response.json() == {"dropped": 1}  # unfinished analyses are run again
     assert analyse_all(app) == 1
+
+
+def test_an_unreachable_blob_store_is_not_recorded_as_the_photos_failure(
+    app: FastAPI, client: TestClient, tokens: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's outage is not the photo's fault: nothing is recorded (a stored "not
+    decoded" would stay for good), and the photo is analysed once the store answers."""
+    sample = make_sample(app, face_photo(1, seed=4))
+    calls = fail_once(monkeypatch, app.state.worker.blobs, "read_bytes")
+    with pytest.raises(BlobStoreUnavailableError):
+        app.state.worker.analyse_next()
+    assert calls
+    with app.state.sessions() as session:
+        assert session.scalars(select(FaceAnalysis)).all() == []
+    assert get(client, tokens[Role.VIEWER], f"/api/v1/samples/{sample}/faces")["state"] == "pending"
+    assert analyse_all(app) == 1
+    done = get(client, tokens[Role.VIEWER], f"/api/v1/samples/{sample}/faces")
+    assert done["state"] == "done" and len(done["faces"]) == 1
 
 
 def test_system_tags_follow_the_analysis_and_filter_the_grid(
