@@ -14,14 +14,14 @@ import contextlib
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.waiting import free_port, wait_for
 
 # Debian/Ubuntu keep the server binaries (initdb, pg_ctl) out of PATH, per major version.
 SEARCH_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
@@ -60,12 +60,6 @@ def find_bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresCluster:
     """One running PostgreSQL server on 127.0.0.1:`port`, its files under `root`."""
 
@@ -82,7 +76,7 @@ class PostgresCluster:
         """Create and start a new cluster (raises PostgresUnavailable without binaries)."""
         bin_dir = find_bin_dir()
         root = Path(tempfile.mkdtemp(prefix="ganstudio-pg-"))
-        cluster = cls(bin_dir=bin_dir, root=root, port=_free_port())
+        cluster = cls(bin_dir=bin_dir, root=root, port=free_port())
         if os.geteuid() == 0:
             shutil.chown(root, user=SERVER_USER, group=SERVER_USER)
         try:
@@ -168,12 +162,14 @@ class PostgresCluster:
 
     def wait_until_ready(self, timeout: float = 30) -> None:
         """Wait until the server accepts connections (after a restart by someone else)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._admin().close()
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for(
+            self._accepts_connections,
+            "PostgreSQL to accept connections",
+            seconds=timeout,
+            every=0.1,
+            ignoring=(psycopg.OperationalError,),  # the last one is chained to the failure
+        )
+
+    def _accepts_connections(self) -> bool:
+        self._admin().close()
+        return True

@@ -11,16 +11,16 @@ For a subprocess: `env = {**os.environ, **s3_server.env, "GANSTUDIO_BLOB_URL": s
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.waiting import free_port, wait_for
 
 START_SECONDS = 60
 # Credentials moto accepts; never real ones. The config files are pointed away so that a
@@ -35,12 +35,6 @@ AWS_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -68,6 +62,11 @@ class S3Server:
         return f"s3://{bucket}/{prefix}?endpoint_url={self.endpoint_url}"
 
 
+def _answers(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2):
+        return True
+
+
 @contextmanager
 def moto_server(log_dir: Path) -> Iterator[S3Server]:
     """Start `python -m moto.server` on a free port; stop it on exit."""
@@ -81,17 +80,14 @@ def moto_server(log_dir: Path) -> Iterator[S3Server]:
         env={**os.environ, **AWS_ENV},
     )
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"moto.server exited: see {log_dir / 'moto.log'}")
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("moto.server did not answer") from None
-                time.sleep(0.2)
+        wait_for(
+            lambda: _answers(f"{endpoint}/moto-api/"),
+            f"moto.server to answer (its log: {log_dir / 'moto.log'})",
+            seconds=START_SECONDS,
+            every=0.2,
+            process=process,
+            ignoring=(OSError,),  # not listening yet
+        )
         yield S3Server(endpoint_url=endpoint, process=process)
     finally:
         process.terminate()

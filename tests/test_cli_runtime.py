@@ -3,10 +3,8 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 from ganstudio.cli import app as cli
 from tests import imagegen
 from tests.conftest import database_url_for
+from tests.waiting import free_port, wait_for
 
 runner = CliRunner()
 
@@ -68,10 +67,9 @@ def test_no_cli_command_builds_the_web_app(
         assert result.exit_code == 0, (command, result.output, result.exception)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _healthy(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return bool(answer.status == 200)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -90,7 +88,7 @@ def test_serve_exits_0_after_a_clean_shutdown_on_a_signal(
     database_url = database_url_for(tmp_path / "data")  # the PostgreSQL pass's database
     if database_url is not None:
         env["GANSTUDIO_DATABASE_URL"] = database_url
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ganstudio", "serve", "--port", str(port)],
         cwd=tmp_path,  # no .env from the source tree
@@ -101,17 +99,13 @@ def test_serve_exits_0_after_a_clean_shutdown_on_a_signal(
         start_new_session=True,  # its own process group, as a shell gives a foreground job
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:  # a wait for the server to answer, not a timing claim
-            assert server.poll() is None, server.communicate()[0]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /healthz"
-            time.sleep(0.1)
+        wait_for(
+            lambda: _healthy(f"http://127.0.0.1:{port}/healthz"),
+            "the server to answer /healthz",
+            every=0.1,
+            process=server,
+            ignoring=(OSError,),  # not listening yet
+        )
         os.killpg(server.pid, stop)  # like a terminal: the signal reaches the whole group
         output, _ = server.communicate(timeout=120)
     finally:

@@ -1,13 +1,13 @@
 """The app's background work starts and stops once, however many lifespans wrap it."""
 
 import threading
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from ganstudio.app import create_app
 from tests.conftest import make_settings
+from tests.waiting import wait_for
 
 
 def render_workers() -> list[threading.Thread]:
@@ -27,7 +27,5 @@ def test_a_nested_lifespan_leaves_the_outer_worker_and_its_executors_alone(
             assert len(render_workers()) == before + 1  # no second worker on the same pool
         assert closed == [] and len(render_workers()) == before + 1
     assert closed == [True]  # the outermost lifespan closes the executors, once
-    deadline = time.monotonic() + 60
-    while len(render_workers()) > before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: len(render_workers()) <= before, "the render worker to stop", seconds=60)
     assert len(render_workers()) == before

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pytest
 from tests.checkpoints import safetensors_file
 from tests.imagegen import distinct_png
 from tests.postgres import PostgresCluster
-from tests.s3 import S3Server, free_port
+from tests.s3 import S3Server
+from tests.waiting import free_port, wait_for
 
 # Its own PostgreSQL server in either pass: once is enough, on the PostgreSQL pass.
 pytestmark = pytest.mark.postgresql_only("a deployment on PostgreSQL, S3 and three workers")
@@ -50,16 +50,6 @@ def _run(*args: str, env: dict[str, str]) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def _wait_for(predicate, *, what: str, seconds: float = DEADLINE_SECONDS, every: float = 0.05):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _libpq(url: str) -> str:
@@ -103,7 +93,8 @@ def test_a_job_survives_a_killed_worker_with_postgres_s3_and_three_workers(
     _run("users", "add", "lead", "--role", "developer", env=web)
     token = _run("users", "token", "lead", env=web).strip().splitlines()[-1]
     port = free_port()
-    processes.append(_ganstudio("serve", "--host", "127.0.0.1", "--port", str(port), env=web))
+    web_server = _ganstudio("serve", "--host", "127.0.0.1", "--port", str(port), env=web)
+    processes.append(web_server)
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {token}"},
@@ -116,7 +107,7 @@ def test_a_job_survives_a_killed_worker_with_postgres_s3_and_three_workers(
         except httpx.TransportError:
             return False
 
-    _wait_for(healthy, what="the web server", every=0.2)
+    wait_for(healthy, "the web server", seconds=DEADLINE_SECONDS, every=0.2, process=web_server)
 
     made = client.post("/api/v1/filters", json={"name": "Toon", "slug": "toon", "input_size": 96})
     assert made.status_code == 201, made.text
@@ -164,7 +155,12 @@ def test_a_job_survives_a_killed_worker_with_postgres_s3_and_three_workers(
             ).fetchall()
             return [row[0] for row in rows]
 
-        held = _wait_for(victims_claims, what="the first worker to claim renders", every=0.01)
+        held = wait_for(
+            victims_claims,
+            "the first worker to claim renders",
+            seconds=DEADLINE_SECONDS,
+            every=0.01,
+        )
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         # What it held then, and anything it claimed in the instant before dying.
@@ -174,7 +170,7 @@ def test_a_job_survives_a_killed_worker_with_postgres_s3_and_three_workers(
             status = client.get(f"/api/v1/jobs/{job_id}").json()
             return status if status["status"] in ("done", "failed", "cancelled") else None
 
-        status = _wait_for(finished, what="the job to finish", every=0.5)
+        status = wait_for(finished, "the job to finish", seconds=DEADLINE_SECONDS, every=0.5)
         assert status["status"] == "done", status
         assert status["done"] == 2 * SAMPLES and status["failed"] == 0
 

@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from ganstudio.services.throttle import FREE_ATTEMPTS
 from tests.conftest import csrf_from, database_url_for
-from tests.test_cli_runtime import _free_port
+from tests.waiting import free_port, wait_for
 
 PASSWORD = "a long enough password 1"
 
@@ -61,7 +60,7 @@ def test_two_web_processes_share_the_throttle_and_one_render_worker(tmp_path: Pa
         env["GANSTUDIO_DATABASE_URL"] = database_url
     _cli(env, tmp_path, "users", "add", "ada", "--role", "admin", "--password", PASSWORD)
     token = _cli(env, tmp_path, "users", "token", "ada")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "ganstudio", "serve", "--port", str(port), "--workers", "2"],
@@ -72,18 +71,15 @@ def test_two_web_processes_share_the_throttle_and_one_render_worker(tmp_path: Pa
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:  # a wait for both processes to answer, not a timing claim
-            assert server.poll() is None, server.communicate()[0]
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200 and (
-                    _web_processes(server.pid) == 2
-                ):
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /healthz"
-            time.sleep(0.2)
+        wait_for(
+            lambda: (
+                httpx.get(f"{base}/healthz").status_code == 200 and _web_processes(server.pid) == 2
+            ),
+            "both web processes to answer /healthz",
+            every=0.2,
+            process=server,
+            ignoring=(httpx.TransportError,),  # not listening yet
+        )
 
         # Each guess on a fresh connection (any process may answer): the free attempts are
         # counted once for all processes, then the next guess is refused.
@@ -110,21 +106,24 @@ def test_two_web_processes_share_the_throttle_and_one_render_worker(tmp_path: Pa
                 assert api.get("/api/v1/filters").status_code == 200
                 workers = api.get("/api/v1/workers").json()["workers"]
                 assert [(w["pid"], w["state"]) for w in workers] == [(server.pid, "alive")]
+
         # A signed-in browser's session holds whichever process answers (after the short wait
         # the guesses earned, the right password signs in).
-        deadline = time.monotonic() + 60
-        while True:
+        def signed_in() -> httpx.Cookies | None:
+            """The session's cookies once the right password signs in; None while throttled."""
             with httpx.Client(base_url=base) as browser:
                 form = browser.get("/login")
-                signed_in = browser.post(
+                answer = browser.post(
                     "/login",
                     data={"name": "ada", "password": PASSWORD, "csrf_token": csrf_from(form.text)},
                 )
-                cookies = browser.cookies
-            if signed_in.status_code == 303:
-                break
-            assert signed_in.status_code == 429 and time.monotonic() < deadline, signed_in.text
-            time.sleep(1)
+                if answer.status_code == 303:
+                    assert browser.cookies, "signed in without a session cookie"
+                    return browser.cookies
+            assert answer.status_code == 429, answer.text
+            return None
+
+        cookies = wait_for(signed_in, "the right password to sign in", seconds=60, every=1)
         for _ in range(4):
             with httpx.Client(base_url=base, cookies=cookies) as browser:
                 page = browser.get("/admin/workers")

@@ -9,9 +9,7 @@ function ("() => …"), not an expression, which Playwright would eval inside th
 import base64
 import os
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from ganstudio.app import create_app
 from ganstudio.roles import Role
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, make_user
+from tests.waiting import free_port, wait_for
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,28 +55,18 @@ class LiveServer:
     password: str = PASSWORD
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """Serve a fresh GAN Studio with one user per role on 127.0.0.1."""
     app = create_app(make_settings(tmp_path / "data", worker="thread"))
     users = {role: make_user(app, role=role, name=f"{role.value}-user").name for role in Role}
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start in 15 s")
-        time.sleep(0.05)
+    wait_for(lambda: server.started, "the test server to start", seconds=15)
     yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, users=users)
     server.should_exit = True
     thread.join(timeout=10)

@@ -1,6 +1,5 @@
 """In a real browser: two viewers vote ten rounds each with the keyboard; the leaderboard agrees."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from tests import checkpoints as ck
 from tests import imagegen
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_user, make_version
+from tests.waiting import job_done
 
 pytestmark = pytest.mark.browser
 
@@ -48,13 +48,7 @@ def render_everything(live_server: LiveServer, tmp_path: Path) -> str:
             headers=bearer(token),
             json={"filter": slug, "versions": list(COLOURS), "samples": samples},
         ).json()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            grid = api.get(f"/api/v1/comparisons/{created['id']}", headers=bearer(token)).json()
-            if grid["job"]["status"] == "done":
-                break
-            time.sleep(0.2)
-    assert grid["job"]["status"] == "done"
+        job_done(api, f"/api/v1/comparisons/{created['id']}", bearer(token))
     return slug
 
 

@@ -2,7 +2,6 @@
 it can be trusted, feeds speak in sentences, and every page's footer names the app's version."""
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tests import imagegen
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.e2e.test_arena_browser import COLOURS, render_everything
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
+from tests.waiting import job_done
 
 pytestmark = pytest.mark.browser
 
@@ -56,11 +56,7 @@ def render_shaped(live_server: LiveServer, tmp_path: Path, size: tuple[int, int]
             json={"filter": slug, "versions": ["strong", "weak"], "samples": samples},
         )
         assert created.status_code == 201, created.text
-        url = f"/api/v1/comparisons/{created.json()['id']}"
-        deadline = time.monotonic() + 60
-        while api.get(url, headers=bearer(token)).json()["job"]["status"] != "done":
-            assert time.monotonic() < deadline, "the renders did not finish in 60 s"
-            time.sleep(0.2)
+        job_done(api, f"/api/v1/comparisons/{created.json()['id']}", bearer(token))
     return slug
 
 

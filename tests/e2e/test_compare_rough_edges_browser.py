@@ -5,7 +5,6 @@ screen; comments name their sample and the page lands at a new one; column heads
 about picks until there is one; the exported report keeps its columns equally wide.
 """
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from playwright.sync_api import expect
 from ganstudio.roles import Role
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_token
+from tests.waiting import job_done
 from tests.web.compare_helpers import Bench, make_bench
 
 pytestmark = pytest.mark.browser
@@ -37,11 +37,7 @@ def rendered(
             headers=token,
             json={"filter": bench.slug, "versions": list(labels), "set": bench.set_id},
         ).json()
-        deadline = time.monotonic() + 120
-        job = f"/api/v1/jobs/{created['job']['id']}"
-        while api.get(job, headers=token).json()["status"] != "done":
-            assert time.monotonic() < deadline, "the renders did not finish"
-            time.sleep(0.3)
+        job_done(api, created["job"]["id"], token)
     return created["slug"], bench, token
 
 

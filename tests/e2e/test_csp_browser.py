@@ -1,7 +1,6 @@
 """In a real browser, under the Content-Security-Policy: no page, the docs and the offline report
 included, trips the policy, and the docs load nothing from another host."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from ganstudio.roles import Role
 from tests import imagegen
 from tests.e2e.conftest import LiveServer, drop_files, sign_in_page
 from tests.factories import bearer, make_token
+from tests.waiting import job_done
 from tests.web.compare_helpers import make_bench
 
 pytestmark = pytest.mark.browser
@@ -58,15 +58,7 @@ def prepare(live_server: LiveServer, tmp_path: Path) -> dict:
             json={"filter": bench.slug, "versions": ["v1", "v2"], "set": bench.set_id},
             headers=headers,
         ).json()
-        deadline = time.monotonic() + 60
-        while (
-            api.get(created["url"].replace("/c/", "/api/v1/comparisons/"), headers=headers).json()[
-                "job"
-            ]["status"]
-            != "done"
-        ):
-            assert time.monotonic() < deadline, "renders did not finish"
-            time.sleep(0.2)
+        job_done(api, created["url"].replace("/c/", "/api/v1/comparisons/"), headers)
         api.post(
             f"/api/v1/comparisons/{created['id']}/comments",
             json={"body": "Looks **good** ![pixel](https://tracker.example/p.gif)"},

@@ -4,7 +4,6 @@ input size, with the landmarks drawn; a whole-image filter's viewer offers no su
 
 import io
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from ganstudio.roles import Role
 from tests import checkpoints as ck
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
+from tests.waiting import job_done
 from tests.web.compare_helpers import make_set
 
 pytestmark = pytest.mark.browser
@@ -42,11 +42,7 @@ def _compare(live_server: LiveServer, slug: str, labels: list[str], set_id: int)
             json={"filter": slug, "versions": labels, "set": set_id},
         )
         assert created.status_code == 201, created.text
-        job = f"/api/v1/jobs/{created.json()['job']['id']}"
-        deadline = time.monotonic() + 120
-        while api.get(job, headers=token).json()["status"] != "done":
-            assert time.monotonic() < deadline, "the renders did not finish"
-            time.sleep(0.3)
+        job_done(api, created.json()["job"]["id"], token)
     return str(created.json()["slug"])
 
 

@@ -1,6 +1,5 @@
 """In a real browser: a reviewer comments on a cell, picks a best version, downloads the report."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from tests import checkpoints as ck
 from tests import imagegen
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
+from tests.waiting import job_done
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +38,7 @@ def rendered_comparison(live_server: LiveServer, tmp_path: Path) -> str:
                 "title": "Eyes check",
             },
         ).json()
-        deadline = time.monotonic() + 60
-        while (
-            api.get(f"/api/v1/jobs/{created['job']['id']}", headers=token).json()["status"]
-            != "done"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        job_done(api, created["job"]["id"], token)
     return created["slug"]
 
 

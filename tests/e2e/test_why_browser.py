@@ -5,7 +5,6 @@ side by side, each with its share; then the analysis page of a sample set."""
 import io
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from ganstudio import faces
 from ganstudio.roles import Role
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
+from tests.waiting import job_done
 from tests.web.compare_helpers import make_set
 
 pytestmark = pytest.mark.browser
@@ -55,11 +55,7 @@ def _compare(live_server: LiveServer, slug: str, set_id: int) -> str:
             json={"filter": slug, "versions": ["v1", "v2"], "set": set_id},
         )
         assert created.status_code == 201, created.text
-        job = f"/api/v1/jobs/{created.json()['job']['id']}"
-        deadline = time.monotonic() + 120
-        while api.get(job, headers=token).json()["status"] != "done":
-            assert time.monotonic() < deadline, "the renders did not finish"
-            time.sleep(0.3)
+        job_done(api, created.json()["job"]["id"], token)
     return str(created.json()["slug"])
 
 

@@ -18,6 +18,7 @@ from ganstudio.vocabulary import RenderState
 from tests import checkpoints as ck
 from tests import imagegen
 from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.postgresql_only("PostgreSQL's LISTEN/NOTIFY")
 
@@ -32,13 +33,6 @@ class CountedEvent(threading.Event):
     def wait(self, timeout: float | None = None) -> bool:
         self.waits += 1
         return super().wait(timeout)
-
-
-def _wait_for(condition, what: str, seconds: float = 120.0) -> None:
-    deadline = time.monotonic() + seconds  # a bound on a wait, not a timing claim
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
 
 
 def test_a_worker_elsewhere_is_woken_the_moment_work_is_queued(
@@ -71,7 +65,7 @@ def test_a_worker_elsewhere_is_woken_the_moment_work_is_queued(
 
         # Listening, and asleep after its looks at the (empty) queue: at start, and once more
         # when the listener connected (it wakes the worker then, for work queued meanwhile).
-        _wait_for(lambda: listening() and wake.waits >= 2, "the worker to listen and sleep")
+        wait_for(lambda: listening() and wake.waits >= 2, "the worker to listen and sleep")
         time.sleep(1.0)
         queued = client.post(
             "/api/v1/comparisons",
@@ -85,7 +79,7 @@ def test_a_worker_elsewhere_is_woken_the_moment_work_is_queued(
                 states = set(session.scalars(select(Render.state)))
             return states == {RenderState.DONE}
 
-        _wait_for(rendered, "the woken worker to render the comparison", seconds=60)
+        wait_for(rendered, "the woken worker to render the comparison", seconds=60)
         assert elsewhere.renders_run == 4
     finally:
         stop.set()

@@ -2,8 +2,7 @@
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from tests import imagegen
 from tests.conftest import make_settings
 from tests.factories import bearer, make_filter, make_sample, make_token, make_user, make_version
 from tests.postgres import PostgresCluster
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.postgresql_only("restarts and stops a PostgreSQL server")
 
@@ -31,13 +31,6 @@ def own_cluster(postgres_cluster: PostgresCluster) -> Iterator[PostgresCluster]:
     cluster = PostgresCluster.start()
     yield cluster
     cluster.stop()
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout  # a wait, not a timing claim
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 def states(app: FastAPI) -> dict[str, int]:

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ganstudio.vocabulary import RenderState, WorkerState
 from tests import checkpoints as ck
 from tests import imagegen
 from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.waiting import wait_for
 
 FAST_BEATS = {"worker_heartbeat_seconds": 0.2, "worker_timeout_seconds": 2.0}
 
@@ -61,11 +61,8 @@ def _renders(app: FastAPI) -> list[Render]:
         return list(session.scalars(select(Render).order_by(Render.id)))
 
 
-def _wait_for(condition, seconds: float = 180.0, what: str = "") -> None:
-    deadline = time.monotonic() + seconds  # a wait for something to happen, not a timing claim
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
+def _done(app: FastAPI) -> int:
+    return sum(r.state == RenderState.DONE for r in _renders(app))
 
 
 def _subprocess_worker(app: FastAPI) -> subprocess.Popen:
@@ -100,7 +97,7 @@ def test_a_sigkilled_worker_s_renders_are_finished_once_by_a_live_worker(
     render_ids = _comparison(client, app, tokens[Role.VIEWER], tmp_path, versions=3, samples=8)
     killed = _subprocess_worker(app)
     try:
-        _wait_for(lambda: sum(r.state == RenderState.DONE for r in _renders(app)) >= 2)
+        wait_for(lambda: _done(app) >= 2, "two renders done", seconds=180, process=killed)
         row = _row_of(app, killed.pid)
         assert row is not None and row.state == WorkerState.RUNNING
         killed_id = row.id
@@ -120,7 +117,9 @@ def test_a_sigkilled_worker_s_renders_are_finished_once_by_a_live_worker(
     assert held, "the killed worker should have held renders"
     assert len(done_before) < len(render_ids), "the worker should die mid-job"
 
-    _wait_for(lambda: all(r.state == RenderState.DONE for r in _renders(app)), what="the job")
+    wait_for(
+        lambda: all(r.state == RenderState.DONE for r in _renders(app)), "the job", seconds=180
+    )
     stop.set()
     live.wake.set()
     serving.join(timeout=60)
@@ -197,7 +196,7 @@ def test_sigterm_drains_a_worker_mid_job(
     render_ids = _comparison(client, app, tokens[Role.VIEWER], tmp_path, versions=3, samples=8)
     worker = _subprocess_worker(app)
     try:
-        _wait_for(lambda: sum(r.state == RenderState.DONE for r in _renders(app)) >= 2)
+        wait_for(lambda: _done(app) >= 2, "two renders done", seconds=180, process=worker)
         row = _row_of(app, worker.pid)
         assert row is not None
         worker_id = row.id

@@ -21,7 +21,8 @@ from ganstudio.storage.blobs import (
 from ganstudio.storage.s3 import S3BlobStore
 from ganstudio.storage.sweep import sweep_blobs
 from tests.conftest import make_settings
-from tests.s3 import S3Server, free_port
+from tests.s3 import S3Server
+from tests.waiting import free_port
 
 MiB = 1024 * 1024
 

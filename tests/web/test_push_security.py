@@ -1,10 +1,8 @@
 """Hostile pushes change nothing and reach nothing; a slow network cannot stall the queue."""
 
 import io
-import time
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -15,6 +13,7 @@ from tests import checkpoints as ck
 from tests import imagegen
 from tests.conftest import make_settings
 from tests.factories import bearer, make_sample, make_token, make_user
+from tests.waiting import job_done, wait_for
 from tests.web.test_versions import stored_versions
 
 
@@ -77,17 +76,6 @@ def test_without_a_sandbox_torchscript_is_refused_and_safetensors_still_work(
         assert "TorchScript pushes are refused" in health["sandbox"]["summary"]
 
 
-def wait_for(predicate, what: str, seconds: float = 180):
-    """Poll `predicate` until it returns a truthy value (the bound is generous, not a timing)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
-
-
 LIMIT_S = 20
 
 
@@ -119,7 +107,12 @@ def test_a_network_slow_only_on_bright_photos_is_killed_and_the_next_web_test_ru
         ).json()
         job_url = f"/api/v1/jobs/{comparison['job']['id']}"
         comparison_api = f"/api/v1/comparisons/{comparison['id']}"
-        wait_for(lambda: client.get(job_url, headers=ann).json()["running"], "the slow render")
+        wait_for(
+            lambda: client.get(job_url, headers=ann).json()["running"],
+            "the slow render",
+            seconds=180,
+            every=0.2,
+        )
 
         dark = imagegen.image_bytes(size=(64, 48), color=(10, 10, 10))
         webtest = client.post(
@@ -128,13 +121,7 @@ def test_a_network_slow_only_on_bright_photos_is_killed_and_the_next_web_test_ru
             data={"versions": ["slow", "v1"], "filter": slug},
             headers=bob,
         ).json()
-        done = wait_for(
-            lambda: (
-                (r := client.get(webtest["url"], headers=bob).json())["job"]["status"] == "done"
-                and r
-            ),
-            "bob's web test",
-        )
+        done = job_done(client, webtest["url"], bob, seconds=180)
         assert [r["state"] for r in done["renders"]] == ["done", "done"]
 
         cells = wait_for(
@@ -148,6 +135,8 @@ def test_a_network_slow_only_on_bright_photos_is_killed_and_the_next_web_test_ru
                 else None
             ),
             "ann's comparison to finish",
+            seconds=180,
+            every=0.2,
         )
     by_version = {c["version_id"]: c for c in cells}
     slow_cell = by_version[slow.json()["id"]]
