@@ -6,7 +6,6 @@ being exactly a render's (the face crop on a face filter)."""
 import io
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from ganstudio.vocabulary import AnalysisState
 from tests import checkpoints as ck
 from tests.factories import bearer, make_filter, make_sample, make_version
 from tests.inference.test_render_blob_faults import fail_once
+from tests.waiting import wait_for
 from tests.web.faces_helpers import face_photo, fake_analyse, fake_faces  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fake_faces")
@@ -300,10 +300,12 @@ def test_an_item_the_blob_store_failed_goes_back_to_the_queue_and_is_done(
     with caplog.at_level(logging.WARNING, logger="ganstudio"):
         serving.start()
         try:
-            deadline = time.monotonic() + 120  # a bound on the wait, not a timing claim
-            while _read(client, token, created)["items"][0]["state"] in ("queued", "running"):
-                assert time.monotonic() < deadline, _read(client, token, created)["items"]
-                time.sleep(0.05)
+            wait_for(
+                lambda: (
+                    _read(client, token, created)["items"][0]["state"] not in ("queued", "running")
+                ),
+                "the item to finish",
+            )
         finally:
             stop.set()
             serving.join(timeout=120)
