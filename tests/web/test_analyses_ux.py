@@ -4,6 +4,7 @@ nothing runs, the layer dropdown, and the face an analysis explains (part of the
 
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -53,6 +54,28 @@ def _start_page(browser, csrf: str, comparison: str, **form: str) -> str:
     )
     assert started.status_code == 303, started.text
     return str(started.headers["location"])
+
+
+class Started(NamedTuple):
+    browser: TestClient
+    csrf: str
+    url: str  # the analysis page
+    slug: str  # the filter
+    comparison: str
+    samples: list[int]
+
+
+def _started(
+    app: FastAPI, client: TestClient, token: str, tmp_path: Path, signed_in, seed: int
+) -> Started:
+    """A filter, two face photos, their comparison, and an analysis of it started from the page
+    by a signed-in viewer."""
+    slug = _filter(app, tmp_path)
+    samples = [make_sample(app, face_photo(1, seed=seed + n), f"p{n}.png") for n in range(2)]
+    comparison = _comparison(client, token, slug, samples)
+    browser, csrf = signed_in(Role.VIEWER)
+    url = _start_page(browser, csrf, comparison)
+    return Started(browser, csrf, url, slug, comparison, samples)
 
 
 def test_analyses_are_listed_newest_first_filtered_by_filter_and_comparison(
@@ -105,11 +128,9 @@ def test_an_analysis_and_its_comparison_link_to_each_other(
     client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path, engine: FakeEngine, signed_in
 ) -> None:
     token = tokens[Role.VIEWER]
-    slug = _filter(app, tmp_path)
-    samples = [make_sample(app, face_photo(1, seed=320 + n), f"p{n}.png") for n in range(2)]
-    comparison = _comparison(client, token, slug, samples)
-    browser, csrf = signed_in(Role.VIEWER)
-    url = _start_page(browser, csrf, comparison)
+    browser, _csrf, url, slug, comparison, samples = _started(
+        app, client, token, tmp_path, signed_in, seed=320
+    )
     _run(app)
     with app.state.sessions() as session:
         analysis = session.query(Analysis).one()
@@ -163,11 +184,7 @@ def test_after_cancel_the_page_polls_until_the_running_item_finishes(
     client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path, engine: FakeEngine, signed_in
 ) -> None:
     token = tokens[Role.VIEWER]
-    slug = _filter(app, tmp_path)
-    samples = [make_sample(app, face_photo(1, seed=360 + n), f"p{n}.png") for n in range(2)]
-    comparison = _comparison(client, token, slug, samples)
-    browser, csrf = signed_in(Role.VIEWER)
-    url = _start_page(browser, csrf, comparison)
+    browser, csrf, url, *_ = _started(app, client, token, tmp_path, signed_in, seed=360)
     with app.state.sessions.begin() as session:  # a worker has claimed one item
         claimed = analyses_service.claim_next_item(session, worker_id="w1")
     assert claimed is not None
@@ -196,11 +213,7 @@ def test_the_page_never_says_finished_beside_a_cell_still_queued(
     queries, as in CI): the page either shows them queued and polls on, or shows them done;
     never "done" and stopped polling over a cell still "queued"."""
     token = tokens[Role.VIEWER]
-    slug = _filter(app, tmp_path)
-    samples = [make_sample(app, face_photo(1, seed=370 + n), f"p{n}.png") for n in range(2)]
-    comparison = _comparison(client, token, slug, samples)
-    browser, csrf = signed_in(Role.VIEWER)
-    url = _start_page(browser, csrf, comparison)
+    browser, _csrf, url, *_ = _started(app, client, token, tmp_path, signed_in, seed=370)
     read = analyses_service.read_analysis
 
     def read_then_finish(session, *, analysis):
