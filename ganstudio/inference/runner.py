@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
 from ganstudio.db.session import rowcount
-from ganstudio.db.tables import AnalysisItem, Render, Version
+from ganstudio.db.tables import AnalysisItem, PrecisionCheck, Render, Version
 from ganstudio.faces.face import Face
 from ganstudio.inference import wakeups
 from ganstudio.inference.changes import Changes
@@ -122,8 +122,8 @@ class RenderWorker:
         self._network_run: tuple[str | None, int] = (None, 0)  # the last network, renders in a row
 
     def recover(self, *, stale_after_seconds: float | None = None) -> int:
-        """Queue again the renders (and analysis items) that a dead worker left `running`;
-        return how many.
+        """Queue again the renders (analysis items, precision checks) that a dead worker left
+        `running`; return how many.
 
         Dead: a worker whose heartbeat is older than GANSTUDIO_WORKER_TIMEOUT_SECONDS or says
         stopped. A worker with a recent heartbeat is alive however old its claims (a slow
@@ -161,12 +161,19 @@ class RenderWorker:
             items = analyses_service.recover_items(
                 session, orphaned=orphaned(AnalysisItem.worker_id, AnalysisItem.claimed_at)
             )
-        count = rowcount(result)
-        if count or items:
-            log.info(
-                "Re-queued %d render(s), %d analysis item(s) of a stopped worker", count, items
+            checks = precision_service.recover_checks(
+                session, orphaned=orphaned(PrecisionCheck.worker_id, PrecisionCheck.claimed_at)
             )
-        return count + items
+        count = rowcount(result)
+        if count or items or checks:
+            log.info(
+                "Re-queued %d render(s), %d analysis item(s), %d precision check(s) of a "
+                "stopped worker",
+                count,
+                items,
+                checks,
+            )
+        return count + items + checks
 
     @property
     def stale_after_seconds(self) -> float:
@@ -500,7 +507,9 @@ class RenderWorker:
             items = analyses_service.recover_items(
                 session, orphaned=AnalysisItem.worker_id == self.worker_id
             )
-            checks = precision_service.release_checks(session, worker_id=self.worker_id)
+            checks = precision_service.recover_checks(
+                session, orphaned=PrecisionCheck.worker_id == self.worker_id
+            )
         count = rowcount(result)
         if count or items or checks:
             log.info(

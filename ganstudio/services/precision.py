@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -49,7 +50,8 @@ from ganstudio.text import plural
 from ganstudio.vocabulary import PrecisionCheckState
 
 DEMO_SAMPLES = 16  # the demo set: at most this many samples of the filter's first comparison
-# A check left `running` this long by a worker that died is claimed again.
+# A check left `running` this long is claimed again: the last resort, for a worker that wrote no
+# heartbeat (a live worker's heartbeats queue a dead worker's checks again: recover_checks).
 STALE_AFTER = timedelta(minutes=30)
 CLAIM_ATTEMPTS = 5
 PENDING = (PrecisionCheckState.QUEUED, PrecisionCheckState.RUNNING)
@@ -348,15 +350,14 @@ def claim_next_check(
     return None
 
 
-def release_checks(session: Session, *, worker_id: str) -> int:
-    """Queue again the checks `worker_id` holds (its step failed, e.g. the blob store was
-    unreachable); return how many. Not a failure: the check is measured once the store answers."""
+def recover_checks(session: Session, *, orphaned: Any) -> int:
+    """Queue again the checks left `running` that `orphaned` (a condition on their rows) says
+    no live step holds: a dead worker's (RenderWorker.recover, on each heartbeat), or a worker's
+    own after its step failed, e.g. on an unreachable blob store (release_own_claims). Not a
+    failure: the check is measured again. Return how many."""
     result = session.execute(
         update(PrecisionCheck)
-        .where(
-            PrecisionCheck.state == PrecisionCheckState.RUNNING,
-            PrecisionCheck.worker_id == worker_id,
-        )
+        .where(PrecisionCheck.state == PrecisionCheckState.RUNNING, orphaned)
         .values(state=PrecisionCheckState.QUEUED, worker_id=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )

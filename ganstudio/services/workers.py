@@ -19,8 +19,26 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ganstudio.db.session import rowcount
-from ganstudio.db.tables import Comparison, Job, JobItem, Render, User, Version, WorkerRow
-from ganstudio.vocabulary import JobKind, RenderState, WorkerState
+from ganstudio.db.tables import (
+    Analysis,
+    AnalysisItem,
+    Comparison,
+    Filter,
+    Job,
+    JobItem,
+    PrecisionCheck,
+    Render,
+    User,
+    Version,
+    WorkerRow,
+)
+from ganstudio.vocabulary import (
+    AnalysisState,
+    JobKind,
+    PrecisionCheckState,
+    RenderState,
+    WorkerState,
+)
 
 KEEP_ROWS_SECONDS = 24 * 3600  # a worker unseen for a day leaves the workers page
 RATE_WINDOW_SECONDS = 5 * 60  # renders per minute are counted over the last five minutes
@@ -115,6 +133,17 @@ class CurrentRender:
 
 
 @dataclass(frozen=True)
+class CurrentTask:
+    """Work a worker holds besides renders: an analysis's items, or a precision check. A worker
+    busy with Grad-CAM on a GPU box is not idle, though it holds no render."""
+
+    kind: str  # "analysis" or "precision check"
+    title: str  # the analysis's title; "Toon v2 in bf16" for a check
+    url: str  # the page that shows it
+    items: int  # the analysis items it holds (1 for a check)
+
+
+@dataclass(frozen=True)
 class WorkerView:
     """One worker as the workers page and API show it."""
 
@@ -129,6 +158,7 @@ class WorkerView:
     renders_done: int
     renders_per_minute: float
     current: list[CurrentRender] = field(default_factory=list)
+    tasks: list[CurrentTask] = field(default_factory=list)
 
 
 def state_of(row: WorkerRow, *, now: datetime, timeout_seconds: float) -> str:
@@ -162,6 +192,7 @@ def list_workers(session: Session, *, now: datetime, timeout_seconds: float) -> 
         ).all()
     )
     current = _current_renders(session, ids)
+    tasks = _current_tasks(session, ids)
     views = []
     for row in rows:
         # A worker younger than the window is measured over its life so far (at least a minute).
@@ -179,6 +210,7 @@ def list_workers(session: Session, *, now: datetime, timeout_seconds: float) -> 
                 renders_done=row.renders_done,
                 renders_per_minute=round(finished.get(row.id, 0) * 60 / window, 1),
                 current=current.get(row.id, []),
+                tasks=tasks.get(row.id, []),
             )
         )
     views.sort(key=lambda v: (_ORDER[v.state], v.host, v.device, -v.started_at.timestamp()))
@@ -212,4 +244,38 @@ def _current_renders(session: Session, worker_ids: list[str]) -> dict[str, list[
         found.setdefault(str(worker_id), []).append(
             CurrentRender(render_id, label, claimed_at, *(purpose or (None, None, None, None)))
         )
+    return found
+
+
+def _current_tasks(session: Session, worker_ids: list[str]) -> dict[str, list[CurrentTask]]:
+    """The analysis items (one line per analysis) and precision checks each worker holds."""
+    found: dict[str, list[CurrentTask]] = {}
+    for worker_id, slug, title, count in session.execute(
+        select(AnalysisItem.worker_id, Analysis.slug, Analysis.title, func.count())
+        .join(Analysis, Analysis.id == AnalysisItem.analysis_id)
+        .where(AnalysisItem.state == AnalysisState.RUNNING, AnalysisItem.worker_id.in_(worker_ids))
+        .group_by(AnalysisItem.worker_id, Analysis.slug, Analysis.title)
+        .order_by(Analysis.slug)
+    ):
+        task = CurrentTask("analysis", title, f"/analyses/{slug}", count)
+        found.setdefault(str(worker_id), []).append(task)
+    for worker_id, version_id, label, filter_name, precision in session.execute(
+        select(
+            PrecisionCheck.worker_id,
+            Version.id,
+            Version.label,
+            Filter.name,
+            PrecisionCheck.precision,
+        )
+        .join(Version, Version.id == PrecisionCheck.version_id)
+        .join(Filter, Filter.id == Version.filter_id)
+        .where(
+            PrecisionCheck.state == PrecisionCheckState.RUNNING,
+            PrecisionCheck.worker_id.in_(worker_ids),
+        )
+        .order_by(PrecisionCheck.id)
+    ):
+        title = f"{filter_name} {label} in {precision}"
+        task = CurrentTask("precision check", title, f"/versions/{version_id}", 1)
+        found.setdefault(str(worker_id), []).append(task)
     return found

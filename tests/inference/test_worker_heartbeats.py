@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from ganstudio.db.base import utcnow
-from ganstudio.db.tables import Render, WorkerRow
+from ganstudio.db.tables import PrecisionCheck, Render, Version, WorkerRow
 from ganstudio.inference.runner import RenderWorker
 from ganstudio.roles import Role
+from ganstudio.services import precision as precision_service
 from ganstudio.services import workers as workers_service
 from ganstudio.vocabulary import RenderState, WorkerState
 from tests import checkpoints as ck
@@ -188,6 +189,43 @@ def test_a_live_slow_worker_keeps_its_renders_and_a_silent_one_loses_them(
     ghost.pipeline.run(claimed=[slow], max_renders=0)
     assert ghost.renders_run == 0
     assert {r.id: r.finished_at for r in _renders(app)} == finished
+
+
+def test_a_dead_workers_precision_check_is_queued_again_by_a_live_heartbeat(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    """Checks follow the renders' rule: a dead worker's is queued again at the next heartbeat
+    (not after the last-resort half hour), a live worker's stays its own."""
+    slug = make_filter(app, input_size=64)
+    checkpoint = ck.safetensors_file(tmp_path / "v1.st", seed=1, base_width=8, depth=2)
+    version_id = make_version(app, filter_slug=slug, label="v1", checkpoint=checkpoint)
+    checkpoint = ck.safetensors_file(tmp_path / "v2.st", seed=2, base_width=8, depth=2)
+    other_id = make_version(app, filter_slug=slug, label="v2", checkpoint=checkpoint)
+    now = utcnow()
+    dead, alive = "gpu-box/cuda:0/4242-dead", "gpu-box/cuda:1/4343-live"
+    with app.state.sessions.begin() as session:
+        for worker_id, seen in ((dead, now - timedelta(seconds=30)), (alive, now)):
+            session.add(
+                WorkerRow(
+                    id=worker_id,
+                    host="gpu-box",
+                    device=worker_id.split("/")[1],
+                    pid=1,
+                    started_at=now - timedelta(hours=1),
+                    last_seen=seen,
+                )
+            )
+        for held_by, version in ((dead, version_id), (alive, other_id)):
+            check = precision_service.queue_check(
+                session, version=session.get(Version, version), precision="bf16", actor=None
+            )
+            check.state, check.worker_id, check.claimed_at = "running", held_by, now
+    assert _worker(app).heartbeat() == 1  # the timeout is 2 s: 30 s of silence is dead
+    with app.state.sessions() as session:
+        held = {
+            c.version_id: (c.state, c.worker_id) for c in session.scalars(select(PrecisionCheck))
+        }
+    assert held == {version_id: ("queued", None), other_id: ("running", alive)}
 
 
 def test_sigterm_drains_a_worker_mid_job(

@@ -1,5 +1,6 @@
 """Admins see the render workers (page and GET /api/v1/workers); nobody else does."""
 
+import html
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,8 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from ganstudio.db.base import utcnow
-from ganstudio.db.tables import Comparison, Render, WorkerRow
+from ganstudio.db.tables import Analysis, Comparison, Render, Version, WorkerRow
 from ganstudio.roles import Role
+from ganstudio.services import analyses as analyses_service
+from ganstudio.services import precision as precision_service
 from ganstudio.vocabulary import RenderState, WorkerState
 from tests import checkpoints as ck
 from tests import imagegen
@@ -142,3 +145,63 @@ def test_a_pipelining_workers_renders_show_one_line_per_job() -> None:
         ("3 renders (21, 22, 23)", ["v2", "v1"], "/c/night"),
         ("render 30", ["v1"], None),
     ]
+
+
+def test_a_worker_busy_with_an_analysis_or_a_precision_check_is_not_idle(
+    client: TestClient, app: FastAPI, tokens: dict, signed_in, tmp_path: Path
+) -> None:
+    """Grad-CAM on a GPU box holds no render, yet the worker is busy: the page and the API
+    say with what, and link to it."""
+    slug = make_filter(app, input_size=64)
+    for n in (1, 2):
+        checkpoint = ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2)
+        make_version(app, filter_slug=slug, label=f"v{n}", checkpoint=checkpoint)
+    samples = [make_sample(app, imagegen.distinct_png(n), f"{n}.png") for n in range(3)]
+    started = client.post(
+        "/api/v1/analyses",
+        json={"filter": slug, "samples": samples, "region": "image"},
+        headers=bearer(tokens[Role.VIEWER]),
+    )
+    assert started.status_code == 201, started.text
+    now = utcnow()
+    busy, idle = "gpu-box/cuda:0/11-aaaa", "gpu-box/cuda:1/12-bbbb"
+    with app.state.sessions.begin() as session:
+        for worker_id in (busy, idle):
+            session.add(
+                WorkerRow(
+                    id=worker_id,
+                    host="gpu-box",
+                    device=worker_id.split("/")[1],
+                    pid=11,
+                    started_at=now - timedelta(minutes=5),
+                    last_seen=now,
+                )
+            )
+        for _ in range(2):  # a worker may hold a few items of one analysis: one line
+            assert analyses_service.claim_next_item(session, worker_id=busy) is not None
+        version = session.scalars(select(Version).where(Version.label == "v2")).one()
+        precision_service.queue_check(session, version=version, precision="bf16", actor=None)
+        assert precision_service.claim_next_check(session, worker_id=busy) is not None
+        analysis = session.scalars(select(Analysis)).one()
+        url, title, version_id = f"/analyses/{analysis.slug}", analysis.title, version.id
+
+    workers = client.get("/api/v1/workers", headers=bearer(tokens[Role.ADMIN])).json()["workers"]
+    by_id = {w["id"]: w for w in workers}
+    assert by_id[busy]["current_renders"] == [] and by_id[idle]["current_tasks"] == []
+    assert by_id[busy]["current_tasks"] == [
+        {"kind": "analysis", "title": title, "url": url, "items": 2},
+        {
+            "kind": "precision check",
+            "title": "Toon v2 in bf16",
+            "url": f"/versions/{version_id}",
+            "items": 1,
+        },
+    ]
+    browser, _ = signed_in(Role.ADMIN)
+    page = browser.get("/admin/workers").text
+    rows = page.split('data-testid="worker"')[1:]
+    (busy_row,) = [row for row in rows if busy in row]
+    (idle_row,) = [row for row in rows if idle in row]
+    assert "idle" not in busy_row and "idle" in idle_row
+    assert f'2 analysis items · <a href="{url}">analysis {html.escape(title)}</a>' in busy_row
+    assert f'precision check · <a href="/versions/{version_id}">Toon v2 in bf16</a>' in busy_row

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from ganstudio.services.workers import CurrentRender, WorkerView
+from ganstudio.services.workers import CurrentRender, CurrentTask, WorkerView
 
 
 class CurrentRenderPublic(BaseModel):
@@ -15,6 +15,13 @@ class CurrentRenderPublic(BaseModel):
     comparison: str | None = Field(description="the comparison's slug (its page is /c/{slug})")
     url: str | None = Field(description="the page that shows it (web tests are private: none)")
     owner: str | None = Field(description="who started the job")
+
+
+class CurrentTaskPublic(BaseModel):
+    kind: str = Field(description="analysis or precision check")
+    title: str = Field(description="the analysis's title, or the filter, version and precision")
+    url: str = Field(description="the page that shows it")
+    items: int = Field(description="the analysis items the worker holds (1 for a check)")
 
 
 class WorkerPublic(BaseModel):
@@ -34,6 +41,10 @@ class WorkerPublic(BaseModel):
     current_render: CurrentRenderPublic | None = Field(description="the oldest of current_renders")
     current_renders: list[CurrentRenderPublic] = Field(
         description="every render it holds (a worker pipelines a few at once)"
+    )
+    current_tasks: list[CurrentTaskPublic] = Field(
+        description="work besides renders that it holds: analyses (one per analysis) and "
+        "precision checks"
     )
 
 
@@ -74,4 +85,9 @@ def worker_public(view: WorkerView) -> WorkerPublic:
         renders_per_minute=view.renders_per_minute,
         current_render=current[0] if current else None,
         current_renders=current,
+        current_tasks=[current_task_public(task) for task in view.tasks],
     )
+
+
+def current_task_public(task: CurrentTask) -> CurrentTaskPublic:
+    return CurrentTaskPublic(kind=task.kind, title=task.title, url=task.url, items=task.items)
