@@ -76,23 +76,9 @@ def prepare(live_server: LiveServer, tmp_path: Path) -> dict:
     return {"bench": bench, "slug": slug, "report": report.content}
 
 
-def test_main_pages_docs_and_report_keep_the_content_security_policy(
-    browser, live_server: LiveServer, tmp_path: Path
-) -> None:
-    data = prepare(live_server, tmp_path)
-    bench, slug = data["bench"], data["slug"]
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    seen = watch(page)
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-
-    page.goto("/login")
-    assert violations(page, seen) == []
-    sign_in_page(page, live_server.users[Role.ADMIN])
-    found: dict[str, list[str]] = {}
-    for url, ready in [
+def main_pages(bench, slug: str) -> list[tuple[str, str]]:
+    """The pages to visit (each with a selector that says it is ready): every main page."""
+    return [
         ("/", "[data-testid=user-name]"),
         ("/samples", "[data-testid=sample-total]"),
         ("/samples/upload", "[data-testid=upload-form]"),
@@ -112,7 +98,26 @@ def test_main_pages_docs_and_report_keep_the_content_security_policy(
         ("/users", "[data-testid=add-user]"),
         ("/account", "main"),
         ("/no-such-page", "[data-testid=error-message]"),
-    ]:
+    ]
+
+
+def test_main_pages_docs_and_report_keep_the_content_security_policy(
+    browser, live_server: LiveServer, tmp_path: Path
+) -> None:
+    data = prepare(live_server, tmp_path)
+    bench, slug = data["bench"], data["slug"]
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    seen = watch(page)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    page.goto("/login")
+    assert violations(page, seen) == []
+    sign_in_page(page, live_server.users[Role.ADMIN])
+    found: dict[str, list[str]] = {}
+    for url, ready in main_pages(bench, slug):
         page.goto(url)
         page.wait_for_selector(ready, state="attached")
         if url == f"/c/{slug}":  # hiding a column builds a style sheet at run time
