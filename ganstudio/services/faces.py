@@ -40,7 +40,8 @@ MASK_MARGIN = 0.35
 MASK_FEATHER = 0.0
 NO_FACE_MASK = (
     "No face was found in this photo, so no eye mask can be made from landmarks; "
-    "upload a mask by hand on the sample's page, or leave this photo out of 4-channel versions."
+    "upload a mask by hand (the sample page's Mask box), or leave this photo out of 4-channel "
+    "versions."
 )
 
 

@@ -13,7 +13,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ganstudio.services import blob_faults
 from ganstudio.services.errors import BusyError, ServiceError, TooManyAttemptsError
 from ganstudio.storage.blobs import BlobCorruptError, BlobStoreUnavailableError
-from ganstudio.web.security import NotAuthenticatedError, caller_from_request
+from ganstudio.web.security import (
+    SIGN_IN_FIRST,
+    SIGN_IN_FIRST_PAGE,
+    NotAuthenticatedError,
+    caller_from_request,
+)
 from ganstudio.web.templating import flash
 from ganstudio.web.urls import BLOBS_PREFIX
 
@@ -72,7 +77,7 @@ def not_authenticated_response(request: Request, message: str) -> Response:
         return JSONResponse(
             {"detail": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
-    flash(request, message, "warning")
+    flash(request, SIGN_IN_FIRST_PAGE if message == SIGN_IN_FIRST else message, "warning")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 

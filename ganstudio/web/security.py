@@ -22,6 +22,8 @@ SIGN_IN_FIRST = (
     "Sign in to use GAN Studio (scripts: send 'Authorization: Bearer <token>'; create one with "
     "`ganstudio users token NAME` or on your account page)."
 )
+# The same, said to a person in a browser (the sign-in page): tokens are for scripts.
+SIGN_IN_FIRST_PAGE = "Sign in to see that page."
 SESSION_ID_FIELD = "sid"  # the cookie's only credential: the token of a user_sessions row
 
 

@@ -15,6 +15,10 @@ def test_pages_require_sign_in_and_come_back_after_it(client: TestClient, app: F
     response = client.get("/users?x=1", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/users%3Fx%3D1"
+    # A person is told to sign in, not how scripts send tokens (the API's 401 says that).
+    shown = client.get("/login").text
+    assert "Sign in to see that page." in shown and "Bearer" not in shown
+    assert "Bearer" in client.get("/api/v1/filters").json()["detail"]
     page = client.get("/login?next=/account")
     response = client.post(
         "/login",

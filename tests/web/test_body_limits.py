@@ -89,7 +89,7 @@ def test_browsers_posting_anonymously_are_sent_to_sign_in_unread(client: TestCli
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/samples/upload"
-    assert "Sign in to use GAN Studio" in client.get("/login").text
+    assert "Sign in to see that page." in client.get("/login").text
 
 
 def test_an_ended_session_is_refused_its_body_with_the_reason(signed_in, app: FastAPI) -> None:
