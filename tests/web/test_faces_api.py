@@ -169,6 +169,20 @@ def test_qa_cannot_make_or_remove_system_tags_but_may_send_them_back(
     assert response.json()["tags"] == ["face:one face"]
 
 
+def test_the_tags_page_offers_no_rename_of_a_system_tag(app: FastAPI, signed_in) -> None:
+    """Renaming one would be refused (the analysis owns the "face:" names): no form for it."""
+    sample = make_sample(app, face_photo(1, seed=7))
+    browser, csrf = signed_in(Role.QA)
+    browser.post(f"/samples/{sample}/tags", data={"csrf_token": csrf, "tags": "glasses"})
+    analyse_all(app)
+    page = browser.get("/tags").text
+    rows = {row.split("</a>")[0].rsplit(">", 1)[-1]: row for row in page.split("<tr>")[2:]}
+    assert set(rows) == {"face:one face", "glasses"}, rows
+    assert 'data-testid="system-tag"' in rows["face:one face"]
+    assert 'name="new_name"' not in rows["face:one face"]
+    assert 'name="new_name"' in rows["glasses"]
+
+
 def test_generating_a_mask_from_landmarks(client: TestClient, app: FastAPI, tokens: dict) -> None:
     one = make_sample(app, face_photo(1, seed=7), "one.png")
     none = make_sample(app, face_photo(0, seed=8), "none.png")

@@ -290,7 +290,9 @@ def remove_sample_reference(request: Request, id: RowId, db: SessionDep, user: Q
 def read_tags(request: Request, db: SessionDep, user: ViewerUser) -> Response:
     """List tags with counts; QA can rename (or merge) them."""
     return request.app.state.pages.render(
-        request, "samples/tags.html", {"tag_counts": samples_service.tag_counts(db)}
+        request,
+        "samples/tags.html",
+        {"tag_counts": samples_service.tag_counts(db), "is_system": samples_service.is_system_tag},
     )
 
 
