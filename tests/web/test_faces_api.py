@@ -2,6 +2,7 @@
 by the worker once per image and detector, system tags, eye masks, set mask jobs, renders."""
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -328,6 +329,11 @@ def test_pages_show_system_tags_generate_masks_and_follow_a_set_job(
     page = browser.get(f"/samples/{one}").text
     assert 'data-testid="system-tag"' in page and "eyes closed" in page
     assert "1 face found by " + FAKE_DETECTOR in page
+    # The Faces overlay can be switched on where there are faces to draw, and only there.
+    toggle = re.compile(r'<input type="checkbox" data-toggle-faces[^>]*>')
+    assert "disabled" not in toggle.findall(page)[0]
+    faceless = browser.get(f"/samples/{none}").text
+    assert "0 faces found" in faceless and "disabled" in toggle.findall(faceless)[0]
 
     refused = browser.post(f"/samples/{none}/mask/generate", data={"csrf_token": csrf})
     assert "No face was found" in refused.text  # flashed on the sample page
