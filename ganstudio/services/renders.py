@@ -135,6 +135,7 @@ class JobProgress:
     queued: int
     errors: list[dict[str, object]] = field(default_factory=list)
     cancelled: int = 0  # analysis items skipped when their job was cancelled
+    reused: int = 0  # renders done before the job was made: taken as they were, not redone
 
     @property
     def finished(self) -> bool:
@@ -182,7 +183,21 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
             .limit(error_limit)
         )
     ]
-    return _render_progress(job, counts, errors)
+    progress = _render_progress(job, counts, errors)
+    progress.reused = (
+        session.scalar(
+            select(func.count())
+            .select_from(Render)
+            .join(JobItem, JobItem.render_id == Render.id)
+            .where(
+                JobItem.job_id == job.id,
+                Render.state == RenderState.DONE,
+                Render.finished_at < job.created_at,
+            )
+        )
+        or 0
+    )
+    return progress
 
 
 def progress_of_renders(job: Job, renders: Sequence[Render]) -> JobProgress:

@@ -143,6 +143,24 @@ def test_a_poll_never_stops_over_a_cell_still_queued(
     assert 'data-finished="true"' in done and "hx-trigger" not in done
 
 
+def test_a_comparison_of_renders_made_before_says_they_were_reused(
+    app: FastAPI, signed_in, tmp_path: Path
+) -> None:
+    """A second comparison of the same versions on the same photos is done at once: it says
+    why (nothing to watch fill in otherwise looks like nothing happened)."""
+    bench = make_bench(app, tmp_path)
+    browser, csrf = signed_in(Role.VIEWER)
+    first = create(browser, csrf, bench, ["v1", "v2"], set=str(bench.set_id))
+    app.state.worker.run_until_idle()
+    assert 'data-testid="progress-reused"' not in browser.get(f"/c/{first}").text
+    again = create(browser, csrf, bench, ["v1", "v2"], set=str(bench.set_id), title="Again")
+    page = browser.get(f"/c/{again}").text
+    assert "6 of 6 rendered" in page and "(6 reused:" in page
+    api = browser.get(f"/api/v1/comparisons/{again}").json()
+    assert (api["job"]["done"], api["job"]["reused"]) == (6, 6)
+    assert browser.get(f"/api/v1/comparisons/{first}").json()["job"]["reused"] == 0
+
+
 def test_grid_is_paginated(app: FastAPI, signed_in, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(views_service, "ROWS_PER_PAGE", 2)
     bench = make_bench(app, tmp_path)

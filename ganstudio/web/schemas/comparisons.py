@@ -27,6 +27,9 @@ class JobPublic(BaseModel):
     running: int
     queued: int
     cancelled: int = Field(0, description="analysis items skipped by a cancel")
+    reused: int = Field(
+        0, description="renders done before the job was made: reused as they were, not redone"
+    )
     percent: int
     errors: list[dict[str, object]] = Field(description="failed renders and why (first 50)")
     created_at: datetime
