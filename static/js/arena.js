@@ -61,6 +61,16 @@
     const body = await response.json();
     if (!response.ok) {
       status.textContent = body.detail || `The vote failed (${response.status}).`;
+      if (response.status === 409) {
+        // This pair cannot take a vote (already judged, or nothing to choose between its sides):
+        // offer the next pair, as the message says, instead of buttons that would be refused again.
+        pairId = null;
+        setBusy(false);
+        revealed = true;
+        next.hidden = false;
+        next.focus();
+        return;
+      }
       setBusy(false);
       return;
     }
