@@ -14,6 +14,8 @@
   const counterNoun = root.querySelector("[data-testid=arena-count-noun]");
   const buttons = root.querySelectorAll("button[data-outcome]");
   const next = root.querySelector("[data-testid=arena-next]");
+  const buttonBox = root.querySelector(".arena-buttons");
+  const inputBox = root.querySelector(".arena-input");
   let pairId = null;
   let busy = false;
   let revealed = false;
@@ -37,7 +39,10 @@
     }
     pairId = body.pair_id;
     if (!pairId) {
+      // Nothing left to vote on: the message says why; no empty frames or dead buttons.
       pairBox.hidden = true;
+      buttonBox.hidden = true;
+      inputBox.hidden = true;
       status.textContent = body.message;
       setBusy(false);
       return;
@@ -46,6 +51,8 @@
     right.src = body.right.render_url;
     input.src = body.input_url;
     pairBox.hidden = false;
+    buttonBox.hidden = false;
+    inputBox.hidden = false;
     status.textContent = "Which is better?";
     setBusy(false);
   }
