@@ -51,7 +51,7 @@ from ganstudio.inference.executor import (
 from ganstudio.inference.formats import CheckpointError
 from ganstudio.inference.inputs import NetworkInput
 from ganstudio.inference.networks import render_batch
-from ganstudio.inference.render_spec import RenderError
+from ganstudio.inference.render_spec import NO_FACE, RenderError
 from ganstudio.storage.blobs import BlobCorruptError, BlobStoreUnavailableError
 from ganstudio.storage.images import png_bytes, thumbnail_of
 from ganstudio.vocabulary import RenderState
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from ganstudio.inference.runner import PreparedPhoto, RenderInputs, RenderWorker
 
 log = logging.getLogger(__name__)
-NO_FACE = "no face found"  # the cell's note when the face pipeline finds none (not a failure)
 RESULT_WAIT_SECONDS = 1.0  # how often the main thread checks the device thread is alive
 
 

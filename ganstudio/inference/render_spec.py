@@ -26,6 +26,9 @@ MISSING_MASK = (
     "Attach a mask on the sample's page, then make the comparison again "
     "(web test photos have no mask: compare on a sample that has one)."
 )
+# A done render's note when the face pipeline finds no face: its output is the input, unchanged
+# (not a failure). The arena skips such renders: there is nothing to choose between two of them.
+NO_FACE = "no face found"
 
 
 class RenderError(RuntimeError):

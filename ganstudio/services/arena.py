@@ -3,6 +3,10 @@
 A pair is one sample and two versions' renders of it, sides random, names hidden until the
 vote. The next pair has the fewest votes between its versions, then the widest intervals
 (`ranking.next_pair`); a voter judges a (sample, version pair) once.
+
+A pair whose two sides leave nothing to choose is never served, and a vote on one is refused:
+a face filter's render of a photo where no face was found (its output is the input, unchanged),
+or two renders whose outputs are the same bytes. Such a vote would only add noise to the ranking.
 """
 
 import math
@@ -18,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
+from ganstudio.inference.render_spec import NO_FACE
 from ganstudio.services import audit, ranking
 from ganstudio.services import precision as precision_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import samples as samples_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import ConflictError, InvalidInputError, NotFoundError
+from ganstudio.text import plural
 from ganstudio.vocabulary import RenderState, VersionStatus, VoteOutcome
 
 BOOTSTRAP_ROUNDS = 200
@@ -71,6 +77,57 @@ class ServedPair:
     sample: Sample
     left: Render
     right: Render
+
+
+# Why a pair leaves nothing to choose (see `nothing_to_choose`).
+SKIP_NO_FACE = "no_face"
+SKIP_IDENTICAL = "identical"
+NOTHING_TO_CHOOSE = {
+    SKIP_NO_FACE: "Both sides are the unchanged photo (no face found in this sample, and this "
+    "face filter converts only faces): there is nothing to choose, and the vote is not counted. "
+    "Take the next pair.",
+    SKIP_IDENTICAL: "Both sides are the same image, byte for byte: there is nothing to choose, "
+    "and the vote is not counted. Take the next pair.",
+}
+
+
+def nothing_to_choose(left: Render, right: Render) -> str | None:
+    """Return why a voter cannot choose between two renders (SKIP_*), or None when they can."""
+    if left.note == NO_FACE or right.note == NO_FACE:
+        return SKIP_NO_FACE
+    if left.output_sha256 is not None and left.output_sha256 == right.output_sha256:
+        return SKIP_IDENTICAL
+    return None
+
+
+@dataclass(frozen=True)
+class NoPairLeft:
+    """No pair to serve this voter; how many unjudged pairs were skipped, and why."""
+
+    no_face: int = 0
+    identical: int = 0
+
+    @property
+    def message(self) -> str:
+        if not self.no_face and not self.identical:
+            return (
+                "No pair is left for you: you have judged every pair with renders (or fewer than "
+                "two versions have rendered samples). Make a comparison to render more."
+            )
+        reasons = []
+        if self.no_face:
+            reasons.append(
+                f"{plural(self.no_face, 'pair')} because no face was found in the sample (this "
+                "face filter's render is then the unchanged photo, the same on both sides)"
+            )
+        if self.identical:
+            reasons.append(f"{plural(self.identical, 'pair')} because both renders are identical")
+        more = "add samples with faces and " if self.no_face else ""
+        return (
+            "No pair is left for you, and some were skipped because there is nothing to choose "
+            f"between their sides: {' and '.join(reasons)}. You have judged every other pair. "
+            f"To vote more, {more}make a comparison to render more pairs."
+        )
 
 
 def arena_versions(session: Session, *, filter_: Filter, scope: ArenaScope) -> list[Version]:
@@ -164,8 +221,9 @@ def next_pair(
     voter: User,
     scope: ArenaScope,
     rng: random.Random | None = None,
-) -> ServedPair | None:
-    """Serve the pair a vote teaches most from, or None when this voter has judged them all."""
+) -> ServedPair | NoPairLeft:
+    """Serve the pair a vote teaches most from, or NoPairLeft when this voter has judged every
+    pair there is something to choose in (it counts the pairs skipped for having nothing)."""
     rng = rng or random.Random()  # noqa: S311 - sides and samples, not secrets
     versions = arena_versions(session, filter_=filter_, scope=scope)
     samples = {s.id: s for s in _scope_samples(session, scope)}
@@ -180,14 +238,21 @@ def next_pair(
         if p.voter_id == voter.id
     }
     open_samples: dict[tuple[int, int], list[int]] = defaultdict(list)
+    skipped: dict[str, int] = defaultdict(int)
     for sample_id, by_version in cells.items():
         rendered = sorted(by_version)
         for i, a in enumerate(rendered):
             for b in rendered[i + 1 :]:
-                if (sample_id, a, b) not in judged:
+                if (sample_id, a, b) in judged:
+                    continue
+                reason = nothing_to_choose(by_version[a], by_version[b])
+                if reason is not None:
+                    skipped[reason] += 1
+                else:
                     open_samples[(a, b)].append(sample_id)
+    no_pair = NoPairLeft(no_face=skipped[SKIP_NO_FACE], identical=skipped[SKIP_IDENTICAL])
     if not open_samples:
-        return None
+        return no_pair
     all_pairs = {_unordered(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]}
     board = ranking.leaderboard(ids, _as_votes(pairs), bootstrap=60, seed=len(pairs))
     intervals = {s.version_id: (s.lower, s.upper) for s in board.standings}
@@ -199,7 +264,7 @@ def next_pair(
         intervals=intervals,
     )
     if choice is None:
-        return None
+        return no_pair
     left_id, right_id = choice
     votes_per_sample: dict[int, int] = defaultdict(int)
     for p in pairs:
@@ -276,6 +341,13 @@ def vote(session: Session, *, token: str, outcome: str, voter: User) -> ArenaPai
     )
     if twin is not None:
         raise ConflictError("You already judged these two versions on this sample.")
+    left, right = (
+        session.get(Render, pair.left_render_id),
+        session.get(Render, pair.right_render_id),
+    )
+    reason = None if left is None or right is None else nothing_to_choose(left, right)
+    if reason is not None:  # served before the arena skipped such pairs, or posted by a script
+        raise ConflictError(NOTHING_TO_CHOOSE[reason])
     pair.outcome, pair.voted_at = parsed, utcnow()
     audit.record(
         session,

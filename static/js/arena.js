@@ -14,6 +14,8 @@
   const counterNoun = root.querySelector("[data-testid=arena-count-noun]");
   const buttons = root.querySelectorAll("button[data-outcome]");
   const next = root.querySelector("[data-testid=arena-next]");
+  const buttonBox = root.querySelector(".arena-buttons");
+  const inputBox = root.querySelector(".arena-input");
   let pairId = null;
   let busy = false;
   let revealed = false;
@@ -37,7 +39,10 @@
     }
     pairId = body.pair_id;
     if (!pairId) {
+      // Nothing left to vote on: the message says why; no empty frames or dead buttons.
       pairBox.hidden = true;
+      buttonBox.hidden = true;
+      inputBox.hidden = true;
       status.textContent = body.message;
       setBusy(false);
       return;
@@ -46,6 +51,8 @@
     right.src = body.right.render_url;
     input.src = body.input_url;
     pairBox.hidden = false;
+    buttonBox.hidden = false;
+    inputBox.hidden = false;
     status.textContent = "Which is better?";
     setBusy(false);
   }
@@ -61,6 +68,16 @@
     const body = await response.json();
     if (!response.ok) {
       status.textContent = body.detail || `The vote failed (${response.status}).`;
+      if (response.status === 409) {
+        // This pair cannot take a vote (already judged, or nothing to choose between its sides):
+        // offer the next pair, as the message says, instead of buttons that would be refused again.
+        pairId = null;
+        setBusy(false);
+        revealed = true;
+        next.hidden = false;
+        next.focus();
+        return;
+      }
       setBusy(false);
       return;
     }

@@ -44,11 +44,12 @@ def read_next_pair(
     )
     served = arena_service.next_pair(db, filter_=filter_, voter=user, scope=scope)
     db.commit()
-    if served is None:
+    if isinstance(served, arena_service.NoPairLeft):
         return ArenaPairPublic(
             pair_id=None,
-            message="No pair is left for you: you have judged every pair with renders (or "
-            "fewer than two versions have rendered samples). Make a comparison to render more.",
+            message=served.message,
+            skipped_no_face=served.no_face,
+            skipped_identical=served.identical,
         )
     return ArenaPairPublic(
         pair_id=served.pair.token,

@@ -23,6 +23,16 @@ class ArenaPairPublic(BaseModel):
     input_url: str | None = None
     left: ArenaSide | None = None
     right: ArenaSide | None = None
+    skipped_no_face: int = Field(
+        0,
+        description="with pair_id null: your unjudged pairs not served because no face was "
+        "found in the sample (a face filter's render is then the unchanged photo)",
+    )
+    skipped_identical: int = Field(
+        0,
+        description="with pair_id null: your unjudged pairs not served because both renders "
+        "are identical (the same output bytes)",
+    )
 
 
 class VoteCreate(BaseModel):
