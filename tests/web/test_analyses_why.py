@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ganstudio.db.tables import Analysis, AnalysisItem, AuditEvent
 from ganstudio.roles import Role
 from ganstudio.services import analyses as analyses_service
-from tests.factories import make_sample
+from tests.factories import bearer, make_sample
 from tests.web.faces_helpers import face_photo, fake_analyse, fake_faces  # noqa: F401
 from tests.web.test_analyses import FakeEngine, _filter, _read, _run, _start
 from tests.web.test_analyses import engine as engine  # the stand-in engine (a fixture)
@@ -100,6 +100,14 @@ def test_why_asks_again_after_a_failure_or_a_cancel(
     assert _run(app) == 2
     read = _read(client, token, {"id": again[1]})
     assert [i["state"] for i in read["items"]] == ["done"]
+    assert _look(client, token, slug, sample) == again  # the retry's maps are kept
+    # Cancelled (its maps never made): asked again, it is queued anew.
+    cancelled = _look(client, token, slug, sample, region="face")
+    for analysis_id in cancelled:
+        job = _read(client, token, {"id": analysis_id})["job"]["id"]
+        assert client.post(f"/api/v1/jobs/{job}/cancel", headers=bearer(token)).status_code == 200
+    fresh = _look(client, token, slug, sample, region="face")
+    assert not set(fresh) & set(cancelled) and _run(app) == 2
 
 
 def test_a_photo_without_a_face_queues_nothing(
