@@ -345,7 +345,9 @@ def _reusable_why(
     twice. The same items means the same (position, version, sample, content key), so the
     result is the one a new analysis would get. One with a real failure or a cancelled job is
     not reused: asking again tries again (a photo without a face is a result, not a failure).
-    Two first looks at the same instant may each make one; later looks reuse the newest."""
+    Two first looks at the same instant may each make one; later looks reuse the newest.
+    "The viewer's" is priority INTERACTIVE, the mark /analyses already hides them by: it also
+    covers a one-sample API analysis asking exactly the same (its result is the same too)."""
     if not planned:
         return None
     wanted = sorted(planned)
