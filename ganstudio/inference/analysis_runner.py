@@ -51,10 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_FACE_CROP = (
-    "no face found in this photo, and this face filter's network only ever sees face crops; "
-    "analyse a photo with a face"
-)
+NO_FACE_CROP = analyses_service.NO_FACE_CROP  # also given at once where the faces are known
 FLAT = "the region's output does not depend on the input here, so the map is empty"
 
 

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from ganstudio import faces
+from ganstudio.analysis import regions
 from ganstudio.analysis.regions import (
     NEEDS_FACE,
     Region,
@@ -34,6 +36,7 @@ from ganstudio.db.tables import (
     Analysis,
     AnalysisItem,
     Comparison,
+    FaceAnalysis,
     Filter,
     Job,
     Sample,
@@ -45,6 +48,7 @@ from ganstudio.inference import layers as layers_engine
 from ganstudio.inference import networks
 from ganstudio.inference.render_spec import PipelineSettings
 from ganstudio.services import audit
+from ganstudio.services import faces as faces_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import versions as versions_service
 from ganstudio.services.errors import InvalidInputError, NotFoundError
@@ -61,6 +65,12 @@ MAX_FACE = 63  # the largest face index a request may name (0: the largest face)
 # A failed item's reason code: the photo has no face (a face filter sees only face crops, or the
 # region is the eyes or the face). Pages show it as a note ("no face: skipped"), as the grid does.
 NO_FACE = "no_face"
+# A face filter's item on a photo without a face: its error (the worker's and create_analysis's).
+NO_FACE_CROP = (
+    "no face found in this photo, and this face filter's network only ever sees face crops; "
+    "analyse a photo with a face"
+)
+REUSE_CANDIDATES = 5  # Why: the newest analyses of the same first item looked at for reuse
 
 
 def version_layers(version: Version, settings: Settings) -> layers_engine.VersionLayers:
@@ -173,14 +183,25 @@ def create_analysis(
     comparison: Comparison | None = None,
     face: int = 0,
     layer_fallback: bool = False,
+    why: bool = False,
 ) -> tuple[Analysis, Job]:
-    """Save an analysis, its job and one item per (version, sample); cached ones are done.
+    """Save an analysis, its job and one item per (version, sample); cached ones are done, and
+    a photo whose stored face analysis found no face is skipped at once where the worker could
+    only say so (a face filter, or the eyes or the face asked of it): no work is queued for it.
 
     `comparison`: the one it was started from (its page lists it). `face`: which face of each
-    photo (0: the largest). `layer_fallback`: a version without `layer` uses its default."""
+    photo (0: the largest). `layer_fallback`: a version without `layer` uses its default.
+    `why`: the viewer's Why mode asks, and looking at a map is a read: nothing goes to the
+    activity feed, and an earlier Why analysis of the very same items is returned instead of a
+    new one (see _reusable_why)."""
     if not 0 <= face <= MAX_FACE:
         raise InvalidInputError(
             f"Face {face} does not exist: faces are numbered from 0 (the largest) to {MAX_FACE}."
+        )
+    if why and len(samples) != 1:
+        raise InvalidInputError(
+            f"The viewer's Why looks at one sample at a time, not {len(samples)}; to analyse "
+            "several samples, leave out why (the analysis is then listed on /analyses)."
         )
     for sample in samples:
         try:
@@ -196,6 +217,36 @@ def create_analysis(
     settings = PipelineSettings.for_filter(
         pipeline=filter_.pipeline, input_size=filter_.input_size, face_options=filter_.face_options
     )
+    planned = [
+        (
+            position,
+            sample,
+            version,
+            item_key(
+                version=version,
+                sample=sample,
+                settings=settings,
+                kind=kind,
+                region=region,
+                layer=layers[version.id],
+                face=face,
+            ),
+        )
+        for position, sample in enumerate(samples)
+        for version in versions
+    ]
+    if why:
+        reused = _reusable_why(
+            session,
+            filter_=filter_,
+            kind=kind,
+            region=region,
+            layer=layer,
+            face=face,
+            planned=[(p, v.id, s.id, key) for p, s, v, key in planned],
+        )
+        if reused is not None:
+            return reused
     what = "Attention" if kind == AnalysisKind.GRADCAM else "Features"
     words = words_for(region.kind, settings.pipeline)
     on = f" on {words}" if kind == AnalysisKind.GRADCAM else ""
@@ -221,32 +272,15 @@ def create_analysis(
         layer=layer,
         face=face,
         settings=settings.as_dict(),
-        priority=INTERACTIVE if interactive else 0,
+        priority=INTERACTIVE if interactive or why else 0,
         job_id=job.id,
         created_by_id=actor.id if actor else None,
         comparison_id=comparison.id if comparison else None,
     )
     session.add(analysis)
     session.flush()
-    planned = [
-        (
-            position,
-            sample,
-            version,
-            item_key(
-                version=version,
-                sample=sample,
-                settings=settings,
-                kind=kind,
-                region=region,
-                layer=layers[version.id],
-                face=face,
-            ),
-        )
-        for position, sample in enumerate(samples)
-        for version in versions
-    ]
     cached = _done_by_key(session, (key for *_, key in planned))
+    faceless = _faceless_images(session, samples, settings=settings, kind=kind, region=region)
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for position, sample, version, key in planned:
@@ -264,26 +298,160 @@ def create_analysis(
         }
         if key in cached:  # done before: no work
             row.update(cached[key], state=AnalysisState.DONE, finished_at=now)
+        elif sample.sha256 in faceless:
+            no_face = _no_face_error(version, sample, settings=settings, kind=kind, region=region)
+            if no_face:  # what the worker would say, without queueing it
+                row.update(
+                    state=AnalysisState.FAILED, error=no_face, reason=NO_FACE, finished_at=now
+                )
         rows.append(row)
     if rows:
         session.execute(insert(AnalysisItem), rows)
-    audit.record(
-        session,
-        actor=actor,
-        action="analysis.create",
-        subject_type="analysis",
-        subject_id=analysis.id,
-        filter=filter_.slug,
-        kind=kind.value,
-        region=region.to_json(),
-        layer=layer,
-        face=face,
-        comparison=comparison.slug if comparison else None,
-        versions=[v.label for v in versions],
-        samples=len(samples),
-    )
+    if not why:  # a person's analysis goes to the feed; the viewer's Why is a read (see above)
+        audit.record(
+            session,
+            actor=actor,
+            action="analysis.create",
+            subject_type="analysis",
+            subject_id=analysis.id,
+            filter=filter_.slug,
+            kind=kind.value,
+            region=region.to_json(),
+            layer=layer,
+            face=face,
+            comparison=comparison.slug if comparison else None,
+            versions=[v.label for v in versions],
+            samples=len(samples),
+        )
     session.flush()
     return analysis, job
+
+
+def _reusable_why(
+    session: Session,
+    *,
+    filter_: Filter,
+    kind: AnalysisKind,
+    region: Region,
+    layer: str | None,
+    face: int,
+    planned: Sequence[tuple[int, int, int, str]],
+) -> tuple[Analysis, Job] | None:
+    """An earlier viewer's analysis (priority INTERACTIVE) asking exactly this, to return again.
+
+    Why reuses the record rather than making none when every item is a cache hit: the viewer
+    polls an analysis by id (POST returns `{id, url, job}`), and a record whose items are still
+    queued or running is reused too, so a second look neither saves rows nor queues the work
+    twice. The same items means the same (position, version, sample, content key), so the
+    result is the one a new analysis would get. One with a real failure or a cancelled job is
+    not reused: asking again tries again (a photo without a face is a result, not a failure).
+    Two first looks at the same instant may each make one; later looks reuse the newest.
+    "The viewer's" is priority INTERACTIVE, the mark /analyses already hides them by: it also
+    covers a one-sample API analysis asking exactly the same (its result is the same too)."""
+    if not planned:
+        return None
+    wanted = sorted(planned)
+    candidates = session.scalars(
+        select(Analysis)
+        .join(AnalysisItem, AnalysisItem.analysis_id == Analysis.id)
+        .join(Job, Job.id == Analysis.job_id)
+        .where(
+            AnalysisItem.cache_key == wanted[0][3],
+            AnalysisItem.version_id == wanted[0][1],
+            AnalysisItem.sample_id == wanted[0][2],
+            Analysis.priority == INTERACTIVE,
+            Analysis.filter_id == filter_.id,
+            Analysis.kind == kind,
+            Analysis.face == face,
+            Analysis.layer.is_(None) if layer is None else Analysis.layer == layer,
+            Job.cancelled_at.is_(None),
+        )
+        .order_by(Analysis.id.desc())
+        .limit(REUSE_CANDIDATES)
+    ).unique()
+    target = region.to_json()
+    for analysis in candidates:
+        if analysis.region != target:  # JSON: compared here, as PostgreSQL's json has no `=`
+            continue
+        items = session.execute(
+            select(
+                AnalysisItem.position,
+                AnalysisItem.version_id,
+                AnalysisItem.sample_id,
+                AnalysisItem.cache_key,
+                AnalysisItem.state,
+                AnalysisItem.reason,
+            ).where(AnalysisItem.analysis_id == analysis.id)
+        ).all()
+        if sorted((p, v, s, key) for p, v, s, key, *_ in items) != wanted:
+            continue
+        if all(_reusable_state(state, reason) for *_, state, reason in items):
+            job = session.get(Job, analysis.job_id)
+            assert job is not None  # joined above
+            return analysis, job
+    return None
+
+
+def _reusable_state(state: AnalysisState | str, reason: str | None) -> bool:
+    if state in (AnalysisState.QUEUED, AnalysisState.RUNNING, AnalysisState.DONE):
+        return True
+    return state == AnalysisState.FAILED and reason == NO_FACE
+
+
+def _faceless_images(
+    session: Session,
+    samples: Sequence[Sample],
+    *,
+    settings: PipelineSettings,
+    kind: AnalysisKind,
+    region: Region,
+) -> set[str]:
+    """The images among `samples` whose stored face analysis (the current detector's, done)
+    found no face, when the analysis needs one; an image not analysed yet is not among them
+    (the worker analyses it first)."""
+    needs_face = settings.face is not None or (
+        kind == AnalysisKind.GRADCAM and region.kind in NEEDS_FACE
+    )
+    if not needs_face:
+        return set()
+    shas = list(dict.fromkeys(sample.sha256 for sample in samples))
+    faceless: set[str] = set()
+    for start in range(0, len(shas), KEY_CHUNK):
+        for row in session.scalars(
+            select(FaceAnalysis).where(
+                FaceAnalysis.image_sha256.in_(shas[start : start + KEY_CHUNK]),
+                FaceAnalysis.detector == faces.DETECTOR,
+            )
+        ):
+            if row.state == faces_service.DONE and not faces_service.faces_of(row):
+                faceless.add(row.image_sha256)
+    return faceless
+
+
+def _no_face_error(
+    version: Version,
+    sample: Sample,
+    *,
+    settings: PipelineSettings,
+    kind: AnalysisKind,
+    region: Region,
+) -> str:
+    """The error the worker gives an item on a photo without a face (inference/
+    analysis_runner.py), or "" where it would fail otherwise first or not at all."""
+    if settings.face is not None:  # the network sees only face crops, and there are none
+        return NO_FACE_CROP
+    if kind != AnalysisKind.GRADCAM or region.kind not in NEEDS_FACE:
+        return ""
+    # A 4-channel version without a mask fails for want of the eye mask first (a real error).
+    render_settings = renders_service.render_settings(
+        version=version, mask_sha256=sample.mask_sha256, settings=settings
+    )
+    _mask, missing = renders_service.version_mask(
+        version=version, mask_sha256=sample.mask_sha256, settings=render_settings
+    )
+    if missing or render_settings.eye_mask:
+        return ""
+    return regions.NO_FACE
 
 
 def get_analysis(session: Session, *, ref: str | int) -> Analysis:

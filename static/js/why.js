@@ -4,7 +4,9 @@
 // A region picker (eyes, face, whole image, or a box drawn on the photo), a layer picker per
 // version, and a "Features" toggle (the strongest channels of the layer, side by side). Each
 // version's map is an analysis (POST /api/v1/analyses), polled until the worker is done;
-// results are cached by content on the server, so asking again is free.
+// results are cached by content on the server, so asking again is free: with `why: true` the
+// server returns the earlier Why analysis of the same items (no new record, no feed entry), and
+// a photo whose face analysis found no face is skipped at once (nothing is queued).
 // On a face filter each version sees only a face crop: "Whole image" is the whole crop, the
 // drawing surface outlines the crops (a box must lie inside one), and a photo with several faces
 // has a face picker (shared with the viewer's Face crop mode; 0 is the largest).
@@ -425,6 +427,7 @@
         region: kind === "features" ? "image" : this.regionValue(),
         layer: this.chosen[version.id] || null,
         face: this.face,
+        why: true, // a look, not a person's analysis: no feed entry, an earlier one is reused
       };
       api("/api/v1/analyses", { method: "POST", body: JSON.stringify(body) })
         .then((created) => this.poll(key, created.id))

@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data
+from sqlalchemy import func, select
 
 import ganstudio
 from ganstudio import faces
+from ganstudio.db.tables import Analysis, AnalysisItem, AuditEvent
 from ganstudio.roles import Role
 from tests.e2e.conftest import LiveServer, sign_in_page
 from tests.factories import bearer, make_filter, make_sample, make_token, make_version
@@ -107,6 +109,12 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
     assert "mode=why" in page.url
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "why-eyes-1440x900.png"), full_page=True)
+    # Looking is a read: opening Why again makes no new analyses, and none reaches the feed.
+    looked = _why_records(app)
+    assert looked == (2, 0)
+    page.reload()
+    page.wait_for_function(_cards_done(), timeout=120_000)
+    assert _why_records(app) == looked
 
     # The whole crop (a face filter sees only the crop): every share is 100% of the map.
     page.get_by_test_id("why-region").select_option("image")
@@ -140,6 +148,18 @@ def test_a_planner_sees_two_versions_eye_attention_side_by_side(
 
 
 DEMO_SAMPLES = Path(ganstudio.__file__).parent / "demo_assets" / "samples"
+
+
+def _why_records(app) -> tuple[int, int]:
+    """How many analyses there are, and how many analysis events the activity feed has."""
+    with app.state.sessions() as session:
+        analyses = session.scalar(select(func.count()).select_from(Analysis))
+        events = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "analysis.create")
+        )
+    return analyses or 0, events or 0
 
 
 def _cards_done(kind: str = "gradcam") -> str:
@@ -237,6 +257,11 @@ def test_why_on_a_group_photo_and_a_photo_without_a_face(page, live_server: Live
     assert page.get_by_test_id("why-error").count() == 0
     assert page.get_by_test_id("why-layer").count() == 0
     page.screenshot(path=str(SHOTS / "why-cat-1440x900.png"), full_page=True)
+    with app.state.sessions() as session:  # its face analysis found none: nothing was queued
+        worked = select(AnalysisItem.id).where(
+            AnalysisItem.sample_id == cat, AnalysisItem.attempts > 0
+        )
+        assert session.scalars(worked).all() == []
 
     # The analysis page: started from the comparison, the cat is a note, back links work.
     page.goto(f"/analyses/new?comparison={slug}")

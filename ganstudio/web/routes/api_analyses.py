@@ -39,7 +39,8 @@ def create_analysis(
     user: ViewerUser,
 ) -> AnalysisCreated:
     """Start an analysis: each version's attention (Grad-CAM) on a region, or its strongest
-    feature channels, on each sample; a job the worker fills (cached results are done at once)."""
+    feature channels, on each sample; a job the worker fills (cached results are done at once).
+    `why`: the viewer's look at one sample, a read (no feed entry; an earlier one is reused)."""
     filter_ = filters_service.get_filter(db, slug=body.filter)
     versions = versions_service.choose_versions(
         db, filter_=filter_, refs=body.versions, count=analyses_service.ANALYSIS
@@ -69,6 +70,7 @@ def create_analysis(
         title=body.title,
         interactive=len(samples) == 1,
         face=body.face,
+        why=body.why,
     )
     db.commit()
     worker.work_queued()

@@ -52,6 +52,12 @@ class AnalysisCreate(BaseModel):
         "picker numbers them from 1: a face filter's input is that face's crop, and the regions "
         '"eyes" and "face" are that face\'s',
     )
+    why: bool = Field(
+        False,
+        description="the viewer's Why mode asks (one sample): a look, not a person's analysis, "
+        "so it goes to no activity feed, an earlier Why analysis of the same items is returned "
+        "again instead of a new one, and it is not listed on /analyses",
+    )
 
 
 class AnalysisCreated(BaseModel):
