@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,7 @@ from ganstudio.db.tables import (
     SampleSetMember,
     Version,
 )
+from ganstudio.inference.render_spec import NO_FACE
 from ganstudio.storage.blobs import BlobStore, BlobStoreUnavailableError
 from ganstudio.storage.images import ImageRejectedError, load_rgb
 from ganstudio.vocabulary import RenderState
@@ -161,6 +162,7 @@ class ComparisonMetrics:
     means: dict[int, dict[str, float]] = field(default_factory=dict)  # version → psnr/ssim/count
     common: int = 0  # rows every column has metrics for (what the means are over)
     with_reference: int = 0  # rows whose sample has a reference
+    no_face: int = 0  # rows left out of the means: a face filter found no face (output = input)
 
     @property
     def pending(self) -> int:
@@ -198,6 +200,7 @@ def comparison_metrics(
             ComparisonCell.version_id,
             ComparisonCell.sample_id,
             Render.state,
+            Render.note,
             ReferenceMetric.id,
             ReferenceMetric.psnr,
             ReferenceMetric.ssim,
@@ -209,9 +212,12 @@ def comparison_metrics(
         .where(ComparisonCell.comparison_id == comparison.id, Sample.reference_sha256.is_not(None))
     )
     samples: set[int] = set()
+    faceless: set[int] = set()
     values: dict[int, dict[int, tuple[float, float]]] = {v: {} for v in version_ids}
-    for version_id, sample_id, state, metric_id, psnr, ssim, error in rows:
+    for version_id, sample_id, state, note, metric_id, psnr, ssim, error in rows:
         samples.add(sample_id)
+        if note == NO_FACE:  # the photo itself, unconverted: its numbers say nothing of a version
+            faceless.add(sample_id)
         if state == RenderState.FAILED:
             continue  # no render, no metrics: the cell says why it failed
         if metric_id is None:
@@ -223,7 +229,8 @@ def comparison_metrics(
             values.setdefault(version_id, {})[sample_id] = (psnr, ssim)
         result.cells[(version_id, sample_id)] = cell
     result.with_reference = len(samples)
-    common = set(samples)
+    common = samples - faceless
+    result.no_face = len(faceless)
     for version_id in version_ids:
         common &= set(values.get(version_id, {}))
     result.common = len(common)
@@ -281,6 +288,8 @@ def _latest_values(
             Version.id.in_(list(version_ids)),
             Sample.reference_sha256.is_not(None),
             Render.state == RenderState.DONE,
+            # A face filter's photo without a face comes back unconverted: not the version's.
+            or_(Render.note.is_(None), Render.note != NO_FACE),
             ReferenceMetric.psnr.is_not(None),
             ReferenceMetric.ssim.is_not(None),
         )

@@ -10,7 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select, update
 
+from ganstudio.db.tables import Render, Sample
+from ganstudio.inference.render_spec import NO_FACE
 from ganstudio.roles import Role
 from ganstudio.services import reference_metrics
 from tests.factories import bearer
@@ -130,6 +133,46 @@ def test_cells_carry_metrics_once_the_worker_ran_and_version_means_use_common_sa
         per_set = reference_metrics.set_means(session, version_id=v2)
     assert [(m.sample_set.name, m.count, m.with_reference) for m in per_set] == [("Faces", 2, 2)]
     assert per_set[0].psnr == pytest.approx(two[v2]["psnr"])
+
+
+def test_a_photo_without_a_face_is_left_out_of_the_means(
+    client: TestClient, app: FastAPI, tokens: dict[Role, str], tmp_path: Path, signed_in
+) -> None:
+    """A face filter returns a photo without a face unchanged: its PSNR/SSIM are the photo's,
+    the same for every version, so the means leave it out (and say so); its cells keep them."""
+    bench = make_bench(app, tmp_path)
+    qa = tokens[Role.QA]
+    a, b, _c = bench.samples
+    for seed, sample_id in enumerate((a, b), start=1):
+        attach(client, qa, sample_id, reference_png(seed))
+    made = compare(client, qa, ["v1", "v2"], [a, b])
+    run_worker(app)
+    with app.state.sessions.begin() as session:  # as the face pipeline records one
+        session.execute(
+            update(Render)
+            .where(
+                Render.input_sha256 == select(Sample.sha256).where(Sample.id == b).scalar_subquery()
+            )
+            .values(note=NO_FACE)
+        )
+    url = f"/api/v1/comparisons/{made['id']}"
+    body = client.get(url, headers=bearer(qa)).json()
+    assert all(cell["metrics"]["state"] == "done" for cell in body["cells"])  # still shown
+    v1 = bench.versions["v1"]
+    (psnr_of_a,) = [
+        cell["metrics"]["psnr"]
+        for cell in body["cells"]
+        if cell["sample_id"] == a and cell["version_id"] == v1
+    ]
+    assert body["metric_means"][str(v1)]["count"] == 1
+    assert body["metric_means"][str(v1)]["psnr"] == pytest.approx(psnr_of_a)
+    browser, _ = signed_in(Role.VIEWER)
+    foot = browser.get(f"/c/{made['slug']}").text
+    assert "Mean of 1 sample" in foot and "1 photo without a face left out" in foot
+    with app.state.sessions() as session:
+        assert reference_metrics.version_means(session, [v1])[v1]["count"] == 1
+        (faces,) = reference_metrics.set_means(session, version_id=v1)
+    assert (faces.count, faces.with_reference) == (1, 2)
 
 
 def test_a_rerendered_reference_is_measured_again_not_confused(
