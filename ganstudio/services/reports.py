@@ -18,6 +18,7 @@ from ganstudio.db.tables import Comment, Comparison
 from ganstudio.paths import resource_dir
 from ganstudio.services import arena as arena_service
 from ganstudio.services import comparisons as comparisons_service
+from ganstudio.services import reference_metrics
 from ganstudio.services import reviews as reviews_service
 from ganstudio.storage.blobs import BlobStore, sniff_media_type
 
@@ -31,6 +32,7 @@ class ReportData:
     picks: reviews_service.PickSummary
     comments: list[Comment]
     leaderboard: arena_service.LeaderboardView
+    metrics: reference_metrics.ComparisonMetrics  # PSNR/SSIM against references, where any
     images: frozenset[str]  # blob sha256s the report embeds
     # Unguessable per report, so that text a user wrote cannot pose as a placeholder.
     nonce: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -55,6 +57,9 @@ def build_report(session: Session, *, comparison: Comparison, max_rows: int) -> 
         picks=reviews_service.summarize_picks(session, comparison=comparison, reviewer=None),
         comments=reviews_service.list_comments(session, comparison=comparison),
         leaderboard=arena_service.filter_leaderboard(session, filter_=comparison.filter),
+        metrics=reference_metrics.comparison_metrics(
+            session, comparison=comparison, version_ids=[v.id for v in grid.versions]
+        ),
         images=frozenset(wanted),
     )
 

@@ -169,6 +169,12 @@ def test_a_photo_without_a_face_is_left_out_of_the_means(
     browser, _ = signed_in(Role.VIEWER)
     foot = browser.get(f"/c/{made['slug']}").text
     assert "Mean of 1 sample" in foot and "1 photo without a face left out" in foot
+    # The offline report says the same, with each cell's numbers and note.
+    report = browser.get(f"/c/{made['slug']}/report.html").text
+    assert 'data-testid="report-metric-means"' in report
+    assert "1 photo without a face left out" in report
+    assert report.count('data-testid="report-metrics"') == 4
+    assert report.count(f'data-testid="report-note">{NO_FACE}<') == 2
     with app.state.sessions() as session:
         assert reference_metrics.version_means(session, [v1])[v1]["count"] == 1
         (faces,) = reference_metrics.set_means(session, version_id=v1)
