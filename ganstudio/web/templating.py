@@ -24,18 +24,23 @@ class NavItem:
     label: str
     href: str
     role: Role = Role.VIEWER
+    blurb: str = ""  # what the section is for: the home page's card says it
 
 
 NAVIGATION = (
-    NavItem("Samples", "/samples"),
-    NavItem("Filters", "/filters"),
-    NavItem("Compare", "/compare"),
-    NavItem("Analyses", "/analyses"),
-    NavItem("Web test", "/webtest"),
-    NavItem("Leaderboards", "/leaderboards"),
-    NavItem("Users", "/users", Role.ADMIN),
-    NavItem("Status", "/admin/status", Role.ADMIN),
-    NavItem("Workers", "/admin/workers", Role.ADMIN),
+    NavItem("Samples", "/samples", blurb="The shared test photos: tags, sets, faces, eye masks."),
+    NavItem("Filters", "/filters", blurb="Each filter's versions, lineage, settings and scores."),
+    NavItem("Compare", "/compare", blurb="Versions side by side on a set of photos."),
+    NavItem("Analyses", "/analyses", blurb="Where each version looks (Grad-CAM) and its features."),
+    NavItem("Web test", "/webtest", blurb="Drop in a photo, see what each version makes of it."),
+    NavItem(
+        "Leaderboards", "/leaderboards", blurb="Blind pairwise votes and the ranking they give."
+    ),
+    NavItem("Users", "/users", Role.ADMIN, "Accounts, roles and recent changes."),
+    NavItem(
+        "Status", "/admin/status", Role.ADMIN, "The sandbox for pushed networks, its self-test."
+    ),
+    NavItem("Workers", "/admin/workers", Role.ADMIN, "Every render worker: alive, busy, how fast."),
 )
 # Pages under another item's path that belong to a different section: a filter's arena and
 # leaderboard live under /filters/… but are part of the Leaderboards section.

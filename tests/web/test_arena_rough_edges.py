@@ -110,3 +110,15 @@ def test_the_home_page_says_what_each_role_may_do_in_a_sentence(signed_in) -> No
     ]:
         browser, _ = signed_in(role)
         assert says in browser.get("/").text
+
+
+def test_each_home_card_says_what_its_section_is_for(signed_in) -> None:
+    from markupsafe import escape
+
+    from ganstudio.web.templating import NAVIGATION
+
+    browser, _ = signed_in(Role.ADMIN)
+    home = browser.get("/").text
+    for item in NAVIGATION:
+        card = home.split(f'<a class="card link-card" href="{item.href}">')[1].split("</a>")[0]
+        assert item.blurb and f'<p class="muted">{escape(item.blurb)}</p>' in card, item
