@@ -92,3 +92,25 @@ def test_a_web_test_page_url_with_odd_test_ids_is_not_an_error(
     assert page.status_code == 200
     assert page.text.count('data-testid="webtest-opened-refusal"') == 3
     assert "<b>" not in page.text.split("webtest-opened-refusal")[3][:200]
+
+
+def test_the_activity_line_of_a_web_test_links_it_for_its_owner_only(
+    client: TestClient, app: FastAPI, tokens: dict, signed_in, tmp_path: Path
+) -> None:
+    make_bench(app, tmp_path)
+    mine = start(client, tokens[Role.VIEWER], 1, "mine.png")
+
+    def line(page: str) -> str:
+        found = re.search(r'<a href="([^"]+)">web-tested a photo with 2 versions of Toon</a>', page)
+        assert found is not None, page
+        return found.group(1)
+
+    owner, _ = signed_in(Role.VIEWER)
+    assert line(owner.get("/").text) == f"/webtest?test={mine}"
+    # Anyone else (developers and admins too) is sent to the filter: the id is not shown.
+    for role in (Role.QA, Role.ADMIN):
+        other, _ = signed_in(role)
+        page = other.get("/").text
+        assert line(page) == "/filters/toon" and mine not in page
+    admin, _ = signed_in(Role.ADMIN)
+    assert line(admin.get("/users").text) == "/filters/toon"
