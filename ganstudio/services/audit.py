@@ -114,9 +114,7 @@ def _int(value: object) -> int:
         return 0
 
 
-def _load_names(
-    session: Session, events: list[AuditEvent], reader: User | None = None
-) -> _Names:
+def _load_names(session: Session, events: list[AuditEvent], reader: User | None = None) -> _Names:
     def ids(*types: str, key: str | None = None) -> set[int]:
         found = set()
         for e in events:
@@ -158,10 +156,10 @@ def _load_names(
         if e.action == "webtest.create" and reader is not None and e.actor_id == reader.id
     } - {0}
     if own_job_ids and reader is not None:
-        query = select(Job.id, Job.public_id).where(
+        jobs = select(Job.id, Job.public_id).where(
             Job.id.in_(own_job_ids), Job.created_by_id == reader.id, Job.public_id.is_not(None)
         )
-        names.own_webtests = {row.id: str(row.public_id) for row in session.execute(query)}
+        names.own_webtests = {row.id: str(row.public_id) for row in session.execute(jobs)}
     if slugs or filter_ids:
         for f in session.scalars(
             select(Filter).where(or_(Filter.slug.in_(slugs), Filter.id.in_(filter_ids)))
@@ -278,9 +276,7 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     return f"{action.replace('.', ' ')} ({event.subject_type} {event.subject_id})", None
 
 
-def feed(
-    session: Session, events: list[AuditEvent], reader: User | None = None
-) -> list[FeedItem]:
+def feed(session: Session, events: list[AuditEvent], reader: User | None = None) -> list[FeedItem]:
     """Return `events` as feed lines: sentences with links, the names loaded in a few queries.
 
     With `reader`, lines about the reader's own private things (web tests) link to them.
