@@ -45,7 +45,9 @@ def read_webtest(
         try:
             found = webtests_service.get_webtest(db, public_id=public_id, reader=user)
         except NotFoundError as exc:
-            refusals.append(exc.message)
+            # The API's words, less its pointer to this very page.
+            said = exc.message.removesuffix(" Start one on /webtest.")
+            refusals.append(f"{said} Drop a photo here to start one of your own.")
             continue
         opened.append(found.job.public_id or public_id)
         if not opened_filter:
