@@ -117,3 +117,27 @@ def test_the_activity_line_of_a_web_test_links_it_for_its_owner_only(
         assert line(page) == "/filters/toon" and mine not in page
     admin, _ = signed_in(Role.ADMIN)
     assert line(admin.get("/users").text) == "/filters/toon"
+
+
+def test_the_api_lists_your_own_web_tests_newest_first(
+    client: TestClient, app: FastAPI, tokens: dict, tmp_path: Path
+) -> None:
+    make_bench(app, tmp_path)
+    first = start(client, tokens[Role.VIEWER], 1, "first.png")
+    theirs = start(client, tokens[Role.ADMIN], 2, "theirs.png")
+    second = start(client, tokens[Role.VIEWER], 3, "second.png", versions="v2")
+    listed = client.get("/api/v1/webtest", headers=bearer(tokens[Role.VIEWER]))
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [item["id"] for item in items] == [second, first]
+    assert items[0]["filename"] == "second.png" and items[0]["versions"] == ["v2"]
+    assert items[0]["filter"] == "toon" and items[0]["page_url"] == f"/webtest?test={second}"
+    assert items[0]["url"] == f"/api/v1/webtest/{second}"
+    admin = client.get("/api/v1/webtest", headers=bearer(tokens[Role.ADMIN])).json()
+    assert [item["id"] for item in admin["items"]] == [theirs]
+    one = client.get("/api/v1/webtest?per_page=1", headers=bearer(tokens[Role.VIEWER])).json()
+    assert [item["id"] for item in one["items"]] == [second]
+    assert (
+        client.get("/api/v1/webtest?per_page=0", headers=bearer(tokens[Role.VIEWER])).status_code
+        == 422
+    )
