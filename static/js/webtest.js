@@ -185,7 +185,8 @@
 
     // The address names every web test on the page, so a reload (or the link) shows them again.
     const remember = () => {
-      const ids = photos.filter((p) => p.result && !p.error).map((p) => p.result.id);
+      // The newest 12: as many as the page opens again (MAX_OPENED in routes/webtest.py).
+      const ids = photos.filter((p) => p.result && !p.error).map((p) => p.result.id).slice(-12);
       if (!ids.length || !window.history.replaceState) return;
       const query = ids.map((id) => `test=${encodeURIComponent(id)}`).join("&");
       window.history.replaceState(null, "", `/webtest?${query}`);
