@@ -7,7 +7,16 @@ from typing import Any
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from ganstudio.db.tables import AuditEvent, Comparison, Filter, Sample, SampleSet, User, Version
+from ganstudio.db.tables import (
+    AuditEvent,
+    Comparison,
+    Filter,
+    Job,
+    Sample,
+    SampleSet,
+    User,
+    Version,
+)
 from ganstudio.text import plural
 
 
@@ -83,6 +92,8 @@ class _Names:
     comparisons: dict[int, Comparison] = field(default_factory=dict)
     sets: dict[int, SampleSet] = field(default_factory=dict)
     samples: dict[int, str] = field(default_factory=dict)  # id → file name
+    # The reader's own web tests in the feed: job id → its address (`public_id`).
+    own_webtests: dict[int, str] = field(default_factory=dict)
 
     def sample_name(self, id_: object) -> str:
         return self.samples.get(_int(id_)) or f"sample #{id_}"
@@ -103,7 +114,7 @@ def _int(value: object) -> int:
         return 0
 
 
-def _load_names(session: Session, events: list[AuditEvent]) -> _Names:
+def _load_names(session: Session, events: list[AuditEvent], reader: User | None = None) -> _Names:
     def ids(*types: str, key: str | None = None) -> set[int]:
         found = set()
         for e in events:
@@ -139,6 +150,16 @@ def _load_names(session: Session, events: list[AuditEvent]) -> _Names:
         query = select(Sample.id, Sample.filename).where(Sample.id.in_(sample_ids))
         # Not dict(result): a Result has keys() (its columns), so dict() would index it by them.
         names.samples = {row.id: row.filename for row in session.execute(query)}
+    own_job_ids = {
+        _int(e.subject_id)
+        for e in events
+        if e.action == "webtest.create" and reader is not None and e.actor_id == reader.id
+    } - {0}
+    if own_job_ids and reader is not None:
+        jobs = select(Job.id, Job.public_id).where(
+            Job.id.in_(own_job_ids), Job.created_by_id == reader.id, Job.public_id.is_not(None)
+        )
+        names.own_webtests = {row.id: str(row.public_id) for row in session.execute(jobs)}
     if slugs or filter_ids:
         for f in session.scalars(
             select(Filter).where(or_(Filter.slug.in_(slugs), Filter.id.in_(filter_ids)))
@@ -198,10 +219,12 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     if action == "webtest.create":
         tested = d.get("versions") or []
         of = names.filter_name(slug=d.get("filter"))
-        # A web test's photo is private to its owner: link the filter, not the test.
+        # A web test's photo is private to its owner: the owner's line links the test (while
+        # it lasts), anyone else's the filter.
+        own = names.own_webtests.get(subject)
         return (
             f"web-tested a photo with {plural(len(tested), 'version')} of {of}",
-            names.filter_href(slug=d.get("filter")),
+            f"/webtest?test={own}" if own else names.filter_href(slug=d.get("filter")),
         )
     if action == "arena.vote":
         return (
@@ -253,9 +276,12 @@ def describe(event: AuditEvent, names: _Names) -> tuple[str, str | None]:
     return f"{action.replace('.', ' ')} ({event.subject_type} {event.subject_id})", None
 
 
-def feed(session: Session, events: list[AuditEvent]) -> list[FeedItem]:
-    """Return `events` as feed lines: sentences with links, the names loaded in a few queries."""
-    names = _load_names(session, events)
+def feed(session: Session, events: list[AuditEvent], reader: User | None = None) -> list[FeedItem]:
+    """Return `events` as feed lines: sentences with links, the names loaded in a few queries.
+
+    With `reader`, lines about the reader's own private things (web tests) link to them.
+    """
+    names = _load_names(session, events, reader)
     items = []
     for event in events:
         text, href = describe(event, names)

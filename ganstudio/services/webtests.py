@@ -255,6 +255,69 @@ def get_webtest(session: Session, *, public_id: str, reader: User) -> WebTest:
     )
 
 
+@dataclass(frozen=True)
+class RecentWebTest:
+    """A line of "your recent web tests": enough to find one again, without its renders' rows."""
+
+    public_id: str
+    created_at: datetime
+    filename: str
+    filter_name: str
+    filter_slug: str
+    version_labels: list[str]  # oldest version first, like the page shows them
+    thumb_sha256: str | None  # the first finished render's thumbnail (the photo has none)
+
+
+def recent_webtests(session: Session, *, owner: User, limit: int = 10) -> list[RecentWebTest]:
+    """Return `owner`'s own latest web tests, newest first (never anyone else's, whatever role).
+
+    Two queries: the jobs, then their versions and thumbnails at once.
+    """
+    jobs = list(
+        session.scalars(
+            select(Job)
+            .where(
+                Job.created_by_id == owner.id,
+                Job.kind == JobKind.WEBTEST,
+                Job.public_id.is_not(None),
+            )
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(limit)
+        )
+    )
+    if not jobs:
+        return []
+    rows = session.execute(
+        select(JobItem.job_id, Version, Filter.name, Filter.slug, Render.state, Render.thumb_sha256)
+        .join(Render, Render.id == JobItem.render_id)
+        .join(Version, Version.id == Render.version_id)
+        .join(Filter, Filter.id == Version.filter_id)
+        .where(JobItem.job_id.in_([job.id for job in jobs]))
+        .order_by(Version.created_at, Version.id)
+    ).all()
+    labels: dict[int, list[str]] = {}
+    filters: dict[int, tuple[str, str]] = {}
+    thumbs: dict[int, str] = {}
+    for job_id, version, filter_name, filter_slug, state, thumb in rows:
+        labels.setdefault(job_id, []).append(version.label)
+        filters[job_id] = (filter_name, filter_slug)
+        if thumb and state == RenderState.DONE:
+            thumbs.setdefault(job_id, thumb)
+    return [
+        RecentWebTest(
+            public_id=job.public_id or "",
+            created_at=job.created_at,
+            filename=job.title or "photo",
+            filter_name=filters.get(job.id, ("a deleted filter", ""))[0],
+            filter_slug=filters.get(job.id, ("", ""))[1],
+            version_labels=labels.get(job.id, []),
+            thumb_sha256=thumbs.get(job.id),
+        )
+        for job in jobs
+        if job.id in labels  # a web test whose renders all expired is gone
+    ]
+
+
 def progress(webtest: WebTest) -> renders_service.JobProgress:
     """The web test's progress, from the very render rows it shows (see progress_of_renders)."""
     return renders_service.progress_of_renders(

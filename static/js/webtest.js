@@ -1,5 +1,7 @@
 // Web test: drop photos, each goes to POST /api/v1/webtest; the results fill the shared viewer.
 // A refused photo shows why in its place in the strip; the viewer stays on the last good photo.
+// The address names the web tests on the page (/webtest?test=ID&test=ID2): a reload, or that
+// link opened later, reads each with GET /api/v1/webtest/{id} and shows it the same way.
 (() => {
   const { csrfToken, dropZone, upload } = window.GanStudio;
   const WAIT_S = 25; // the API's long-poll wait (at most 30)
@@ -11,9 +13,9 @@
       select.addEventListener("change", () => select.form.submit());
     }
     const form = document.querySelector("[data-webtest-form]");
-    if (!form || !form.querySelector("[data-dropzone]")) return;
-    const zone = form.querySelector("[data-dropzone]");
-    const input = zone.querySelector("input[type=file]");
+    if (!form) return;
+    const zone = form.querySelector("[data-dropzone]"); // none when the filter has no versions
+    const results = document.querySelector("[data-open-tests]");
     const strip = document.querySelector("[data-photo-strip]");
     const status = document.querySelector("[data-webtest-status]");
     const saveForm = document.querySelector("[data-save-form]");
@@ -139,16 +141,18 @@
 
     const versions = () => [...form.querySelectorAll("input[name=versions]:checked")].map((box) => box.value);
 
-    const addPhoto = (file) => {
-      const photo = { name: file.name, thumb: URL.createObjectURL(file) };
+    // A photo's place in the strip: `thumb` is the dropped file's object URL, or the stored
+    // photo's URL for a web test opened again.
+    const addToStrip = (name, thumb) => {
+      const photo = { name, thumb };
       const button = document.createElement("button");
       button.type = "button";
-      button.title = file.name;
+      button.title = name;
       // The thumbnail goes in only once the browser could decode it: never a broken image.
       const slot = document.createElement("span");
       slot.className = "thumb-slot";
       const img = new Image();
-      img.alt = file.name;
+      img.alt = name;
       img.onload = () => {
         photo.width = img.naturalWidth;
         photo.height = img.naturalHeight;
@@ -157,10 +161,10 @@
         slot.replaceChildren(img);
         if (photos[current] === photo) show(current);
       };
-      img.src = photo.thumb;
+      if (thumb) img.src = thumb;
       const caption = document.createElement("span");
       caption.className = "filename";
-      caption.textContent = file.name;
+      caption.textContent = name;
       button.append(slot, caption);
       const item = document.createElement("li");
       item.setAttribute("data-testid", "webtest-photo");
@@ -171,8 +175,53 @@
       const index = photos.length - 1;
       button.addEventListener("click", () => show(index));
       show(index);
+      return photo;
+    };
 
+    const addPhoto = (file) => {
+      const photo = addToStrip(file.name, URL.createObjectURL(file));
       submit(photo, file, versions(), 0);
+    };
+
+    // The address names every web test on the page, so a reload (or the link) shows them again.
+    const remember = () => {
+      // The newest 12: as many as the page opens again (MAX_OPENED in routes/webtest.py).
+      const ids = photos.filter((p) => p.result && !p.error).map((p) => p.result.id).slice(-12);
+      if (!ids.length || !window.history.replaceState) return;
+      const query = ids.map((id) => `test=${encodeURIComponent(id)}`).join("&");
+      window.history.replaceState(null, "", `/webtest?${query}`);
+    };
+
+    // The server's answer about a web test (just started, or opened again): show it, follow it.
+    const receive = (photo, body) => {
+      photo.waiting = null;
+      photo.result = body;
+      photo.item.dataset.status = body.job.status;
+      photo.item.dataset.testId = body.id;
+      remember();
+      if (photos[current] === photo) show(current);
+      if (!["done", "failed", "cancelled"].includes(body.job.status)) poll(photo);
+    };
+
+    // Web tests named by the address (the server checked they are yours: a refusal is already
+    // a sentence on the page); each is read once, then shown by the code that shows new ones.
+    const reopen = async (ids) => {
+      const answers = await Promise.all(
+        ids.map(async (id) => {
+          try {
+            const response = await fetch(`/api/v1/webtest/${encodeURIComponent(id)}`, { headers: { Accept: "application/json" } });
+            const body = await response.json().catch(() => ({}));
+            return { id, ok: response.ok, body, detail: body.detail || `Request failed (${response.status}).` };
+          } catch (error) {
+            return { id, ok: false, body: {}, detail: `The web test ${id} could not be loaded (${error.message}); reload the page to try again.` };
+          }
+        }),
+      );
+      for (const answer of answers) {
+        const photo = addToStrip(answer.ok ? answer.body.filename : answer.id, answer.ok ? answer.body.photo_url : "");
+        if (answer.ok) receive(photo, answer.body);
+        else refuse(photo, typeof answer.detail === "string" ? answer.detail : JSON.stringify(answer.detail));
+      }
     };
 
     // Over the per-minute limit (429), a photo waits for Retry-After and is sent again, a few
@@ -201,11 +250,7 @@
         refuse(photo, answer.detail);
         return;
       }
-      photo.waiting = null;
-      photo.result = answer.body;
-      photo.item.dataset.status = answer.body.job.status;
-      if (photos[current] === photo) show(current);
-      poll(photo);
+      receive(photo, answer.body);
     };
 
     const take = (files) => {
@@ -217,7 +262,7 @@
       for (const file of files) addPhoto(file);
     };
 
-    dropZone(zone, input, take);
+    if (zone) dropZone(zone, zone.querySelector("input[type=file]"), take);
 
     const boxes = [...form.querySelectorAll("input[name=versions]")];
     const most = Number(form.dataset.maxVersions);
@@ -227,6 +272,9 @@
     };
     boxes.forEach((box) => box.addEventListener("change", limit));
     limit();
+
+    const opened = results ? results.dataset.openTests.split(" ").filter(Boolean) : [];
+    if (opened.length) reopen(opened);
 
     if (saveForm) {
       const result = saveForm.querySelector("[data-save-result]");

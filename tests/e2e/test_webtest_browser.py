@@ -60,3 +60,41 @@ def test_a_photo_over_the_limit_waits_then_goes_and_qa_saves_one(
     page.get_by_role("button", name="Save to a sample set").click()
     page.wait_for_selector("[data-testid=save-result] a")
     assert f"Added {name} → From the web" in page.get_by_test_id("save-result").inner_text()
+
+
+def test_a_reload_of_a_web_tests_address_shows_its_renders_again(
+    page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    make_bench(live_server.app, tmp_path, labels=("v1", "v2"), size=(96, 64))
+    sign_in_page(page, live_server.users[Role.VIEWER])
+    page.goto("/webtest?filter=toon")
+    assert "You have not web-tested a photo yet." in page.inner_text("main")
+    drop_files(
+        page.get_by_test_id("webtest-dropzone"),
+        [("portrait.png", "image/png", imagegen.distinct_png(4, size=(80, 60)))],
+    )
+    page.wait_for_selector("[data-testid=webtest-photo][data-status=done]")
+    # The address names the web test, without a page load.
+    page.wait_for_function("() => location.search.startsWith('?test=')")
+    test_id = page.evaluate("() => new URLSearchParams(location.search).get('test')")
+    answer = page.request.get(f"/api/v1/webtest/{test_id}").json()
+    render_urls = sorted(r["render_url"] for r in answer["renders"])
+    assert len(render_urls) == 2 and all(render_urls)
+
+    page.reload()
+    assert page.url.endswith(f"/webtest?test={test_id}")
+    page.wait_for_selector("[data-testid=webtest-photo][data-status=done]")
+    assert page.locator("[data-testid=webtest-photo] button").get_attribute("title") == (
+        "portrait.png"
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=viewer-figure] img').length === 3"
+    )
+    shown = page.eval_on_selector_all(
+        "[data-testid=viewer-figure] img", "imgs => imgs.map((img) => img.getAttribute('src'))"
+    )
+    assert sorted(shown[1:]) == render_urls and shown[0] == answer["photo_url"]
+    assert "portrait.png: 2 of 2 rendered." in page.get_by_test_id("webtest-status").inner_text()
+    # And it is the newest line of "Your recent web tests", linking to the same address.
+    link = page.locator("[data-testid=webtest-recent-row] a").first
+    assert link.get_attribute("href") == f"/webtest?test={test_id}"

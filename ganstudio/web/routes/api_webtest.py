@@ -12,11 +12,14 @@ from ganstudio.services import versions as versions_service
 from ganstudio.services import webtests as webtests_service
 from ganstudio.vocabulary import JobStatus
 from ganstudio.web.deps import BlobsDep, QAUser, SessionDep, SettingsDep, ViewerUser, WorkerDep
+from ganstudio.web.params import PerPage
 from ganstudio.web.schemas.webtests import (
+    WebTestList,
     WebTestPublic,
     WebTestSave,
     WebTestSaved,
     webtest_public,
+    webtest_summary_public,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["web test"])
@@ -68,6 +71,20 @@ def create_webtest(
     db.commit()
     worker.work_queued()
     return webtest_public(webtest, webtests_service.progress(webtest))
+
+
+@router.get("/webtest")
+def list_webtests(
+    db: SessionDep,
+    user: ViewerUser,
+    per_page: PerPage = 20,
+) -> WebTestList:
+    """List your own newest `per_page` web tests, newest first (only yours, whatever your role).
+
+    Each has the `url` to read it and the `page_url` that shows it again in the browser.
+    """
+    recent = webtests_service.recent_webtests(db, owner=user, limit=per_page)
+    return WebTestList(items=[webtest_summary_public(item) for item in recent])
 
 
 WebTestId = Annotated[str, Path(max_length=64, description="the web test's `id`")]

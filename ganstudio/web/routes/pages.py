@@ -18,6 +18,6 @@ def read_home(request: Request, db: SessionDep, user: ViewerUser) -> Response:
         "home.html",
         {
             "role_summaries": ROLE_SUMMARIES,
-            "feed": audit.feed(db, audit.recent_events(db, limit=10)),
+            "feed": audit.feed(db, audit.recent_events(db, limit=10), reader=user),
         },
     )

@@ -26,7 +26,7 @@ def read_users(request: Request, db: SessionDep, admin: AdminUser) -> Response:
         {
             "users": users_service.list_users(db),
             "roles": list(Role),
-            "feed": audit.feed(db, audit.recent_events(db, limit=20)),
+            "feed": audit.feed(db, audit.recent_events(db, limit=20), reader=admin),
             # Set by create_user: a new account's password, shown in this one response.
             "created": getattr(request.state, "created_user", None),
         },

@@ -1,11 +1,13 @@
 """JSON shapes of web tests."""
 
 import hashlib
+from datetime import datetime
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from ganstudio.services.renders import JobProgress
-from ganstudio.services.webtests import WebTest
+from ganstudio.services.webtests import RecentWebTest, WebTest
 from ganstudio.vocabulary import RenderState, VersionStatus
 from ganstudio.web.params import RowId
 from ganstudio.web.schemas.comparisons import JobPublic, job_public
@@ -59,6 +61,34 @@ class WebTestSaved(BaseModel):
     set_id: int
     set_name: str
     sample_url: str
+
+
+class WebTestSummary(BaseModel):
+    id: str
+    created_at: datetime
+    filename: str
+    filter: str
+    versions: list[str] = Field(description="the versions' labels, oldest version first")
+    thumb_url: str | None = Field(description="the first finished render's thumbnail")
+    url: str = Field(description="the web test in full (GET)")
+    page_url: str = Field(description="the web test page showing it again")
+
+
+class WebTestList(BaseModel):
+    items: list[WebTestSummary] = Field(description="your own web tests, newest first")
+
+
+def webtest_summary_public(item: RecentWebTest) -> WebTestSummary:
+    return WebTestSummary(
+        id=item.public_id,
+        created_at=item.created_at,
+        filename=item.filename,
+        filter=item.filter_slug,
+        versions=item.version_labels,
+        thumb_url=blob_url(item.thumb_sha256) if item.thumb_sha256 else None,
+        url=f"/api/v1/webtest/{item.public_id}",
+        page_url=f"/webtest?test={quote(item.public_id)}",
+    )
 
 
 def webtest_public(webtest: WebTest, progress: JobProgress) -> WebTestPublic:
