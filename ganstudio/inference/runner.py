@@ -19,17 +19,17 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ganstudio.config import Settings
 from ganstudio.db.base import utcnow
-from ganstudio.db.session import rowcount
 from ganstudio.db.tables import AnalysisItem, PrecisionCheck, Render, Version
 from ganstudio.faces.face import Face
 from ganstudio.inference import wakeups
@@ -57,6 +57,7 @@ from ganstudio.services import faces as faces_service
 from ganstudio.services import precision as precision_service
 from ganstudio.services import reference_metrics
 from ganstudio.services import workers as workers_service
+from ganstudio.services.claims import release_claims
 from ganstudio.services.errors import ServiceError
 from ganstudio.services.queue import claim_next_render
 from ganstudio.storage.blobs import BlobStore, BlobStoreUnavailableError
@@ -148,32 +149,32 @@ class RenderWorker:
                 legacy_stale_after_seconds=stale_after_seconds,
             )
 
+        return self._queue_again(
+            lambda model: orphaned(model.worker_id, model.claimed_at), "of a stopped worker"
+        )
+
+    def _queue_again(self, orphaned_of: Callable[[Any], Any], whose: str) -> int:
+        """Queue again the renders, analysis items and precision checks left `running` that
+        `orphaned_of(model)` (a condition on that table's rows) names; return how many."""
         with self.sessions() as session, session.begin():
-            result = session.execute(
-                update(Render)
-                .where(
-                    Render.state == RenderState.RUNNING,
-                    orphaned(Render.worker_id, Render.claimed_at),
-                )
-                .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
-                .execution_options(synchronize_session=False)
+            counts = (
+                release_claims(
+                    session,
+                    Render,
+                    running=RenderState.RUNNING,
+                    queued=RenderState.QUEUED,
+                    orphaned=orphaned_of(Render),
+                ),
+                analyses_service.recover_items(session, orphaned=orphaned_of(AnalysisItem)),
+                precision_service.recover_checks(session, orphaned=orphaned_of(PrecisionCheck)),
             )
-            items = analyses_service.recover_items(
-                session, orphaned=orphaned(AnalysisItem.worker_id, AnalysisItem.claimed_at)
-            )
-            checks = precision_service.recover_checks(
-                session, orphaned=orphaned(PrecisionCheck.worker_id, PrecisionCheck.claimed_at)
-            )
-        count = rowcount(result)
-        if count or items or checks:
+        if any(counts):
             log.info(
-                "Re-queued %d render(s), %d analysis item(s), %d precision check(s) of a "
-                "stopped worker",
-                count,
-                items,
-                checks,
+                "Re-queued %d render(s), %d analysis item(s), %d precision check(s) %s",
+                *counts,
+                whose,
             )
-        return count + items + checks
+        return sum(counts)
 
     @property
     def stale_after_seconds(self) -> float:
@@ -498,28 +499,9 @@ class RenderWorker:
         """Queue again what this worker claimed and did not record (after a failed step, when
         nothing of it is in flight any more); return how many."""
         self.pipeline.forget_outcomes()
-        with self.sessions() as session, session.begin():
-            result = session.execute(
-                update(Render)
-                .where(Render.state == RenderState.RUNNING, Render.worker_id == self.worker_id)
-                .values(state=RenderState.QUEUED, worker_id=None, claimed_at=None)
-            )
-            items = analyses_service.recover_items(
-                session, orphaned=AnalysisItem.worker_id == self.worker_id
-            )
-            checks = precision_service.recover_checks(
-                session, orphaned=PrecisionCheck.worker_id == self.worker_id
-            )
-        count = rowcount(result)
-        if count or items or checks:
-            log.info(
-                "Re-queued %d render(s), %d analysis item(s), %d precision check(s) of an "
-                "interrupted step",
-                count,
-                items,
-                checks,
-            )
-        return count + items + checks
+        return self._queue_again(
+            lambda model: model.worker_id == self.worker_id, "of an interrupted step"
+        )
 
 
 def _reason(exc: Exception) -> str:

@@ -51,6 +51,7 @@ from ganstudio.services import audit
 from ganstudio.services import faces as faces_service
 from ganstudio.services import renders as renders_service
 from ganstudio.services import versions as versions_service
+from ganstudio.services.claims import release_claims
 from ganstudio.services.errors import InvalidInputError, NotFoundError
 from ganstudio.vocabulary import AnalysisKind, AnalysisState, JobKind
 
@@ -808,13 +809,13 @@ def claim_next_item(session: Session, *, worker_id: str, now: datetime | None = 
 def recover_items(session: Session, *, orphaned: Any) -> int:
     """Queue again the items that a dead worker left `running` (`orphaned`: the condition on
     their rows that says so, RenderWorker.recover's); return how many."""
-    result = session.execute(
-        update(AnalysisItem)
-        .where(AnalysisItem.state == AnalysisState.RUNNING, orphaned)
-        .values(state=AnalysisState.QUEUED, worker_id=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
+    return release_claims(
+        session,
+        AnalysisItem,
+        running=AnalysisState.RUNNING,
+        queued=AnalysisState.QUEUED,
+        orphaned=orphaned,
     )
-    return rowcount(result)
 
 
 @dataclass(frozen=True)

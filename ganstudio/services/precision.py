@@ -45,6 +45,7 @@ from ganstudio.inference.render_spec import (
     PipelineSettings,
 )
 from ganstudio.services import audit
+from ganstudio.services.claims import release_claims
 from ganstudio.services.errors import InvalidInputError
 from ganstudio.text import plural
 from ganstudio.vocabulary import PrecisionCheckState
@@ -355,13 +356,13 @@ def recover_checks(session: Session, *, orphaned: Any) -> int:
     no live step holds: a dead worker's (RenderWorker.recover, on each heartbeat), or a worker's
     own after its step failed, e.g. on an unreachable blob store (release_own_claims). Not a
     failure: the check is measured again. Return how many."""
-    result = session.execute(
-        update(PrecisionCheck)
-        .where(PrecisionCheck.state == PrecisionCheckState.RUNNING, orphaned)
-        .values(state=PrecisionCheckState.QUEUED, worker_id=None, claimed_at=None)
-        .execution_options(synchronize_session=False)
+    return release_claims(
+        session,
+        PrecisionCheck,
+        running=PrecisionCheckState.RUNNING,
+        queued=PrecisionCheckState.QUEUED,
+        orphaned=orphaned,
     )
-    return rowcount(result)
 
 
 @dataclass(frozen=True)
