@@ -1,12 +1,14 @@
 """Create rows the way the app does (through services), for tests."""
 
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from ganstudio.db.tables import User
+from ganstudio.db.tables import User, WorkerRow
 from ganstudio.roles import Role
 from ganstudio.services import users as users_service
+from ganstudio.vocabulary import WorkerState
 
 PASSWORD = "correct horse battery"
 
@@ -101,3 +103,25 @@ def make_filter(
         )
         session.commit()
         return filter_.slug
+
+
+def worker_row(
+    worker_id: str,
+    *,
+    started_at: datetime,
+    last_seen: datetime,
+    state: WorkerState = WorkerState.RUNNING,
+    renders_done: int = 0,
+) -> WorkerRow:
+    """A render worker's heartbeat row; `worker_id` is "host/device/pid-xxxx", as a worker's."""
+    host, device, life = worker_id.split("/")
+    return WorkerRow(
+        id=worker_id,
+        host=host,
+        device=device,
+        pid=int(life.split("-")[0]),
+        state=state,
+        started_at=started_at,
+        last_seen=last_seen,
+        renders_done=renders_done,
+    )

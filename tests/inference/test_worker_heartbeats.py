@@ -22,7 +22,7 @@ from ganstudio.services import workers as workers_service
 from ganstudio.vocabulary import RenderState, WorkerState
 from tests import checkpoints as ck
 from tests import imagegen
-from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.factories import bearer, make_filter, make_sample, make_version, worker_row
 from tests.waiting import wait_for
 
 FAST_BEATS = {"worker_heartbeat_seconds": 0.2, "worker_timeout_seconds": 2.0}
@@ -205,16 +205,7 @@ def test_a_dead_workers_precision_check_is_queued_again_by_a_live_heartbeat(
     dead, alive = "gpu-box/cuda:0/4242-dead", "gpu-box/cuda:1/4343-live"
     with app.state.sessions.begin() as session:
         for worker_id, seen in ((dead, now - timedelta(seconds=30)), (alive, now)):
-            session.add(
-                WorkerRow(
-                    id=worker_id,
-                    host="gpu-box",
-                    device=worker_id.split("/")[1],
-                    pid=1,
-                    started_at=now - timedelta(hours=1),
-                    last_seen=seen,
-                )
-            )
+            session.add(worker_row(worker_id, started_at=now - timedelta(hours=1), last_seen=seen))
         for held_by, version in ((dead, version_id), (alive, other_id)):
             check = precision_service.queue_check(
                 session, version=session.get(Version, version), precision="bf16", actor=None

@@ -9,14 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from ganstudio.db.base import utcnow
-from ganstudio.db.tables import Analysis, Comparison, Render, Version, WorkerRow
+from ganstudio.db.tables import Analysis, Comparison, Render, Version
 from ganstudio.roles import Role
 from ganstudio.services import analyses as analyses_service
 from ganstudio.services import precision as precision_service
 from ganstudio.vocabulary import RenderState, WorkerState
 from tests import checkpoints as ck
 from tests import imagegen
-from tests.factories import bearer, make_filter, make_sample, make_version
+from tests.factories import bearer, make_filter, make_sample, make_version, worker_row
 
 
 def test_only_admins_see_the_workers(client: TestClient, tokens: dict, signed_in) -> None:
@@ -62,20 +62,17 @@ def test_workers_show_state_current_render_rate_and_last_seen(
     with app.state.sessions.begin() as session:
         comparison_slug = session.scalars(select(Comparison.slug)).one()
         rows = [
-            (alive, "cuda:0", 11, now - timedelta(seconds=3), WorkerState.RUNNING, 7),
-            (dead, "cuda:1", 12, now - timedelta(seconds=300), WorkerState.RUNNING, 2),
-            (stopped, "cpu", 13, now - timedelta(seconds=600), WorkerState.STOPPED, 40),
+            (alive, now - timedelta(seconds=3), WorkerState.RUNNING, 7),
+            (dead, now - timedelta(seconds=300), WorkerState.RUNNING, 2),
+            (stopped, now - timedelta(seconds=600), WorkerState.STOPPED, 40),
         ]
-        for worker_id, device, pid, seen, state, done in rows:
+        for worker_id, seen, state, done in rows:
             session.add(
-                WorkerRow(
-                    id=worker_id,
-                    host=worker_id.split("/")[0],
-                    device=device,
-                    pid=pid,
-                    state=state,
+                worker_row(
+                    worker_id,
                     started_at=now - timedelta(hours=1),
                     last_seen=seen,
+                    state=state,
                     renders_done=done,
                 )
             )
@@ -167,16 +164,7 @@ def test_a_worker_busy_with_an_analysis_or_a_precision_check_is_not_idle(
     busy, idle = "gpu-box/cuda:0/11-aaaa", "gpu-box/cuda:1/12-bbbb"
     with app.state.sessions.begin() as session:
         for worker_id in (busy, idle):
-            session.add(
-                WorkerRow(
-                    id=worker_id,
-                    host="gpu-box",
-                    device=worker_id.split("/")[1],
-                    pid=11,
-                    started_at=now - timedelta(minutes=5),
-                    last_seen=now,
-                )
-            )
+            session.add(worker_row(worker_id, started_at=now - timedelta(minutes=5), last_seen=now))
         for _ in range(2):  # a worker may hold a few items of one analysis: one line
             assert analyses_service.claim_next_item(session, worker_id=busy) is not None
         version = session.scalars(select(Version).where(Version.label == "v2")).one()
