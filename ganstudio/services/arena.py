@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Filter, Render, Sample, User, Version
@@ -189,7 +189,10 @@ def rendered_cells(
 def votes_of(
     session: Session, *, filter_: Filter, version_ids: list[int], sample_ids: set[int] | None = None
 ) -> list[ArenaPair]:
-    """Return the filter's voted pairs between these versions (and samples, when given)."""
+    """Return the filter's voted pairs between these versions (and samples, when given).
+
+    A vote on a pair with nothing to choose (cast before the arena refused them) does not
+    count: both sides were the same picture, so it says nothing about the versions."""
     query = select(ArenaPair).where(
         ArenaPair.filter_id == filter_.id,
         ArenaPair.voted_at.is_not(None),
@@ -199,7 +202,15 @@ def votes_of(
     pairs = list(session.scalars(query))
     if sample_ids is not None:
         pairs = [p for p in pairs if p.sample_id in sample_ids]
-    return pairs
+    render_ids = {r for p in pairs for r in (p.left_render_id, p.right_render_id)}
+    only = load_only(Render.id, Render.note, Render.output_sha256)  # what the rule reads
+    found = session.scalars(select(Render).options(only).where(Render.id.in_(render_ids)))
+    renders = {r.id: r for r in found}
+    return [
+        p
+        for p in pairs
+        if nothing_to_choose(renders[p.left_render_id], renders[p.right_render_id]) is None
+    ]
 
 
 def _as_votes(pairs: list[ArenaPair]) -> list[ranking.Vote]:

@@ -17,10 +17,12 @@ from PIL import Image
 from skimage import data
 from sqlalchemy import select
 
+from ganstudio.db.base import utcnow
 from ganstudio.db.tables import ArenaPair, Render, Sample, User, Version
 from ganstudio.inference.render_spec import NO_FACE
 from ganstudio.roles import Role
 from ganstudio.services.arena import NOTHING_TO_CHOOSE, SKIP_IDENTICAL, SKIP_NO_FACE
+from ganstudio.vocabulary import VoteOutcome
 from tests import checkpoints as ck
 from tests import imagegen
 from tests.factories import bearer, make_filter, make_sample, make_version
@@ -129,6 +131,20 @@ def test_a_vote_on_a_pair_without_a_face_is_refused_and_not_counted(
         assert pair.voted_at is None and pair.outcome is None
     board = client.get(f"/api/v1/filters/{face_arena['slug']}/leaderboard", headers=viewer)
     assert board.json()["total_votes"] == 0
+
+
+def test_a_vote_cast_on_a_pair_without_a_face_before_the_rule_does_not_count(
+    client: TestClient, app: FastAPI, tokens: dict, role_users: dict, face_arena: dict
+) -> None:
+    """Votes from before the arena refused such pairs stay stored, but rank nothing."""
+    viewer = bearer(tokens[Role.VIEWER])
+    board_url = f"/api/v1/filters/{face_arena['slug']}/leaderboard"
+    for sample in ("faceless", "face"):
+        pair_id = _serve_by_hand(app, voter=role_users[Role.VIEWER], sample_id=face_arena[sample])
+        with app.state.sessions.begin() as session:  # recorded as the old arena did
+            pair = session.scalar(select(ArenaPair).where(ArenaPair.token == pair_id))
+            pair.outcome, pair.voted_at = VoteOutcome.LEFT, utcnow()
+    assert client.get(board_url, headers=viewer).json()["total_votes"] == 1  # the face's only
 
 
 @pytest.fixture
