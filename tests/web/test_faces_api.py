@@ -334,6 +334,9 @@ def test_pages_show_system_tags_generate_masks_and_follow_a_set_job(
     assert "disabled" not in toggle.findall(page)[0]
     faceless = browser.get(f"/samples/{none}").text
     assert "0 faces found" in faceless and "disabled" in toggle.findall(faceless)[0]
+    generate = re.compile(r'<button type="submit"[^>]*>Generate eye mask from landmarks')
+    assert "disabled" not in generate.findall(page)[0]
+    assert "No face was found" in generate.findall(faceless)[0]  # off, and says why
 
     refused = browser.post(f"/samples/{none}/mask/generate", data={"csrf_token": csrf})
     assert "No face was found" in refused.text  # flashed on the sample page
