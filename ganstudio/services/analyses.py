@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from ganstudio import faces
 from ganstudio.analysis import regions
 from ganstudio.analysis.regions import (
     NEEDS_FACE,
@@ -36,7 +35,6 @@ from ganstudio.db.tables import (
     Analysis,
     AnalysisItem,
     Comparison,
-    FaceAnalysis,
     Filter,
     Job,
     Sample,
@@ -418,14 +416,9 @@ def _faceless_images(
     shas = list(dict.fromkeys(sample.sha256 for sample in samples))
     faceless: set[str] = set()
     for start in range(0, len(shas), KEY_CHUNK):
-        for row in session.scalars(
-            select(FaceAnalysis).where(
-                FaceAnalysis.image_sha256.in_(shas[start : start + KEY_CHUNK]),
-                FaceAnalysis.detector == faces.DETECTOR,
-            )
-        ):
+        for sha, row in faces_service.analyses_of(session, shas[start : start + KEY_CHUNK]).items():
             if row.state == faces_service.DONE and not faces_service.faces_of(row):
-                faceless.add(row.image_sha256)
+                faceless.add(sha)
     return faceless
 
 

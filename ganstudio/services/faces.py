@@ -55,11 +55,18 @@ def landmarks_mask_key() -> str:
 
 def analysis_of(session: Session, image_sha256: str) -> FaceAnalysis | None:
     """Return the current detector's analysis of an image, or None while it is pending."""
-    return session.scalar(
+    return analyses_of(session, [image_sha256]).get(image_sha256)
+
+
+def analyses_of(session: Session, image_sha256s: Sequence[str]) -> dict[str, FaceAnalysis]:
+    """The current detector's analyses of these images, by image (pending ones are absent)."""
+    rows = session.scalars(
         select(FaceAnalysis).where(
-            FaceAnalysis.image_sha256 == image_sha256, FaceAnalysis.detector == faces.DETECTOR
+            FaceAnalysis.image_sha256.in_(list(image_sha256s)),
+            FaceAnalysis.detector == faces.DETECTOR,
         )
     )
+    return {row.image_sha256: row for row in rows}
 
 
 def faces_of(row: FaceAnalysis) -> list[faces.Face]:

@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ganstudio.db.base import utcnow
@@ -165,14 +165,15 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
     """Count a job's renders by state; the job's status follows from them."""
     if job.kind == JobKind.ANALYSIS:  # its items are analysis items, not renders
         return _analysis_progress(session, job=job, error_limit=error_limit)
-    counts = dict(
-        session.execute(
-            select(Render.state, func.count())
-            .join(JobItem, JobItem.render_id == Render.id)
-            .where(JobItem.job_id == job.id)
-            .group_by(Render.state)
-        ).all()
-    )
+    # Per state, how many, and how many were done before the job was made (reused as they were).
+    earlier = func.sum(case((Render.finished_at < job.created_at, 1), else_=0))
+    by_state = session.execute(
+        select(Render.state, func.count(), earlier)
+        .join(JobItem, JobItem.render_id == Render.id)
+        .where(JobItem.job_id == job.id)
+        .group_by(Render.state)
+    ).all()
+    counts = {state: count for state, count, _ in by_state}
     errors = [
         {"render_id": render_id, "error": error}
         for render_id, error in session.execute(
@@ -184,19 +185,7 @@ def job_progress(session: Session, *, job: Job, error_limit: int = 50) -> JobPro
         )
     ]
     progress = _render_progress(job, counts, errors)
-    progress.reused = (
-        session.scalar(
-            select(func.count())
-            .select_from(Render)
-            .join(JobItem, JobItem.render_id == Render.id)
-            .where(
-                JobItem.job_id == job.id,
-                Render.state == RenderState.DONE,
-                Render.finished_at < job.created_at,
-            )
-        )
-        or 0
-    )
+    progress.reused = sum(int(n or 0) for state, _, n in by_state if state == RenderState.DONE)
     return progress
 
 

@@ -229,15 +229,21 @@ def _waiting_renders(
     return session.scalar(query) or 0
 
 
+def no_such_webtest(public_id: str) -> str:
+    """What a reader is told of a web test that is not theirs, or gone (the same: nothing is
+    revealed); the API and the page each add what to do next."""
+    return (
+        f"No web test of yours has the id '{public_id[:64]}' (web tests are private to whoever "
+        "started them, and expire)."
+    )
+
+
 def get_webtest(session: Session, *, public_id: str, reader: User) -> WebTest:
     """Return a web test by its public id, with each version's render, if `reader` may see it."""
     job = session.scalar(select(Job).where(Job.public_id == public_id, Job.kind == JobKind.WEBTEST))
     # Someone else's web test is answered exactly like a missing one: nothing is revealed.
     if job is None or not renders_service.may_see_job(job, reader):
-        raise NotFoundError(
-            f"No web test of yours has the id '{public_id[:64]}' (web tests are private to "
-            "whoever started them, and expire). Start one on /webtest."
-        )
+        raise NotFoundError(f"{no_such_webtest(public_id)} Start one on /webtest.")
     rows = session.execute(
         select(Render, Version)
         .join(JobItem, JobItem.render_id == Render.id)
@@ -288,7 +294,14 @@ def recent_webtests(session: Session, *, owner: User, limit: int = 10) -> list[R
     if not jobs:
         return []
     rows = session.execute(
-        select(JobItem.job_id, Version, Filter.name, Filter.slug, Render.state, Render.thumb_sha256)
+        select(
+            JobItem.job_id,
+            Version.label,
+            Filter.name,
+            Filter.slug,
+            Render.state,
+            Render.thumb_sha256,
+        )
         .join(Render, Render.id == JobItem.render_id)
         .join(Version, Version.id == Render.version_id)
         .join(Filter, Filter.id == Version.filter_id)
@@ -298,8 +311,8 @@ def recent_webtests(session: Session, *, owner: User, limit: int = 10) -> list[R
     labels: dict[int, list[str]] = {}
     filters: dict[int, tuple[str, str]] = {}
     thumbs: dict[int, str] = {}
-    for job_id, version, filter_name, filter_slug, state, thumb in rows:
-        labels.setdefault(job_id, []).append(version.label)
+    for job_id, label, filter_name, filter_slug, state, thumb in rows:
+        labels.setdefault(job_id, []).append(label)
         filters[job_id] = (filter_name, filter_slug)
         if thumb and state == RenderState.DONE:
             thumbs.setdefault(job_id, thumb)

@@ -44,9 +44,8 @@ def read_webtest(
     for public_id in dict.fromkeys((test or [])[:MAX_OPENED]):  # in order, once each
         try:
             found = webtests_service.get_webtest(db, public_id=public_id, reader=user)
-        except NotFoundError as exc:
-            # The API's words, less its pointer to this very page.
-            said = exc.message.removesuffix(" Start one on /webtest.")
+        except NotFoundError:
+            said = webtests_service.no_such_webtest(public_id)  # the API's words; what next here:
             refusals.append(f"{said} Drop a photo here to start one of your own.")
             continue
         opened.append(found.job.public_id or public_id)
