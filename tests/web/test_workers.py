@@ -43,14 +43,19 @@ def test_no_workers_yet_says_how_to_start_one(client: TestClient, tokens: dict, 
     assert "ganstudio worker --device cuda:0" in page.text
 
 
-def test_workers_show_state_current_render_rate_and_last_seen(
-    client: TestClient, app: FastAPI, tokens: dict, signed_in, tmp_path: Path
-) -> None:
+def _two_versions_three_samples(app: FastAPI, tmp_path: Path) -> tuple[str, list[int]]:
+    """A filter with small versions v1 and v2, and three samples: (its slug, the sample ids)."""
     slug = make_filter(app, input_size=64)
     for n in (1, 2):
         checkpoint = ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2)
         make_version(app, filter_slug=slug, label=f"v{n}", checkpoint=checkpoint)
-    samples = [make_sample(app, imagegen.distinct_png(n), f"{n}.png") for n in range(3)]
+    return slug, [make_sample(app, imagegen.distinct_png(n), f"{n}.png") for n in range(3)]
+
+
+def test_workers_show_state_current_render_rate_and_last_seen(
+    client: TestClient, app: FastAPI, tokens: dict, signed_in, tmp_path: Path
+) -> None:
+    slug, samples = _two_versions_three_samples(app, tmp_path)
     created = client.post(
         "/api/v1/comparisons",
         json={"filter": slug, "versions": ["v1", "v2"], "samples": samples, "title": "Night"},
@@ -149,11 +154,7 @@ def test_a_worker_busy_with_an_analysis_or_a_precision_check_is_not_idle(
 ) -> None:
     """Grad-CAM on a GPU box holds no render, yet the worker is busy: the page and the API
     say with what, and link to it."""
-    slug = make_filter(app, input_size=64)
-    for n in (1, 2):
-        checkpoint = ck.safetensors_file(tmp_path / f"v{n}.st", seed=n, base_width=8, depth=2)
-        make_version(app, filter_slug=slug, label=f"v{n}", checkpoint=checkpoint)
-    samples = [make_sample(app, imagegen.distinct_png(n), f"{n}.png") for n in range(3)]
+    slug, samples = _two_versions_three_samples(app, tmp_path)
     started = client.post(
         "/api/v1/analyses",
         json={"filter": slug, "samples": samples, "region": "image"},
